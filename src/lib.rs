@@ -1,0 +1,68 @@
+//! A self-hosted web chat room server.
+//!
+//! [`build`] assembles the whole app from a configuration figment, so the
+//! binary and the tests run the very same thing. The modules, by concept:
+//! `config` (settings and the secret key), `auth` (accounts, passwords,
+//! sessions, guests), `rooms` (names, texts, messages), `store` (SQLite and
+//! the message writer), `stream` (per-room queues and gap-free feeds),
+//! `messages` (the chat service the routes call) and `web` (routes).
+
+pub mod auth;
+pub mod config;
+pub mod messages;
+pub mod rooms;
+pub mod store;
+pub mod stream;
+pub mod web;
+
+use std::sync::Arc;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+pub use config::{ConfigError, Settings};
+
+/// The default figment: `Rocket.toml`, then `ROCKET_*` environment variables.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+}
+
+/// Builds the app. Preparing the configuration may create the data
+/// directory and the secret key file; opening the database happens at
+/// ignition (an ignite fairing), where a failure stops the launch.
+pub fn build(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    let (figment, settings) = config::prepare(figment)?;
+    let static_dir = settings.static_dir.clone();
+    Ok(rocket::custom(figment)
+        .manage(settings)
+        .attach(Template::fairing())
+        .attach(web::CrossOriginGuard)
+        .attach(AdHoc::try_on_ignite("Open the store", open_store))
+        .mount("/", web::routes())
+        .mount("/static", FileServer::from(static_dir))
+        .register("/", web::catchers()))
+}
+
+async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let settings = rocket.state::<Settings>().expect("settings are managed").clone();
+    let hub = stream::Hub::new(settings.room_queue_capacity);
+    let store = match store::Store::open(&settings.database_url(), Arc::new(hub.clone())).await {
+        Ok(store) => store,
+        Err(e) => {
+            log::error!("cannot open the database: {e}");
+            return Err(rocket);
+        }
+    };
+    let hasher = match auth::PasswordHasher::new().await {
+        Ok(hasher) => hasher,
+        Err(e) => {
+            log::error!("cannot start password hashing: {e}");
+            return Err(rocket);
+        }
+    };
+    let chat = messages::Chat::new(store.clone(), hub, settings.allow_guests);
+    Ok(rocket.manage(chat).manage(auth::Accounts::new(store, hasher)))
+}

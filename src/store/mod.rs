@@ -1,0 +1,252 @@
+//! Durable state in SQLite: accounts, sessions and message history.
+//!
+//! `Store` is a cheap handle (clone it freely) around two connection pools: a
+//! read pool that also takes the rare account and session writes, and a
+//! single-connection pool owned by the message writer task (`writer`), which
+//! assigns per-room ids and commits messages in batches. The store knows
+//! nothing of HTTP; it never publishes anything itself, but hands each
+//! committed batch to a [`Publish`] in commit order.
+
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use thiserror::Error;
+
+use crate::rooms::{self, Delivery, Message, RoomName};
+pub use writer::{NewMessage, Publish};
+
+/// Embedded migrations, applied on every start (already-applied ones are skipped).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a batch of messages failed to commit: {0}")]
+    Batch(Arc<sqlx::Error>),
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the message writer has stopped")]
+    WriterStopped,
+    #[error("unsupported database_url {0:?}: expected sqlite://<path>")]
+    UnsupportedUrl(String),
+}
+
+/// An account row, as login needs it.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+}
+
+/// A room with its latest activity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomSummary {
+    pub name: String,
+    pub messages: i64,
+    #[serde(serialize_with = "serialize_millis")]
+    pub last_at_ms: i64,
+}
+
+fn serialize_millis<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rooms::format_at(rooms::from_millis(*ms)))
+}
+
+/// The handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    writer: writer::MessageWriter,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url`, applies migrations and
+    /// starts the message writer, which hands each commit to `publish`.
+    pub async fn open(url: &str, publish: Arc<dyn Publish>) -> Result<Self, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL lets readers go on while the writer commits; FULL makes every
+            // commit durable before a 201 is sent.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
+        MIGRATOR.run(&pool).await?;
+        let write_pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let writer = writer::MessageWriter::spawn(write_pool, publish);
+        Ok(Self { pool, writer })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- accounts -------------------------------------------------------
+
+    pub async fn create_user(&self, name: &str, password_hash: &str) -> Result<i64, StoreError> {
+        let result = sqlx::query("INSERT INTO users (name, password_hash, created_at_ms) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(password_hash)
+            .bind(rooms::to_millis(rooms::now()))
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(done) => Ok(done.last_insert_rowid()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Finds an account by name, ignoring case.
+    pub async fn find_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| UserRecord {
+            id: r.get("id"),
+            name: r.get("name"),
+            password_hash: r.get("password_hash"),
+        }))
+    }
+
+    // ---- sessions -------------------------------------------------------
+
+    pub async fn create_session(&self, session_id: &str, user_id: i64) -> Result<(), StoreError> {
+        let now = rooms::to_millis(rooms::now());
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at_ms, last_seen_at_ms) VALUES (?, ?, ?, ?)")
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The account a live session belongs to, as `(user id, name)`.
+    pub async fn session_user(&self, session_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT users.id, users.name FROM sessions JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.id = ?",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Records activity, at most once a minute per session so that reading a
+    /// page does not turn into a write every time.
+    pub async fn touch_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let now = rooms::to_millis(rooms::now());
+        sqlx::query("UPDATE sessions SET last_seen_at_ms = ? WHERE id = ? AND last_seen_at_ms < ?")
+            .bind(now)
+            .bind(session_id)
+            .bind(now - 60_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?").bind(session_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ---- messages -------------------------------------------------------
+
+    /// Stores a message and answers once it is committed (and handed to the
+    /// publisher): the message then has its id and server time.
+    pub async fn append(&self, message: NewMessage) -> Result<Arc<Delivery>, StoreError> {
+        self.writer.append(message).await
+    }
+
+    /// The newest `limit` messages, oldest first.
+    pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Vec<Message>, StoreError> {
+        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? ORDER BY id DESC LIMIT ?"))
+            .bind(room.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.reverse();
+        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
+    }
+
+    /// Up to `limit` messages with `after < id < before`, oldest first.
+    pub async fn after(&self, room: &RoomName, after: i64, before: Option<i64>, limit: u32) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id > ? AND id < ? ORDER BY id ASC LIMIT ?"))
+            .bind(room.as_str())
+            .bind(after)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
+    }
+
+    /// The `limit` messages just before `before`, oldest first.
+    pub async fn before(&self, room: &RoomName, before: i64, limit: u32) -> Result<Vec<Message>, StoreError> {
+        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"))
+            .bind(room.as_str())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.reverse();
+        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
+    }
+
+    /// The highest id in a room (0 for a room without messages).
+    pub async fn last_id(&self, room: &RoomName) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar("SELECT last_id FROM rooms WHERE name = ?")
+            .bind(room.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Rooms with messages, most recently active first.
+    pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomSummary>, StoreError> {
+        let rows = sqlx::query("SELECT name, last_id, last_at_ms FROM rooms ORDER BY last_at_ms DESC, name LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RoomSummary { name: r.get(0), messages: r.get(1), last_at_ms: r.get(2) })
+            .collect())
+    }
+}
+
+const SELECT_MESSAGE: &str = "SELECT id, user_name, guest, text, at_ms FROM messages";
+
+fn message_from_row(room: &RoomName, row: &SqliteRow) -> Message {
+    Message {
+        id: row.get("id"),
+        room: room.clone(),
+        user: row.get("user_name"),
+        guest: row.get("guest"),
+        text: row.get("text"),
+        at: rooms::from_millis(row.get("at_ms")),
+    }
+}

@@ -1,0 +1,126 @@
+//! The message writer: one task, one connection, group commit.
+//!
+//! Every post is queued to this task, which takes everything waiting at that
+//! moment (up to `MAX_BATCH`), writes it in one transaction with one fsync,
+//! and only then hands each message to the publisher, in id order, before
+//! answering the posters. One writer means no `SQLITE_BUSY` between posters,
+//! and publishing from here means subscribers see ids in commit order.
+
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+use crate::rooms::{self, Author, Delivery, Message, MessageText, RoomName};
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// How many posts may wait for the writer before posters wait to queue.
+const QUEUE_DEPTH: usize = 4096;
+
+/// Receives every committed message, in commit order, exactly once.
+pub trait Publish: Send + Sync + 'static {
+    fn publish(&self, delivery: &Arc<Delivery>);
+}
+
+/// A message as posted, before it has an id and a time.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: RoomName,
+    pub author: Author,
+    pub text: MessageText,
+}
+
+struct Job {
+    message: NewMessage,
+    done: oneshot::Sender<Result<Arc<Delivery>, StoreError>>,
+}
+
+/// The queue into the writer task; the task ends when every handle is gone.
+#[derive(Clone)]
+pub(super) struct MessageWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl MessageWriter {
+    pub(super) fn spawn(pool: SqlitePool, publish: Arc<dyn Publish>) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(pool, queue, publish));
+        Self { jobs }
+    }
+
+    pub(super) async fn append(&self, message: NewMessage) -> Result<Arc<Delivery>, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.jobs.send(Job { message, done }).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match commit(&pool, &batch).await {
+            Ok(deliveries) => {
+                for (job, delivery) in batch.drain(..).zip(deliveries) {
+                    publish.publish(&delivery);
+                    // The poster may have gone away; the message is stored and
+                    // delivered regardless.
+                    let _ = job.done.send(Ok(delivery));
+                }
+            }
+            Err(error) => {
+                log::error!("committing {} message(s) failed: {error}", batch.len());
+                let error = Arc::new(error);
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(StoreError::Batch(error.clone())));
+                }
+            }
+        }
+    }
+    pool.close().await;
+}
+
+/// Writes a batch in one transaction; nothing is published unless it commits.
+async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
+    let at = rooms::now();
+    let at_ms = rooms::to_millis(at);
+    let mut tx = pool.begin().await?;
+    let mut deliveries = Vec::with_capacity(batch.len());
+    for Job { message, .. } in batch {
+        // Bumping the room's counter row first makes the id allocation and the
+        // insert one atomic step of the same transaction.
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO rooms (name, last_id, last_at_ms) VALUES (?, 1, ?) \
+             ON CONFLICT (name) DO UPDATE SET last_id = last_id + 1, last_at_ms = excluded.last_at_ms \
+             RETURNING last_id",
+        )
+        .bind(message.room.as_str())
+        .bind(at_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(message.room.as_str())
+        .bind(id)
+        .bind(message.author.user_id)
+        .bind(&message.author.name)
+        .bind(message.author.guest)
+        .bind(message.text.as_str())
+        .bind(at_ms)
+        .execute(&mut *tx)
+        .await?;
+        deliveries.push(Delivery::new(Message {
+            id,
+            room: message.room.clone(),
+            user: message.author.name.clone(),
+            guest: message.author.guest,
+            text: message.text.as_str().to_owned(),
+            at,
+        }));
+    }
+    tx.commit().await?;
+    Ok(deliveries)
+}

@@ -1,0 +1,128 @@
+//! One subscriber's view of a room: replay, then live, without gap or repeat.
+//!
+//! The seam between replay and live is closed by subscribing to the room's
+//! queue *before* reading the store: a message committed in between shows up
+//! in both and is dropped the second time by the cursor (`last`). A jump in
+//! ids on the queue, or a `Lagged` receiver, is filled from the store, so a
+//! slow subscriber is caught up instead of skipped.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{Hub, RoomSubscription};
+use crate::rooms::{Delivery, RoomName};
+use crate::store::{Store, StoreError};
+
+/// Messages shown when a subscriber starts without a cursor, and after a reset.
+pub const LATEST: u32 = 50;
+
+/// Largest replay for a resuming subscriber; beyond it the subscriber gets a
+/// reset and the latest messages instead of an unbounded backlog.
+pub const REPLAY_CAP: u32 = 1000;
+
+/// Most messages read from the store in one catch-up step.
+const CATCH_UP_BATCH: u32 = 500;
+
+/// Where a feed begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The latest messages, then live.
+    Latest,
+    /// Every message with a greater id (a resume, e.g. `Last-Event-ID`).
+    After(i64),
+}
+
+/// What a feed yields.
+#[derive(Debug, Clone)]
+pub enum FeedItem {
+    Message(Arc<Delivery>),
+    /// The cursor could not be honoured (too far behind, or from another
+    /// history): the client should drop what it shows; latest messages follow.
+    Reset,
+}
+
+/// A subscriber's ordered, gap-free sequence of a room's messages.
+pub struct Feed {
+    store: Store,
+    subscription: RoomSubscription,
+    /// Id of the last message handed out (or known to the client).
+    last: i64,
+    pending: VecDeque<FeedItem>,
+}
+
+impl Feed {
+    pub async fn open(store: Store, hub: &Hub, room: RoomName, start: Start) -> Result<Self, StoreError> {
+        // Subscribe first: see the module comment.
+        let subscription = hub.subscribe(&room);
+        let mut feed = Self { store, subscription, last: 0, pending: VecDeque::new() };
+        match start {
+            Start::Latest => feed.queue_latest().await?,
+            Start::After(cursor) => {
+                let replay = feed.store.after(&room, cursor, None, REPLAY_CAP + 1).await?;
+                let beyond_history = replay.is_empty() && cursor > feed.store.last_id(&room).await?;
+                if replay.len() > REPLAY_CAP as usize || beyond_history {
+                    feed.pending.push_back(FeedItem::Reset);
+                    feed.queue_latest().await?;
+                } else {
+                    feed.last = cursor;
+                    feed.queue(replay);
+                }
+            }
+        }
+        Ok(feed)
+    }
+
+    pub fn room(&self) -> &RoomName {
+        self.subscription.room()
+    }
+
+    /// The id of the last message this feed has produced or replayed.
+    pub fn cursor(&self) -> i64 {
+        self.last
+    }
+
+    /// The next item; `Ok(None)` when the room's queue has closed.
+    ///
+    /// Cancel-safe between items: dropping the future loses nothing that the
+    /// next call would not produce again.
+    pub async fn next(&mut self) -> Result<Option<FeedItem>, StoreError> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Ok(Some(item));
+            }
+            match self.subscription.recv().await {
+                Ok(delivery) if delivery.id() <= self.last => continue,
+                Ok(delivery) if delivery.id() == self.last + 1 => {
+                    self.last = delivery.id();
+                    return Ok(Some(FeedItem::Message(delivery)));
+                }
+                // A jump in ids, or messages dropped from under us: everything
+                // published is already committed, so the store has the rest.
+                Ok(_) | Err(RecvError::Lagged(_)) => self.catch_up().await?,
+                Err(RecvError::Closed) => return Ok(None),
+            }
+        }
+    }
+
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        let missed = self.store.after(self.room(), self.last, None, CATCH_UP_BATCH).await?;
+        self.queue(missed);
+        Ok(())
+    }
+
+    async fn queue_latest(&mut self) -> Result<(), StoreError> {
+        let latest = self.store.latest(self.room(), LATEST).await?;
+        self.last = latest.last().map_or(0, |m| m.id);
+        self.pending.extend(latest.into_iter().map(|m| FeedItem::Message(Delivery::new(m))));
+        Ok(())
+    }
+
+    fn queue(&mut self, messages: Vec<crate::rooms::Message>) {
+        if let Some(newest) = messages.last() {
+            self.last = newest.id;
+        }
+        self.pending.extend(messages.into_iter().map(|m| FeedItem::Message(Delivery::new(m))));
+    }
+}

@@ -1,0 +1,145 @@
+//! The per-room broadcast queues.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::broadcast;
+
+use crate::rooms::{Delivery, RoomName};
+use crate::store::Publish;
+
+/// The set of live room queues. Cloning shares the same set.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    /// A std mutex: it is never held across an `.await`, only for a lookup.
+    rooms: Mutex<RoomQueues>,
+    /// Messages a room's queue holds for its slowest subscriber before that
+    /// subscriber lags (and is then caught up from the store).
+    capacity: usize,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(HubInner { rooms: Mutex::new(HashMap::new()), capacity: capacity.max(1) }),
+        }
+    }
+
+    /// Subscribes to a room's queue, creating the queue if this is its first
+    /// subscriber. Messages published after this call are received.
+    pub fn subscribe(&self, room: &RoomName) -> RoomSubscription {
+        let mut rooms = self.inner.rooms();
+        let receiver = match rooms.get(room) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(self.inner.capacity);
+                rooms.insert(room.clone(), sender);
+                receiver
+            }
+        };
+        RoomSubscription { receiver: Some(receiver), room: room.clone(), hub: self.inner.clone() }
+    }
+
+    /// How many rooms have at least one subscriber.
+    pub fn active_rooms(&self) -> usize {
+        self.inner.rooms().len()
+    }
+}
+
+impl Publish for Hub {
+    fn publish(&self, delivery: &Arc<Delivery>) {
+        let rooms = self.inner.rooms();
+        if let Some(sender) = rooms.get(&delivery.message.room) {
+            // An error only means every receiver has just gone; the message
+            // is stored, so nothing is lost.
+            let _ = sender.send(delivery.clone());
+        }
+    }
+}
+
+/// A receiver on one room's queue; dropping the last one drops the queue.
+pub struct RoomSubscription {
+    receiver: Option<broadcast::Receiver<Arc<Delivery>>>,
+    room: RoomName,
+    hub: Arc<HubInner>,
+}
+
+impl RoomSubscription {
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+
+    pub async fn recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::RecvError> {
+        self.receiver.as_mut().expect("receiver present until drop").recv().await
+    }
+}
+
+impl Drop for RoomSubscription {
+    fn drop(&mut self) {
+        // Drop our receiver before counting, then count under the lock that
+        // `subscribe` also takes, so a concurrent subscriber is never orphaned.
+        drop(self.receiver.take());
+        let mut rooms = self.hub.rooms();
+        if rooms.get(&self.room).is_some_and(|sender| sender.receiver_count() == 0) {
+            rooms.remove(&self.room);
+        }
+    }
+}
+
+type RoomQueues = HashMap<RoomName, broadcast::Sender<Arc<Delivery>>>;
+
+impl HubInner {
+    fn rooms(&self) -> MutexGuard<'_, RoomQueues> {
+        // A panic elsewhere while holding the lock cannot leave the map half
+        // updated (every change is one insert or remove), so keep using it.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::{Message, from_millis};
+
+    fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
+        Delivery::new(Message {
+            id,
+            room: room.clone(),
+            user: "alice".into(),
+            guest: false,
+            text: format!("m{id}"),
+            at: from_millis(0),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_room_queue_lives_exactly_as_long_as_its_subscribers() {
+        let hub = Hub::new(16);
+        let room = RoomName::parse("a").unwrap();
+        assert_eq!(hub.active_rooms(), 0);
+        let first = hub.subscribe(&room);
+        let second = hub.subscribe(&room);
+        assert_eq!(hub.active_rooms(), 1);
+        drop(first);
+        assert_eq!(hub.active_rooms(), 1);
+        drop(second);
+        assert_eq!(hub.active_rooms(), 0);
+    }
+
+    #[tokio::test]
+    async fn publishing_reaches_only_that_rooms_subscribers() {
+        let hub = Hub::new(16);
+        let a = RoomName::parse("a").unwrap();
+        let b = RoomName::parse("b").unwrap();
+        let mut on_a = hub.subscribe(&a);
+        let mut on_b = hub.subscribe(&b);
+        hub.publish(&delivery(&a, 1));
+        hub.publish(&delivery(&b, 7));
+        assert_eq!(on_a.recv().await.unwrap().id(), 1);
+        assert_eq!(on_b.recv().await.unwrap().id(), 7);
+    }
+}

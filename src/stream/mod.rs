@@ -1,0 +1,15 @@
+//! Live delivery: one broadcast queue per active room, and the feed that
+//! turns "replay from the store, then live" into one gap-free sequence.
+//!
+//! [`Hub`] owns the queues: a room's queue exists while someone subscribes to
+//! it and is dropped when the last subscriber leaves, so publishing costs one
+//! map lookup whatever the number of rooms. [`Feed`] is what a subscriber
+//! reads; it never skips a message (a lagging subscriber is caught up from the
+//! store) and never repeats one (ids at or below its cursor are dropped). This
+//! module knows nothing of HTTP: the web layer turns a feed into SSE.
+
+mod feed;
+mod hub;
+
+pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, Start};
+pub use hub::{Hub, RoomSubscription};

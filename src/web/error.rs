@@ -1,0 +1,156 @@
+//! Every error the HTTP layer can answer with, and the one place that turns
+//! them into statuses and bodies.
+//!
+//! Bodies name the reason in words a user can act on and never carry
+//! internals: a store failure is logged in full and answered as an opaque 503.
+
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::json;
+use thiserror::Error;
+
+use crate::messages::{PostError, QueryError};
+use crate::rooms::InvalidInput;
+use crate::store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("{0}")]
+    BadJson(String),
+    #[error("the request body is too large")]
+    TooLarge,
+    #[error("send JSON (application/json) or a form (application/x-www-form-urlencoded)")]
+    UnsupportedMediaType,
+    #[error("Last-Event-ID must be a message id (a whole number)")]
+    BadLastEventId,
+    #[error("guests may not post here: log in or register")]
+    GuestsNotAllowed,
+    #[error("the server's storage is unavailable; try again shortly")]
+    Store(#[source] StoreError),
+}
+
+impl From<PostError> for ApiError {
+    fn from(error: PostError) -> Self {
+        match error {
+            PostError::GuestsNotAllowed => ApiError::GuestsNotAllowed,
+            PostError::Invalid(e) => ApiError::Invalid(e),
+            PostError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Store(error)
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> Status {
+        // No wildcard arm: a new variant must choose its status here.
+        match self {
+            ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
+            ApiError::BadLastEventId => Status::BadRequest,
+            ApiError::TooLarge => Status::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,
+            ApiError::GuestsNotAllowed => Status::Unauthorized,
+            ApiError::Store(_) => Status::ServiceUnavailable,
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        if let ApiError::Store(cause) = &self {
+            log::error!("{} {}: {cause}", request.method(), request.uri());
+        }
+        Ok(error_response(self.status(), &self.to_string(), request))
+    }
+}
+
+/// A reason a request guard or fairing gave for refusing a request, kept in
+/// the request's local cache for the catcher to show.
+#[derive(Debug, Clone, Default)]
+pub struct RefusalReason(pub Option<&'static str>);
+
+/// Answers every error Rocket raises itself (no route, a failed guard, a body
+/// over the limit) with a reason.
+#[rocket::catch(default)]
+pub fn catch_all(status: Status, request: &Request<'_>) -> ErrorAnswer {
+    let reason = request
+        .local_cache(RefusalReason::default)
+        .0
+        .unwrap_or_else(|| default_reason(status));
+    ErrorAnswer { status, reason }
+}
+
+/// A catcher's answer: a status with its reason.
+pub struct ErrorAnswer {
+    status: Status,
+    reason: &'static str,
+}
+
+impl<'r> Responder<'r, 'static> for ErrorAnswer {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        Ok(error_response(self.status, self.reason, request))
+    }
+}
+
+/// An error as HTML for browsers (a page they can navigate away from) and
+/// as `{"code": 422, "error": "..."}` JSON for everything else.
+pub fn error_response(status: Status, reason: &str, request: &Request<'_>) -> Response<'static> {
+    let wants_html = request.accept().is_some_and(|accept| accept.preferred().is_html());
+    let (content_type, body) = if wants_html {
+        let page = format!(
+            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+             <title>{code} {phrase}</title><link rel=stylesheet href=/static/app.css>\
+             <main class=error-page><h1>{code} {phrase}</h1><p>{reason}</p>\
+             <p><a href=/>Back to the lobby</a></p></main>",
+            code = status.code,
+            phrase = status.reason_lossy(),
+            reason = escape_html(reason),
+        );
+        (ContentType::HTML, page)
+    } else {
+        (ContentType::JSON, json!({ "code": status.code, "error": reason }).to_string())
+    };
+    Response::build()
+        .status(status)
+        .header(content_type)
+        .sized_body(body.len(), std::io::Cursor::new(body))
+        .finalize()
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn default_reason(status: Status) -> &'static str {
+    match status.code {
+        400 => "the request is malformed",
+        401 => "log in first",
+        403 => "this request is not allowed",
+        404 => "there is nothing here",
+        413 => "the request body is too large",
+        415 => "send JSON (application/json) or a form (application/x-www-form-urlencoded)",
+        422 => "the request is missing a field or has one of the wrong type",
+        _ if status.code >= 500 => "the server could not answer; try again shortly",
+        _ => "the request could not be answered",
+    }
+}

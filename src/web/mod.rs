@@ -1,0 +1,44 @@
+//! The HTTP surface: routes, request guards, and how errors are answered.
+//!
+//! Handlers here are thin: they read the request, call `auth::Accounts` or
+//! `messages::Chat`, and shape the answer. Rules live in those plain types;
+//! this module must not grow business logic of its own.
+
+mod account;
+mod error;
+mod events;
+mod identity;
+mod origin;
+mod rooms;
+
+pub use error::ApiError;
+pub use events::start_from;
+pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
+pub use origin::CrossOriginGuard;
+
+use rocket::{Catcher, Route, catchers, routes};
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        account::register_page,
+        account::register,
+        account::login_page,
+        account::login,
+        account::logout,
+        account::me,
+        rooms::lobby,
+        rooms::room,
+        rooms::open_room,
+        rooms::post_json,
+        rooms::post_form,
+        rooms::post_unsupported,
+        rooms::history,
+        rooms::healthz,
+        events::room_events,
+        origin::refused,
+    ]
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![error::catch_all]
+}

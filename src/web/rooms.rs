@@ -1,0 +1,155 @@
+//! The room page and the message routes: post, history, long poll.
+
+use rocket::form::Form;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::response::content::RawJson;
+use rocket::response::status::Created;
+use rocket::serde::json::{self, Json};
+use rocket::{Shutdown, State, get, post};
+use rocket_dyn_templates::{Template, context};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::auth::Visitor;
+use crate::messages::{Chat, HistoryQuery, PostError};
+use crate::rooms::{Message, RoomName};
+use crate::stream::LATEST;
+
+/// Rooms listed in the sidebar.
+const SIDEBAR_ROOMS: u32 = 30;
+
+/// A page answered with its status (200, or the 4xx of a refused form post).
+type Page = (Status, Template);
+
+#[get("/")]
+pub async fn lobby(visitor: Visitor, chat: &State<Chat>) -> Result<Page, ApiError> {
+    room_page(&chat, &visitor, RoomName::lobby(), Status::Ok, None, "").await
+}
+
+#[get("/rooms/<room>")]
+pub async fn room(room: &str, visitor: Visitor, chat: &State<Chat>) -> Result<Page, Status> {
+    let Ok(room) = RoomName::parse(room) else {
+        return Err(Status::NotFound);
+    };
+    room_page(&chat, &visitor, room, Status::Ok, None, "").await.map_err(|e| e.status())
+}
+
+/// The no-JavaScript way to open a room: `GET /rooms?name=general`.
+#[get("/rooms?<name>")]
+pub fn open_room(name: &str) -> Result<Redirect, ApiError> {
+    let room = RoomName::parse(name.trim())?;
+    Ok(Redirect::to(format!("/rooms/{room}")))
+}
+
+async fn room_page(
+    chat: &Chat,
+    visitor: &Visitor,
+    room: RoomName,
+    status: Status,
+    error: Option<String>,
+    draft: &str,
+) -> Result<Page, ApiError> {
+    let messages: Vec<Message> = chat.store().latest(&room, LATEST).await?;
+    let last_id = messages.last().map_or(0, |m| m.id);
+    let mut rooms: Vec<String> = chat.store().rooms(SIDEBAR_ROOMS).await?.into_iter().map(|r| r.name).collect();
+    for must in [room.as_str(), crate::rooms::LOBBY] {
+        if !rooms.iter().any(|r| r == must) {
+            rooms.push(must.to_owned());
+        }
+    }
+    rooms.sort();
+    let me = context! { name: visitor.name(), guest: visitor.is_guest() };
+    let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft };
+    Ok((status, Template::render("room", context)))
+}
+
+/// The JSON body of a post; any other field (`user`, `at`, ...) is ignored:
+/// the server decides who wrote a message and when.
+#[derive(Deserialize)]
+pub struct NewMessageBody {
+    text: String,
+}
+
+#[post("/rooms/<room>/messages", format = "json", data = "<body>")]
+pub async fn post_json(
+    room: &str,
+    visitor: Visitor,
+    body: Result<Json<NewMessageBody>, json::Error<'_>>,
+    chat: &State<Chat>,
+) -> Result<Created<RawJson<String>>, ApiError> {
+    let room = RoomName::parse(room)?;
+    let body = body.map_err(json_error)?;
+    let delivery = chat.post(room, &visitor, &body.text).await?;
+    let message = &delivery.message;
+    let location = format!("/rooms/{}/messages?after={}&limit=1", message.room, message.id - 1);
+    Ok(Created::new(location).body(RawJson(delivery.json.to_string())))
+}
+
+fn json_error(error: json::Error<'_>) -> ApiError {
+    match error {
+        json::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => ApiError::TooLarge,
+        json::Error::Io(_) => ApiError::BadJson("the request body could not be read".into()),
+        json::Error::Parse(_, e) => ApiError::BadJson(format!("expected a JSON object like {{\"text\": \"hello\"}}: {e}")),
+    }
+}
+
+#[derive(rocket::FromForm)]
+pub struct NewMessageForm {
+    #[field(default = String::new())]
+    text: String,
+}
+
+/// The page's send box without JavaScript: 303 back to the room, or the
+/// page again with the reason and the draft kept.
+#[post("/rooms/<room>/messages", format = "form", data = "<form>", rank = 2)]
+pub async fn post_form(
+    room: &str,
+    visitor: Visitor,
+    form: Form<NewMessageForm>,
+    chat: &State<Chat>,
+) -> Result<Redirect, Result<Page, ApiError>> {
+    let room = RoomName::parse(room).map_err(|e| Err(e.into()))?;
+    match chat.post(room.clone(), &visitor, &form.text).await {
+        Ok(_) => Ok(Redirect::to(format!("/rooms/{room}"))),
+        Err(PostError::Store(e)) => Err(Err(e.into())),
+        Err(refused) => {
+            let reason = refused.to_string();
+            let status = ApiError::from(refused).status();
+            Err(room_page(&chat, &visitor, room, status, Some(reason), &form.text).await)
+        }
+    }
+}
+
+/// A post in neither JSON nor form encoding.
+#[post("/rooms/<_room>/messages", rank = 3)]
+pub fn post_unsupported(_room: &str) -> ApiError {
+    ApiError::UnsupportedMediaType
+}
+
+#[get("/rooms/<room>/messages?<after>&<before>&<limit>&<wait>")]
+pub async fn history(
+    room: &str,
+    after: Option<&str>,
+    before: Option<&str>,
+    limit: Option<&str>,
+    wait: Option<&str>,
+    chat: &State<Chat>,
+    shutdown: Shutdown,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let room = RoomName::parse(room)?;
+    let query = HistoryQuery::parse(after, before, limit, wait)?;
+    Ok(Json(chat.poll(&room, &query, shutdown).await?))
+}
+
+/// The store's health, for load balancers.
+#[get("/healthz")]
+pub async fn healthz(chat: &State<Chat>) -> (Status, RawJson<&'static str>) {
+    match chat.store().ping().await {
+        Ok(()) => (Status::Ok, RawJson(r#"{"store":"ok"}"#)),
+        Err(e) => {
+            log::error!("health check: the store does not answer: {e}");
+            (Status::ServiceUnavailable, RawJson(r#"{"store":"down"}"#))
+        }
+    }
+}
