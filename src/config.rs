@@ -138,9 +138,8 @@ mod tests {
     fn a_configured_key_wins_and_no_file_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let configured = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
-        let figment = rocket::Config::figment()
-            .merge(("data_dir", dir.path()))
-            .merge(("secret_key", configured.clone()));
+        let figment =
+            rocket::Config::figment().merge(("data_dir", dir.path())).merge(("secret_key", configured.clone()));
         let (figment, _) = prepare(figment).unwrap();
         assert_eq!(figment.find_value("secret_key").unwrap().into_string().unwrap(), configured);
         assert!(!dir.path().join(SECRET_KEY_FILE).exists());

@@ -127,9 +127,7 @@ const AT_FORMAT: &[FormatItem<'static>] =
 
 /// Formats a timestamp the way every message carries it.
 pub fn format_at(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(AT_FORMAT)
-        .expect("a UTC timestamp always formats")
+    at.to_offset(time::UtcOffset::UTC).format(AT_FORMAT).expect("a UTC timestamp always formats")
 }
 
 fn serialize_at<S: serde::Serializer>(at: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {

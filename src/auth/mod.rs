@@ -11,7 +11,7 @@ mod password;
 
 pub use accounts::{AccountError, Accounts, NewSession};
 pub use names::{GuestName, InvalidCredentials, Password, UserName};
-pub use password::{PasswordHasher, PasswordError};
+pub use password::{PasswordError, PasswordHasher};
 
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -40,16 +40,12 @@ impl Visitor {
     /// The author stamp the server puts on this visitor's messages.
     pub fn author(&self) -> crate::rooms::Author {
         match self {
-            Visitor::User { id, name, .. } => crate::rooms::Author {
-                name: name.clone(),
-                guest: false,
-                user_id: Some(*id),
-            },
-            Visitor::Guest { name } => crate::rooms::Author {
-                name: name.as_str().to_owned(),
-                guest: true,
-                user_id: None,
-            },
+            Visitor::User { id, name, .. } => {
+                crate::rooms::Author { name: name.clone(), guest: false, user_id: Some(*id) }
+            }
+            Visitor::Guest { name } => {
+                crate::rooms::Author { name: name.as_str().to_owned(), guest: true, user_id: None }
+            }
         }
     }
 }

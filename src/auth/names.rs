@@ -90,8 +90,8 @@ impl GuestName {
     /// another shape of name.
     pub fn parse(raw: &str) -> Option<Self> {
         let suffix = raw.strip_prefix(Self::PREFIX)?;
-        let valid = (4..=16).contains(&suffix.len())
-            && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let valid =
+            (4..=16).contains(&suffix.len()) && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         valid.then(|| Self(raw.to_owned()))
     }
 

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use thiserror::Error;
 
 use crate::rooms::{self, Delivery, Message, RoomName};
@@ -122,11 +124,7 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| UserRecord {
-            id: r.get("id"),
-            name: r.get("name"),
-            password_hash: r.get("password_hash"),
-        }))
+        Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
     }
 
     // ---- sessions -------------------------------------------------------
@@ -193,14 +191,21 @@ impl Store {
     }
 
     /// Up to `limit` messages with `after < id < before`, oldest first.
-    pub async fn after(&self, room: &RoomName, after: i64, before: Option<i64>, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id > ? AND id < ? ORDER BY id ASC LIMIT ?"))
-            .bind(room.as_str())
-            .bind(after)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn after(
+        &self,
+        room: &RoomName,
+        after: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError> {
+        let rows =
+            sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id > ? AND id < ? ORDER BY id ASC LIMIT ?"))
+                .bind(room.as_str())
+                .bind(after)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
     }
 
@@ -231,10 +236,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RoomSummary { name: r.get(0), messages: r.get(1), last_at_ms: r.get(2) })
-            .collect())
+        Ok(rows.iter().map(|r| RoomSummary { name: r.get(0), messages: r.get(1), last_at_ms: r.get(2) }).collect())
     }
 }
 

@@ -24,9 +24,7 @@ struct HubInner {
 
 impl Hub {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            inner: Arc::new(HubInner { rooms: Mutex::new(HashMap::new()), capacity: capacity.max(1) }),
-        }
+        Self { inner: Arc::new(HubInner { rooms: Mutex::new(HashMap::new()), capacity: capacity.max(1) }) }
     }
 
     /// Subscribes to a room's queue, creating the queue if this is its first

@@ -100,7 +100,13 @@ fn account_error_page(kind: &str, error: AccountError, form: &Credentials) -> Fo
         AccountError::WrongCredentials => Status::Unauthorized,
         AccountError::Store(_) | AccountError::Password(_) => {
             log::error!("{kind} failed: {error}");
-            return form_page(kind, Status::ServiceUnavailable, Some("the server could not answer; try again shortly".into()), &form.username, form.next.as_deref());
+            return form_page(
+                kind,
+                Status::ServiceUnavailable,
+                Some("the server could not answer; try again shortly".into()),
+                &form.username,
+                form.next.as_deref(),
+            );
         }
     };
     if status == Status::Unauthorized {

@@ -82,10 +82,7 @@ pub struct RefusalReason(pub Option<&'static str>);
 /// over the limit) with a reason.
 #[rocket::catch(default)]
 pub fn catch_all(status: Status, request: &Request<'_>) -> ErrorAnswer {
-    let reason = request
-        .local_cache(RefusalReason::default)
-        .0
-        .unwrap_or_else(|| default_reason(status));
+    let reason = request.local_cache(RefusalReason::default).0.unwrap_or_else(|| default_reason(status));
     ErrorAnswer { status, reason }
 }
 
@@ -119,11 +116,7 @@ pub fn error_response(status: Status, reason: &str, request: &Request<'_>) -> Re
     } else {
         (ContentType::JSON, json!({ "code": status.code, "error": reason }).to_string())
     };
-    Response::build()
-        .status(status)
-        .header(content_type)
-        .sized_body(body.len(), std::io::Cursor::new(body))
-        .finalize()
+    Response::build().status(status).header(content_type).sized_body(body.len(), std::io::Cursor::new(body)).finalize()
 }
 
 fn escape_html(text: &str) -> String {

@@ -37,7 +37,12 @@ impl<'r> FromRequest<'r> for LastEventId {
 pub fn start_from(header: Option<&str>, query: Option<&str>) -> Result<Start, ApiError> {
     match header.or(query).map(str::trim) {
         None | Some("") => Ok(Start::Latest),
-        Some(id) => id.parse::<u64>().ok().and_then(|id| i64::try_from(id).ok()).map(Start::After).ok_or(ApiError::BadLastEventId),
+        Some(id) => id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| i64::try_from(id).ok())
+            .map(Start::After)
+            .ok_or(ApiError::BadLastEventId),
     }
 }
 

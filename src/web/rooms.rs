@@ -8,7 +8,6 @@ use rocket::response::status::Created;
 use rocket::serde::json::{self, Json};
 use rocket::{Shutdown, State, get, post};
 use rocket_dyn_templates::{Template, context};
-use serde::Deserialize;
 
 use super::error::ApiError;
 use crate::auth::Visitor;
@@ -24,7 +23,7 @@ type Page = (Status, Template);
 
 #[get("/")]
 pub async fn lobby(visitor: Visitor, chat: &State<Chat>) -> Result<Page, ApiError> {
-    room_page(&chat, &visitor, RoomName::lobby(), Status::Ok, None, "").await
+    room_page(chat, &visitor, RoomName::lobby(), Status::Ok, None, "").await
 }
 
 #[get("/rooms/<room>")]
@@ -32,7 +31,7 @@ pub async fn room(room: &str, visitor: Visitor, chat: &State<Chat>) -> Result<Pa
     let Ok(room) = RoomName::parse(room) else {
         return Err(Status::NotFound);
     };
-    room_page(&chat, &visitor, room, Status::Ok, None, "").await.map_err(|e| e.status())
+    room_page(chat, &visitor, room, Status::Ok, None, "").await.map_err(|e| e.status())
 }
 
 /// The no-JavaScript way to open a room: `GET /rooms?name=general`.
@@ -64,33 +63,41 @@ async fn room_page(
     Ok((status, Template::render("room", context)))
 }
 
-/// The JSON body of a post; any other field (`user`, `at`, ...) is ignored:
-/// the server decides who wrote a message and when.
-#[derive(Deserialize)]
-pub struct NewMessageBody {
-    text: String,
-}
-
 #[post("/rooms/<room>/messages", format = "json", data = "<body>")]
 pub async fn post_json(
     room: &str,
     visitor: Visitor,
-    body: Result<Json<NewMessageBody>, json::Error<'_>>,
+    body: Result<Json<JsonObject>, json::Error<'_>>,
     chat: &State<Chat>,
 ) -> Result<Created<RawJson<String>>, ApiError> {
     let room = RoomName::parse(room)?;
-    let body = body.map_err(json_error)?;
-    let delivery = chat.post(room, &visitor, &body.text).await?;
+    let text = message_text(body.map_err(json_error)?.into_inner())?;
+    let delivery = chat.post(room, &visitor, &text).await?;
     let message = &delivery.message;
     let location = format!("/rooms/{}/messages?after={}&limit=1", message.room, message.id - 1);
     Ok(Created::new(location).body(RawJson(delivery.json.to_string())))
+}
+
+/// The body of a JSON post: an object whose `text` is a string. Any other
+/// field (`user`, `at`, ...) is ignored: the server decides who wrote a
+/// message and when.
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+fn message_text(mut body: JsonObject) -> Result<String, ApiError> {
+    match body.remove("text") {
+        Some(serde_json::Value::String(text)) => Ok(text),
+        Some(_) => Err(ApiError::BadJson("text must be a string".into())),
+        None => Err(ApiError::BadJson("the field text is missing".into())),
+    }
 }
 
 fn json_error(error: json::Error<'_>) -> ApiError {
     match error {
         json::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => ApiError::TooLarge,
         json::Error::Io(_) => ApiError::BadJson("the request body could not be read".into()),
-        json::Error::Parse(_, e) => ApiError::BadJson(format!("expected a JSON object like {{\"text\": \"hello\"}}: {e}")),
+        json::Error::Parse(_, e) => {
+            ApiError::BadJson(format!("expected a JSON object like {{\"text\": \"hello\"}}: {e}"))
+        }
     }
 }
 
@@ -116,7 +123,7 @@ pub async fn post_form(
         Err(refused) => {
             let reason = refused.to_string();
             let status = ApiError::from(refused).status();
-            Err(room_page(&chat, &visitor, room, status, Some(reason), &form.text).await)
+            Err(room_page(chat, &visitor, room, status, Some(reason), &form.text).await)
         }
     }
 }

@@ -1,0 +1,167 @@
+//! Spawning the app for a test: in-process (`TestApp`, Rocket's local
+//! client) or on a real ephemeral port (`LiveApp`), each on its own database
+//! in a temporary directory.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::serde::json::Value;
+use rocket::{Ignite, Rocket, Shutdown};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The figment every test starts from: the real defaults, a private data
+/// directory, an ephemeral port, and quiet logs.
+pub fn test_figment(data_dir: &Path) -> Figment {
+    chat::figment()
+        .merge(("data_dir", data_dir))
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false))
+}
+
+/// The app behind Rocket's local client, which keeps cookies like a browser.
+pub struct TestApp {
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|f| f).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let client = client_on(dir.path(), configure).await;
+    TestApp { client, dir }
+}
+
+/// A tracked client on an existing data directory (to test restarts).
+pub async fn client_on(dir: &Path, configure: impl FnOnce(Figment) -> Figment) -> Client {
+    let rocket = chat::build(configure(test_figment(dir))).expect("config is valid");
+    Client::tracked(rocket).await.expect("app ignites")
+}
+
+impl TestApp {
+    pub async fn post_json(&self, room: &str, body: &str) -> LocalResponse<'_> {
+        self.client.post(format!("/rooms/{room}/messages")).header(ContentType::JSON).body(body).dispatch().await
+    }
+
+    /// Posts `text` as JSON and returns the stored message.
+    pub async fn say(&self, room: &str, text: &str) -> Value {
+        let body = serde_json::json!({ "text": text }).to_string();
+        let response = self.post_json(room, &body).await;
+        assert_eq!(response.status(), Status::Created, "posting {text:?}");
+        response.into_json().await.expect("message JSON")
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> LocalResponse<'_> {
+        self.client.post(path.to_owned()).header(ContentType::Form).body(encode_form(form)).dispatch().await
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> LocalResponse<'_> {
+        self.post_form("/register", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> LocalResponse<'_> {
+        self.post_form("/login", &[("username", username), ("password", password)]).await
+    }
+
+    pub async fn me(&self) -> Value {
+        self.client.get("/api/me").dispatch().await.into_json().await.expect("me JSON")
+    }
+
+    /// `GET /rooms/<room>/messages?<query>` as (status, JSON).
+    pub async fn history(&self, room: &str, query: &str) -> (Status, Value) {
+        let response = self.client.get(format!("/rooms/{room}/messages?{query}")).dispatch().await;
+        let status = response.status();
+        (status, response.into_json().await.unwrap_or(Value::Null))
+    }
+
+    /// The ids a history query returns.
+    pub async fn history_ids(&self, room: &str, query: &str) -> Vec<i64> {
+        let (status, body) = self.history(room, query).await;
+        assert_eq!(status, Status::Ok, "{body}");
+        ids(&body)
+    }
+}
+
+pub fn ids(messages: &Value) -> Vec<i64> {
+    messages.as_array().expect("an array").iter().map(|m| m["id"].as_i64().expect("an id")).collect()
+}
+
+pub fn encode_form(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn origin(value: &'static str) -> Header<'static> {
+    Header::new("Origin", value)
+}
+
+/// The app serving on a real ephemeral port.
+pub struct LiveApp {
+    pub addr: SocketAddr,
+    pub shutdown: Shutdown,
+    pub stopped: tokio::task::JoinHandle<Result<Rocket<Ignite>, rocket::Error>>,
+    /// Kept so the database outlives the server.
+    _dir: TempDir,
+}
+
+pub async fn spawn_server() -> LiveApp {
+    spawn_server_with(|f| f).await
+}
+
+pub async fn spawn_server_with(configure: impl FnOnce(Figment) -> Figment) -> LiveApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port_tx, port_rx) = oneshot::channel();
+    let port_tx = Mutex::new(Some(port_tx));
+    let rocket = chat::build(configure(test_figment(dir.path())))
+        .expect("config is valid")
+        .attach(AdHoc::on_liftoff("Report the port", move |rocket| {
+            let port = rocket.config().port;
+            if let Some(tx) = port_tx.lock().unwrap().take() {
+                let _ = tx.send(port);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .expect("app ignites");
+    let shutdown = rocket.shutdown();
+    let stopped = tokio::spawn(rocket.launch());
+    let port = tokio::time::timeout(Duration::from_secs(10), port_rx)
+        .await
+        .expect("the server starts within 10 s")
+        .expect("liftoff reports the port");
+    LiveApp { addr: SocketAddr::from(([127, 0, 0, 1], port)), shutdown, stopped, _dir: dir }
+}
+
+impl LiveApp {
+    /// A client with its own cookie jar, like a separate browser.
+    pub fn browser(&self) -> crate::http::Browser {
+        crate::http::Browser::new(self.addr)
+    }
+}
+
+/// Awaits `future`, failing the test (instead of hanging) after `secs`.
+pub async fn within<T>(secs: u64, what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not done within {secs} s"))
+}

@@ -1,0 +1,13 @@
+//! The server's behaviour, end to end, against the real app: Rocket's local
+//! client for plain routes, real sockets for streams, a real SQLite file in a
+//! fresh temporary directory per test.
+
+mod helpers;
+mod http;
+
+mod feed;
+mod identity;
+mod messages;
+mod pages;
+mod persistence;
+mod stream;

@@ -1,0 +1,108 @@
+//! The HTML pages and their static files.
+
+use rocket::http::{Accept, ContentType, Status};
+
+use crate::helpers::spawn_app;
+
+#[rocket::async_test]
+async fn the_lobby_shows_history_with_text_escaped() {
+    let app = spawn_app().await;
+    app.say("lobby", "<img src=x onerror=alert(1)> & \"quotes\"").await;
+    let response = app.client.get("/").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type(), Some(ContentType::HTML));
+    let page = response.into_string().await.unwrap();
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot;"), "{page}");
+    assert!(!page.contains("<img src=x"));
+    assert!(page.contains(r#"data-room="lobby""#));
+    assert!(page.contains(r#"data-last-id="1""#));
+    assert!(page.contains(r#"<script src="/static/app.js" defer></script>"#));
+}
+
+#[rocket::async_test]
+async fn a_room_page_shows_who_you_are_and_how_to_log_in() {
+    let app = spawn_app().await;
+    let guest = app.me().await["user"].as_str().unwrap().to_owned();
+    let page = app.client.get("/rooms/rust").dispatch().await.into_string().await.unwrap();
+    assert!(page.contains(&guest));
+    assert!(page.contains(r#"href="/login""#) && page.contains(r#"href="/register""#));
+    app.register("alice", "correct horse battery").await;
+    let page = app.client.get("/rooms/rust").dispatch().await.into_string().await.unwrap();
+    assert!(page.contains("alice"));
+    assert!(page.contains(r#"action="/logout""#));
+    assert!(page.contains("#rust"));
+}
+
+#[rocket::async_test]
+async fn the_room_list_links_active_rooms() {
+    let app = spawn_app().await;
+    app.say("rust", "hi").await;
+    app.say("go", "hi").await;
+    let page = app.client.get("/").dispatch().await.into_string().await.unwrap();
+    for room in ["lobby", "rust", "go"] {
+        assert!(page.contains(&format!(r#"href="/rooms/{room}""#)), "{room}");
+    }
+}
+
+#[rocket::async_test]
+async fn opening_a_room_by_name_redirects_or_explains() {
+    let app = spawn_app().await;
+    let response = app.client.get("/rooms?name=general").dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(response.headers().get_one("Location"), Some("/rooms/general"));
+    let response = app.client.get("/rooms?name=Not%20Valid").dispatch().await;
+    assert_eq!(response.status(), Status::UnprocessableEntity);
+}
+
+#[rocket::async_test]
+async fn an_invalid_room_page_is_a_404_page_for_browsers() {
+    let app = spawn_app().await;
+    let response = app.client.get("/rooms/Not.Valid").header(Accept::HTML).dispatch().await;
+    assert_eq!(response.status(), Status::NotFound);
+    assert_eq!(response.content_type(), Some(ContentType::HTML));
+    assert!(response.into_string().await.unwrap().contains("Back to the lobby"));
+}
+
+#[rocket::async_test]
+async fn login_and_register_pages_have_their_forms() {
+    let app = spawn_app().await;
+    for (path, action) in [("/login", "/login"), ("/register", "/register")] {
+        let response = app.client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::Ok);
+        let page = response.into_string().await.unwrap();
+        assert!(page.contains(&format!(r#"action="{action}""#)), "{page}");
+        assert!(page.contains(r#"name="username""#) && page.contains(r#"name="password""#));
+    }
+    let page = app.client.get("/login?next=/rooms/rust").dispatch().await.into_string().await.unwrap();
+    assert!(page.contains(r#"name="next" value="&#x2F;rooms&#x2F;rust""#), "{page}");
+}
+
+#[rocket::async_test]
+async fn the_pages_script_and_styles_are_served_by_the_app() {
+    let app = spawn_app().await;
+    for (path, kind) in [("/static/app.js", ContentType::JavaScript), ("/static/app.css", ContentType::CSS)] {
+        let response = app.client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        assert_eq!(response.content_type(), Some(kind));
+    }
+    let js = app.client.get("/static/app.js").dispatch().await.into_string().await.unwrap();
+    assert!(js.contains("textContent") && !js.contains("innerHTML"), "text is never inserted as HTML");
+}
+
+#[rocket::async_test]
+async fn errors_are_json_with_a_reason_for_api_clients() {
+    let app = spawn_app().await;
+    let response = app.client.get("/no/such/thing").header(Accept::JSON).dispatch().await;
+    assert_eq!(response.status(), Status::NotFound);
+    let body: serde_json::Value = response.into_json().await.unwrap();
+    assert_eq!(body["code"], 404);
+    assert!(body["error"].is_string());
+}
+
+#[rocket::async_test]
+async fn the_health_check_reports_the_store() {
+    let app = spawn_app().await;
+    let response = app.client.get("/healthz").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.into_string().await.unwrap(), r#"{"store":"ok"}"#);
+}

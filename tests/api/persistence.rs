@@ -1,0 +1,44 @@
+//! What survives a restart on the same data directory.
+
+use rocket::http::{Cookie, Status};
+
+use crate::helpers::{client_on, spawn_app};
+
+#[rocket::async_test]
+async fn messages_survive_a_restart_and_ids_continue() {
+    let app = spawn_app().await;
+    for text in ["one", "two", "three"] {
+        app.say("keep", text).await;
+    }
+    let dir = app.dir;
+    drop(app.client);
+
+    let restarted = client_on(dir.path(), |f| f).await;
+    let history: serde_json::Value = restarted.get("/rooms/keep/messages").dispatch().await.into_json().await.unwrap();
+    let texts: Vec<&str> = history.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    let next = restarted
+        .post("/rooms/keep/messages")
+        .header(rocket::http::ContentType::JSON)
+        .body(r#"{"text":"four"}"#)
+        .dispatch()
+        .await;
+    assert_eq!(next.status(), Status::Created);
+    let next: serde_json::Value = next.into_json().await.unwrap();
+    assert_eq!(next["id"], 4);
+}
+
+#[rocket::async_test]
+async fn a_login_survives_a_restart_with_the_generated_key() {
+    let app = spawn_app().await;
+    app.register("alice", "correct horse battery").await;
+    let cookie = app.client.cookies().get("session").unwrap().value().to_owned();
+    let dir = app.dir;
+    drop(app.client);
+    assert!(dir.path().join("secret_key").exists());
+
+    let restarted = client_on(dir.path(), |f| f).await;
+    let me: serde_json::Value =
+        restarted.get("/api/me").cookie(Cookie::new("session", cookie)).dispatch().await.into_json().await.unwrap();
+    assert_eq!(me, serde_json::json!({ "user": "alice", "guest": false }));
+}
