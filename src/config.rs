@@ -27,6 +27,11 @@ pub enum ConfigError {
     Invalid(#[from] Box<rocket::figment::Error>),
     #[error("cannot use data directory {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
+    #[error(
+        "secret_key must be a 256-bit or 512-bit key, base64 or hex encoded \
+         (make one with: head -c64 /dev/urandom | base64 -w0)"
+    )]
+    WeakSecretKey,
     #[error("cannot read or create the secret key file {path}: {source}")]
     SecretKeyFile { path: PathBuf, source: io::Error },
 }
@@ -51,6 +56,18 @@ pub struct Settings {
     /// Messages a room's queue holds for a slow subscriber before that
     /// subscriber is caught up from the store instead.
     pub room_queue_capacity: usize,
+    /// Mark cookies `Secure` and send HSTS: on when TLS is terminated in
+    /// front of the server (the default in release builds).
+    pub secure_cookies: bool,
+    /// A session unused this long ends (seconds).
+    pub session_idle_secs: u64,
+    /// A session ends this long after login, however used (seconds).
+    pub session_absolute_secs: u64,
+    /// How often an open stream re-checks its session (seconds), so that a
+    /// stream of an ended session closes within this time.
+    pub session_check_secs: u64,
+    /// Password hashes computed at once; 0 means one per core.
+    pub hash_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -63,6 +80,11 @@ impl Default for Settings {
             heartbeat_secs: 15,
             sse_retry_ms: 2000,
             room_queue_capacity: 1024,
+            secure_cookies: !cfg!(debug_assertions),
+            session_idle_secs: 7 * 24 * 60 * 60,
+            session_absolute_secs: 30 * 24 * 60 * 60,
+            session_check_secs: 10,
+            hash_concurrency: 0,
         }
     }
 }
@@ -70,7 +92,18 @@ impl Default for Settings {
 impl Settings {
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         let settings: Settings = figment.extract().map_err(Box::new)?;
-        Ok(Settings { heartbeat_secs: settings.heartbeat_secs.clamp(1, 15), ..settings })
+        Ok(Settings {
+            heartbeat_secs: settings.heartbeat_secs.clamp(1, 15),
+            session_check_secs: settings.session_check_secs.clamp(1, 30),
+            ..settings
+        })
+    }
+
+    pub fn session_policy(&self) -> crate::auth::SessionPolicy {
+        crate::auth::SessionPolicy {
+            idle: std::time::Duration::from_secs(self.session_idle_secs),
+            absolute: std::time::Duration::from_secs(self.session_absolute_secs),
+        }
     }
 
     pub fn database_url(&self) -> String {
@@ -89,8 +122,12 @@ pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
     let settings = Settings::from_figment(&figment)?;
     fs::create_dir_all(&settings.data_dir)
         .map_err(|source| ConfigError::DataDir { path: settings.data_dir.clone(), source })?;
-    // Rocket's own defaults carry an all-zero key, which means "none".
-    let configured = figment.extract_inner::<SecretKey>("secret_key").is_ok_and(|key| !key.is_zero());
+    // Rocket's own defaults carry an all-zero key, which means "none"; a
+    // key that is there but does not parse (too short, not base64) is refused.
+    let configured = match figment.extract_inner::<SecretKey>("secret_key") {
+        Ok(key) => !key.is_zero(),
+        Err(_) => return Err(ConfigError::WeakSecretKey),
+    };
     if configured {
         return Ok((figment, settings));
     }
@@ -132,6 +169,16 @@ mod tests {
         let key = |f: &Figment| f.find_value("secret_key").unwrap().into_string().unwrap();
         assert_eq!(key(&first), key(&second));
         assert_eq!(key(&first).len(), 88, "512 bits in base64");
+    }
+
+    #[test]
+    fn a_key_shorter_than_256_bits_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+        let figment = rocket::Config::figment().merge(("data_dir", dir.path())).merge(("secret_key", short));
+        let error = prepare(figment).unwrap_err();
+        assert!(matches!(error, ConfigError::WeakSecretKey));
+        assert!(error.to_string().contains("256-bit"));
     }
 
     #[test]

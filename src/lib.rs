@@ -8,7 +8,9 @@
 //! `messages` (the chat service the routes call) and `web` (routes).
 
 pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod limits;
 pub mod messages;
 pub mod rooms;
 pub mod store;
@@ -20,10 +22,13 @@ use std::sync::Arc;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::fs::FileServer;
+use rocket::shield::{Frame, NoSniff, Shield};
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
+pub use clock::Clock;
 pub use config::{ConfigError, Settings};
+use limits::{LimitSettings, Limits};
 
 /// The default figment: `Rocket.toml`, then `ROCKET_*` environment variables.
 pub fn figment() -> Figment {
@@ -34,10 +39,22 @@ pub fn figment() -> Figment {
 /// directory and the secret key file; opening the database happens at
 /// ignition (an ignite fairing), where a failure stops the launch.
 pub fn build(figment: Figment) -> Result<Rocket<Build>, ConfigError> {
+    build_with_clock(figment, Clock::system())
+}
+
+/// [`build`] with a given clock for session lifetimes and throttling (tests
+/// pass a manual one to move time instead of sleeping).
+pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>, ConfigError> {
     let (figment, settings) = config::prepare(figment)?;
+    let limit_settings: LimitSettings = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
     let static_dir = settings.static_dir.clone();
+    let shield = Shield::default().enable(Frame::Deny).enable(NoSniff::Enable);
     Ok(rocket::custom(figment)
-        .manage(settings)
+        .manage(Limits::new(&limit_settings, clock.clone()))
+        .manage(clock)
+        .manage(settings.clone())
+        .attach(shield)
+        .attach(web::SecurityHeaders { hsts: settings.secure_cookies })
         .attach(Template::fairing())
         .attach(web::CrossOriginGuard)
         .attach(AdHoc::try_on_ignite("Open the store", open_store))
@@ -56,13 +73,16 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
             return Err(rocket);
         }
     };
-    let hasher = match auth::PasswordHasher::new().await {
+    let hasher = match auth::PasswordHasher::new(settings.hash_concurrency).await {
         Ok(hasher) => hasher,
         Err(e) => {
             log::error!("cannot start password hashing: {e}");
             return Err(rocket);
         }
     };
+    let clock = rocket.state::<Clock>().expect("the clock is managed").clone();
+    let sessions = auth::Sessions::new(store.clone(), clock, settings.session_policy());
     let chat = messages::Chat::new(store.clone(), hub, settings.allow_guests);
-    Ok(rocket.manage(chat).manage(auth::Accounts::new(store, hasher)))
+    let accounts = auth::Accounts::new(store, hasher, sessions.clone());
+    Ok(rocket.manage(chat).manage(sessions).manage(accounts))
 }

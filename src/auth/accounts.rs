@@ -1,8 +1,11 @@
-//! Registering, logging in and out, as plain async functions over the store.
+//! Registering, logging in and out, changing passwords, deleting accounts:
+//! plain async functions over the store and the session table.
 
 use thiserror::Error;
 
-use super::{InvalidCredentials, Password, PasswordError, PasswordHasher, UserName, new_session_id};
+use super::password::Verdict;
+use super::sessions::{SessionUser, Sessions};
+use super::{InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -14,6 +17,8 @@ pub enum AccountError {
     /// One message for unknown user and wrong password alike.
     #[error("wrong username or password")]
     WrongCredentials,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -29,28 +34,25 @@ impl From<StoreError> for AccountError {
     }
 }
 
-/// A session that was just started: the id goes into the private cookie.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSession {
-    pub session_id: String,
-    pub user_id: i64,
-    pub name: String,
-}
-
-/// Accounts and sessions, for the routes and for tests.
+/// Accounts and their sessions, for the routes and for tests.
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
     hasher: PasswordHasher,
+    sessions: Sessions,
 }
 
 impl Accounts {
-    pub fn new(store: Store, hasher: PasswordHasher) -> Self {
-        Self { store, hasher }
+    pub fn new(store: Store, hasher: PasswordHasher, sessions: Sessions) -> Self {
+        Self { store, hasher, sessions }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     /// Creates an account and logs it in.
-    pub async fn register(&self, name: &str, password: &str) -> Result<NewSession, AccountError> {
+    pub async fn register(&self, name: &str, password: &str) -> Result<SessionUser, AccountError> {
         let name = UserName::parse(name)?;
         let password = Password::parse(password)?;
         // Checked before hashing only to spare the work; the unique index is
@@ -60,29 +62,66 @@ impl Accounts {
         }
         let hash = self.hasher.hash(password).await?;
         let user_id = self.store.create_user(name.as_str(), &hash).await?;
-        self.start_session(user_id, name.as_str().to_owned()).await
+        Ok(self.sessions.start(user_id, name.as_str().to_owned()).await?)
     }
 
-    /// Checks a name and password and starts a session. An unknown name costs
-    /// one argon2 verification too, and fails exactly like a wrong password.
-    pub async fn login(&self, name: &str, password: &str) -> Result<NewSession, AccountError> {
+    /// Checks a name and password and starts a new session. An unknown name
+    /// costs one argon2 verification too, and fails exactly like a wrong
+    /// password. A hash made with weaker parameters is upgraded on the way.
+    pub async fn login(&self, name: &str, password: &str) -> Result<SessionUser, AccountError> {
         let user = self.store.find_user(name).await?;
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-        let valid = self.hasher.verify(Password::for_login(password), stored_hash).await?;
-        match user {
-            Some(user) if valid => self.start_session(user.id, user.name).await,
-            _ => Err(AccountError::WrongCredentials),
+        let verdict = self.hasher.verify(Password::for_login(password), stored_hash).await?;
+        let (Some(user), Verdict::Right { rehash }) = (user, verdict) else {
+            return Err(AccountError::WrongCredentials);
+        };
+        if rehash {
+            let hash = self.hasher.hash(Password::for_login(password)).await?;
+            self.store.set_password_hash(user.id, &hash).await?;
+            log::info!("upgraded the password hash of {:?}", user.name);
         }
+        Ok(self.sessions.start(user.id, user.name).await?)
     }
 
-    /// Ends a session: its id stops authenticating at once.
+    /// Ends one session.
     pub async fn logout(&self, session_id: &str) -> Result<(), AccountError> {
-        Ok(self.store.delete_session(session_id).await?)
+        Ok(self.sessions.end(session_id).await?)
     }
 
-    async fn start_session(&self, user_id: i64, name: String) -> Result<NewSession, AccountError> {
-        let session_id = new_session_id();
-        self.store.create_session(&session_id, user_id).await?;
-        Ok(NewSession { session_id, user_id, name })
+    /// Ends every session of the account, this one included.
+    pub async fn logout_everywhere(&self, user: &SessionUser) -> Result<(), AccountError> {
+        Ok(self.sessions.end_all(user.user_id).await?)
+    }
+
+    /// Changes the password (the current one is needed), ends every session
+    /// of the account and starts a new one for this browser.
+    pub async fn change_password(
+        &self,
+        user: &SessionUser,
+        current: &str,
+        new: &str,
+    ) -> Result<SessionUser, AccountError> {
+        let new = Password::parse(new)?;
+        self.check_password(user, current).await?;
+        let hash = self.hasher.hash(new).await?;
+        self.store.set_password_hash(user.user_id, &hash).await?;
+        self.sessions.end_all(user.user_id).await?;
+        Ok(self.sessions.start(user.user_id, user.name.clone()).await?)
+    }
+
+    /// Deletes the account (the password is needed) and ends its sessions;
+    /// its messages stay, signed "deleted user".
+    pub async fn delete_account(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {
+        self.check_password(user, password).await?;
+        self.sessions.end_all(user.user_id).await?;
+        Ok(self.store.delete_user(user.user_id).await?)
+    }
+
+    async fn check_password(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {
+        let stored = self.store.find_user_by_id(user.user_id).await?.map(|u| u.password_hash);
+        match self.hasher.verify(Password::for_login(password), stored).await? {
+            Verdict::Right { .. } => Ok(()),
+            Verdict::Wrong => Err(AccountError::WrongCurrentPassword),
+        }
     }
 }

@@ -1,17 +1,20 @@
 //! Who is talking: accounts, passwords, sessions and guest names.
 //!
-//! This module owns the rules for names and passwords, argon2id hashing (always
-//! off the async executor), and the session and guest identifiers that the web
-//! layer keeps in private cookies. It does not touch HTTP or SQL itself: the
-//! cookie plumbing lives in `web::identity`, the rows in `store`.
+//! This module owns the rules for names and passwords, argon2id hashing
+//! (always off the async executor), session lifetimes, and the session and
+//! guest identifiers that the web layer keeps in private cookies. It does not
+//! touch HTTP or SQL itself: the cookie plumbing lives in `web::identity`,
+//! the rows in `store`.
 
 mod accounts;
 mod names;
 mod password;
+mod sessions;
 
-pub use accounts::{AccountError, Accounts, NewSession};
+pub use accounts::{AccountError, Accounts};
 pub use names::{GuestName, InvalidCredentials, Password, UserName};
-pub use password::{PasswordError, PasswordHasher};
+pub use password::{PasswordError, PasswordHasher, Verdict};
+pub use sessions::{Activity, SessionPolicy, SessionUser, Sessions};
 
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -20,7 +23,7 @@ use rand::rngs::OsRng;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visitor {
     /// Logged in through a session row.
-    User { id: i64, name: String, session_id: String },
+    User(SessionUser),
     /// Not logged in: chats under a per-browser guest name.
     Guest { name: GuestName },
 }
@@ -28,7 +31,7 @@ pub enum Visitor {
 impl Visitor {
     pub fn name(&self) -> &str {
         match self {
-            Visitor::User { name, .. } => name,
+            Visitor::User(user) => &user.name,
             Visitor::Guest { name } => name.as_str(),
         }
     }
@@ -37,11 +40,20 @@ impl Visitor {
         matches!(self, Visitor::Guest { .. })
     }
 
+    /// The key that per-visitor limits count under: the session for members
+    /// (a user with two sessions has two budgets), the name for guests.
+    pub fn limit_key(&self) -> String {
+        match self {
+            Visitor::User(user) => format!("s:{}", user.session_id),
+            Visitor::Guest { name } => format!("g:{}", name.as_str()),
+        }
+    }
+
     /// The author stamp the server puts on this visitor's messages.
     pub fn author(&self) -> crate::rooms::Author {
         match self {
-            Visitor::User { id, name, .. } => {
-                crate::rooms::Author { name: name.clone(), guest: false, user_id: Some(*id) }
+            Visitor::User(user) => {
+                crate::rooms::Author { name: user.name.clone(), guest: false, user_id: Some(user.user_id) }
             }
             Visitor::Guest { name } => {
                 crate::rooms::Author { name: name.as_str().to_owned(), guest: true, user_id: None }

@@ -1,5 +1,8 @@
 //! Account names, passwords and guest names, each valid by construction.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use thiserror::Error;
@@ -13,7 +16,14 @@ pub enum InvalidCredentials {
     UserNameReserved,
     #[error("passwords are 8 to 128 characters")]
     PasswordLength,
+    #[error("that password is one of the most common ones; choose another")]
+    CommonPassword,
 }
+
+/// The 3,000 most common passwords, lowercase, most common first: the head
+/// of the list Django ships as `common-passwords.txt.gz` (BSD-3-Clause).
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common-passwords.txt").lines().collect());
 
 /// An account name: 3-32 of `[A-Za-z0-9_.-]`, never starting with `guest-`
 /// (in any case), so an account can never pass for a guest or the reverse.
@@ -43,9 +53,14 @@ impl UserName {
 pub struct Password(String);
 
 impl Password {
+    /// A new password (registration, change): the length rule and the
+    /// common-password list apply.
     pub fn parse(raw: &str) -> Result<Self, InvalidCredentials> {
         if !(8..=128).contains(&raw.chars().count()) {
             return Err(InvalidCredentials::PasswordLength);
+        }
+        if COMMON_PASSWORDS.contains(raw.to_lowercase().as_str()) {
+            return Err(InvalidCredentials::CommonPassword);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -121,11 +136,16 @@ mod tests {
 
     #[test]
     fn passwords_count_characters_and_keep_spaces() {
-        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("8 chars!").is_ok());
+        assert_eq!(Password::parse("12345678"), Err(InvalidCredentials::CommonPassword));
         assert!(Password::parse("пароль пароль").is_ok());
         assert_eq!(Password::parse("1234567"), Err(InvalidCredentials::PasswordLength));
         assert_eq!(Password::parse(&"é".repeat(129)), Err(InvalidCredentials::PasswordLength));
         assert!(Password::parse(&"é".repeat(128)).is_ok());
+        for common in ["password", "PASSWORD1", "iloveyou", "qwertyuiop", "1q2w3e4r5t"] {
+            assert_eq!(Password::parse(common), Err(InvalidCredentials::CommonPassword), "{common}");
+        }
+        assert_eq!(COMMON_PASSWORDS.len(), 3000);
         assert_eq!(Password::parse("  spaced  ").unwrap().expose(), "  spaced  ");
     }
 

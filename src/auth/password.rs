@@ -2,13 +2,15 @@
 //!
 //! Each hash or verification costs ~19 MiB and tens of milliseconds of CPU;
 //! doing that on an async worker would stall every stream on that thread, so
-//! every call goes through `spawn_blocking`.
+//! every call goes through `spawn_blocking`, and a semaphore of about one
+//! permit per core keeps a login storm from running hundreds at once.
 
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::{Argon2, PasswordHasher as _};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _};
 use thiserror::Error;
+use tokio::sync::Semaphore;
 
 use super::Password;
 
@@ -18,6 +20,18 @@ pub enum PasswordError {
     Hash(argon2::password_hash::Error),
     #[error("the password hashing task failed")]
     Task(#[from] tokio::task::JoinError),
+    #[error("password hashing has stopped")]
+    Closed(#[from] tokio::sync::AcquireError),
+}
+
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    /// Right; `rehash` when the stored hash is weaker than today's parameters.
+    Right {
+        rehash: bool,
+    },
 }
 
 /// Hashes and verifies passwords with argon2id at OWASP's first-row
@@ -27,22 +41,28 @@ pub struct PasswordHasher {
     /// A hash of a random password, verified against when the user does not
     /// exist, so that "unknown user" costs the same time as "wrong password".
     dummy_hash: Arc<str>,
+    /// Bounds the hashes running at once (each holds ~19 MiB).
+    permits: Arc<Semaphore>,
 }
 
 impl PasswordHasher {
-    /// Makes the dummy hash; call once at startup.
-    pub async fn new() -> Result<Self, PasswordError> {
+    /// Makes the dummy hash; call once at startup. `concurrency` 0 means one
+    /// permit per core.
+    pub async fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        let concurrency = match concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let mut hasher = Self { dummy_hash: Arc::from(""), permits };
         let random = Password::for_login(&super::new_session_id());
-        let dummy_hash = Self::hash_blocking_pool(random).await?;
-        Ok(Self { dummy_hash: dummy_hash.into() })
+        hasher.dummy_hash = hasher.hash(random).await?.into();
+        Ok(hasher)
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) to store.
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        Self::hash_blocking_pool(password).await
-    }
-
-    async fn hash_blocking_pool(password: Password) -> Result<String, PasswordError> {
+        let _permit = self.permits.acquire().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
@@ -53,21 +73,41 @@ impl PasswordHasher {
         .await?
     }
 
-    /// Whether `password` matches `stored`; with no stored hash (unknown user)
-    /// it verifies against the dummy hash and answers `false`, in the same time.
-    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+    /// Checks `password` against `stored`; with no stored hash (unknown user)
+    /// it verifies against the dummy hash and answers `Wrong`, in the same time.
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<Verdict, PasswordError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = tokio::task::spawn_blocking(move || {
-            // An unparsable stored hash is treated as a mismatch: it can only
-            // come from a damaged row, and must never let anyone in.
-            PasswordHash::new(&phc)
-                .map(|hash| Argon2::default().verify_password(password.expose().as_bytes(), &hash).is_ok())
-                .unwrap_or(false)
+        let _permit = self.permits.acquire().await?;
+        let verdict = tokio::task::spawn_blocking(move || {
+            // An unparsable stored hash is a mismatch: it can only come from
+            // a damaged row, and must never let anyone in.
+            let Ok(hash) = PasswordHash::new(&phc) else {
+                return Verdict::Wrong;
+            };
+            // `verify_password` reads the parameters from the PHC string, so
+            // older, weaker hashes still verify (and are then upgraded).
+            match Argon2::default().verify_password(password.expose().as_bytes(), &hash) {
+                Ok(()) => Verdict::Right { rehash: is_weaker_than_default(&hash) },
+                Err(_) => Verdict::Wrong,
+            }
         })
         .await?;
-        Ok(known && matches)
+        Ok(if known { verdict } else { Verdict::Wrong })
     }
+}
+
+/// Whether a stored hash uses another algorithm or weaker parameters than
+/// the ones new hashes get.
+fn is_weaker_than_default(hash: &PasswordHash<'_>) -> bool {
+    let default = Params::default();
+    let Ok(params) = Params::try_from(hash) else {
+        return true;
+    };
+    hash.algorithm != Algorithm::Argon2id.ident()
+        || params.m_cost() < default.m_cost()
+        || params.t_cost() < default.t_cost()
+        || params.p_cost() < default.p_cost()
 }
 
 #[cfg(test)]
@@ -76,19 +116,30 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
-        let hasher = PasswordHasher::new().await.unwrap();
+        let hasher = PasswordHasher::new(0).await.unwrap();
         let hash = hasher.hash(Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         let ok = hasher.verify(Password::for_login("correct horse"), Some(hash.clone())).await.unwrap();
-        assert!(ok);
+        assert_eq!(ok, Verdict::Right { rehash: false });
         let prefix = hasher.verify(Password::for_login("correct hors"), Some(hash)).await.unwrap();
-        assert!(!prefix, "a prefix of the password must not verify");
+        assert_eq!(prefix, Verdict::Wrong, "a prefix of the password must not verify");
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        let hasher = PasswordHasher::new().await.unwrap();
-        let ok = hasher.verify(Password::for_login("anything"), None).await.unwrap();
-        assert!(!ok);
+        let hasher = PasswordHasher::new(1).await.unwrap();
+        let verdict = hasher.verify(Password::for_login("anything"), None).await.unwrap();
+        assert_eq!(verdict, Verdict::Wrong);
+    }
+
+    #[tokio::test]
+    async fn a_weaker_stored_hash_verifies_and_asks_for_a_rehash() {
+        let hasher = PasswordHasher::new(1).await.unwrap();
+        let weak = Argon2::new(Algorithm::Argon2id, argon2::Version::V0x13, Params::new(4096, 1, 1, None).unwrap())
+            .hash_password(b"correct horse", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        let verdict = hasher.verify(Password::for_login("correct horse"), Some(weak)).await.unwrap();
+        assert_eq!(verdict, Verdict::Right { rehash: true });
     }
 }

@@ -50,6 +50,18 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// How messages of a deleted account are signed.
+pub const DELETED_USER: &str = "deleted user";
+
+/// A session row joined with its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user_id: i64,
+    pub name: String,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+}
+
 /// A room with its latest activity.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RoomSummary {
@@ -127,40 +139,71 @@ impl Store {
         Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
     }
 
-    // ---- sessions -------------------------------------------------------
-
-    pub async fn create_session(&self, session_id: &str, user_id: i64) -> Result<(), StoreError> {
-        let now = rooms::to_millis(rooms::now());
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at_ms, last_seen_at_ms) VALUES (?, ?, ?, ?)")
-            .bind(session_id)
+    pub async fn find_user_by_id(&self, user_id: i64) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE id = ?")
             .bind(user_id)
-            .bind(now)
-            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
+    }
+
+    pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// The account a live session belongs to, as `(user id, name)`.
-    pub async fn session_user(&self, session_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+    /// Deletes an account and its sessions; its messages stay, shown as
+    /// written by [`DELETED_USER`].
+    pub async fn delete_user(&self, user_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE messages SET user_name = ? WHERE user_id = ?")
+            .bind(DELETED_USER)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE id = ?").bind(user_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- sessions -------------------------------------------------------
+
+    pub async fn create_session(&self, session_id: &str, user_id: i64, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at_ms, last_seen_at_ms) VALUES (?, ?, ?, ?)")
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A session row with its account.
+    pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT users.id, users.name FROM sessions JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.id = ?",
+            "SELECT users.id, users.name, sessions.created_at_ms, sessions.last_seen_at_ms \
+             FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id = ?",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        Ok(row.map(|r| SessionRecord {
+            user_id: r.get(0),
+            name: r.get(1),
+            created_ms: r.get(2),
+            last_seen_ms: r.get(3),
+        }))
     }
 
-    /// Records activity, at most once a minute per session so that reading a
-    /// page does not turn into a write every time.
-    pub async fn touch_session(&self, session_id: &str) -> Result<(), StoreError> {
-        let now = rooms::to_millis(rooms::now());
-        sqlx::query("UPDATE sessions SET last_seen_at_ms = ? WHERE id = ? AND last_seen_at_ms < ?")
-            .bind(now)
+    pub async fn touch_session(&self, session_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at_ms = ? WHERE id = ?")
+            .bind(now_ms)
             .bind(session_id)
-            .bind(now - 60_000)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -169,6 +212,15 @@ impl Store {
     pub async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id = ?").bind(session_id).execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Deletes every session of an account, returning their ids.
+    pub async fn delete_sessions_of(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        let ids = sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? RETURNING id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ids)
     }
 
     // ---- messages -------------------------------------------------------

@@ -1,16 +1,33 @@
-//! Register, log in, log out, and "who am I".
+//! Register, log in, log out, "who am I", and the account page (change
+//! password, log out everywhere, delete the account).
 
 use std::net::IpAddr;
 
-use rocket::form::Form;
-use rocket::http::{CookieJar, Status};
+use rocket::http::{Header, Status};
 use rocket::response::Redirect;
 use rocket::serde::json::{Json, Value, json};
-use rocket::{State, get, post};
+use rocket::{Responder, State, get, post};
 use rocket_dyn_templates::{Template, context};
 
-use super::identity;
-use crate::auth::{AccountError, Accounts, Visitor};
+use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
+use super::identity::{self, Jar};
+use crate::auth::{AccountError, Accounts, SessionUser, Visitor};
+use crate::limits::{Limits, RetryAfter};
+
+/// Every answer of these routes: a page with its status, a redirect, a
+/// throttled page, or a redirect that also clears the browser's cookies.
+#[derive(Responder)]
+pub enum Answer {
+    Page((Status, Template)),
+    Redirect(Redirect),
+    #[response(status = 429)]
+    Throttled(Template, Header<'static>),
+    Leave(Redirect, Header<'static>),
+}
+
+fn clear_site_data() -> Header<'static> {
+    Header::new("Clear-Site-Data", "\"cookies\"")
+}
 
 #[derive(rocket::FromForm)]
 pub struct Credentials {
@@ -19,14 +36,39 @@ pub struct Credentials {
     #[field(default = String::new())]
     password: String,
     next: Option<String>,
+    #[field(default = String::new())]
+    csrf: String,
 }
 
-/// A form page answered with its status: the same form again, with a reason.
-type FormPage = (Status, Template);
+impl CsrfProtected for Credentials {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
 
-fn form_page(kind: &str, status: Status, error: Option<String>, username: &str, next: Option<&str>) -> FormPage {
-    let context = context! { kind, error, username, next: next.and_then(safe_next) };
-    (status, Template::render("account", context))
+/// A form with nothing but its token (log out, log out everywhere).
+#[derive(rocket::FromForm)]
+pub struct TokenOnly {
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+impl CsrfProtected for TokenOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+fn form_page(
+    kind: &str,
+    status: Status,
+    error: Option<String>,
+    username: &str,
+    next: Option<&str>,
+    csrf: &str,
+) -> Answer {
+    let context = context! { kind, error, username, next: next.and_then(safe_next), csrf };
+    Answer::Page((status, Template::render("account", context)))
 }
 
 /// `next` is honoured only as a path on this site: `/...` but not `//host`
@@ -42,94 +84,243 @@ pub fn safe_next(next: &str) -> Option<&str> {
 }
 
 #[get("/register")]
-pub fn register_page() -> FormPage {
-    form_page("register", Status::Ok, None, "", None)
+pub fn register_page(csrf: CsrfToken) -> Answer {
+    form_page("register", Status::Ok, None, "", None, &csrf.0)
 }
 
 #[post("/register", data = "<form>")]
-pub async fn register(
-    form: Form<Credentials>,
-    accounts: &State<Accounts>,
-    cookies: &CookieJar<'_>,
-) -> Result<Redirect, FormPage> {
+pub async fn register(jar: Jar<'_>, form: CsrfForm<Credentials>, accounts: &State<Accounts>) -> Answer {
     match accounts.register(&form.username, &form.password).await {
-        Ok(session) => {
-            identity::set_session(cookies, session.session_id);
-            Ok(Redirect::to("/"))
-        }
-        Err(error) => Err(account_error_page("register", error, &form)),
+        Ok(session) => logged_in(&jar, session, "/"),
+        Err(error) => account_error_page("register", error, &form, &form.csrf),
     }
 }
 
+/// A new session in this browser, with a new CSRF token (a privilege change).
+fn logged_in(jar: &Jar<'_>, session: SessionUser, next: &str) -> Answer {
+    identity::set_session(jar, session.session_id);
+    csrf::issue(jar);
+    Answer::Redirect(Redirect::to(next.to_owned()))
+}
+
 #[get("/login?<next>")]
-pub fn login_page(next: Option<&str>) -> FormPage {
-    form_page("login", Status::Ok, None, "", next)
+pub fn login_page(next: Option<&str>, csrf: CsrfToken) -> Answer {
+    form_page("login", Status::Ok, None, "", next, &csrf.0)
 }
 
 #[post("/login", data = "<form>")]
 pub async fn login(
+    jar: Jar<'_>,
     client_ip: Option<IpAddr>,
-    form: Form<Credentials>,
+    form: CsrfForm<Credentials>,
     accounts: &State<Accounts>,
-    cookies: &CookieJar<'_>,
-) -> Result<Redirect, FormPage> {
+    limits: &State<Limits>,
+) -> Answer {
+    let who = format!("user {:?} from {}", form.username, show_ip(client_ip));
+    if let Err(wait) = limits.login.check(&form.username, client_ip) {
+        log::warn!("login throttled: {who}");
+        return throttled("login", wait, form.next.as_deref(), &form.csrf);
+    }
     match accounts.login(&form.username, &form.password).await {
         Ok(session) => {
-            log::info!("login succeeded: user {:?} from {}", session.name, show_ip(client_ip));
-            identity::set_session(cookies, session.session_id);
-            let next = form.next.as_deref().and_then(safe_next).unwrap_or("/");
-            Ok(Redirect::to(next.to_owned()))
+            log::info!("login succeeded: {who}");
+            let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
+            logged_in(&jar, session, &next)
         }
         Err(error) => {
             if matches!(error, AccountError::WrongCredentials) {
-                log::info!("login failed: user {:?} from {}", form.username, show_ip(client_ip));
+                log::info!("login failed: {who}");
+                limits.login.record_failure(&form.username, client_ip);
             }
-            Err(account_error_page("login", error, &form))
+            account_error_page("login", error, &form, &form.csrf)
         }
     }
+}
+
+fn throttled(kind: &str, wait: RetryAfter, next: Option<&str>, csrf: &str) -> Answer {
+    let error = format!("too many failed attempts: try again in {} minutes", wait.secs().div_ceil(60));
+    let context = context! { kind, error, username: "", next: next.and_then(safe_next), csrf };
+    Answer::Throttled(Template::render("account", context), Header::new("Retry-After", wait.secs().to_string()))
 }
 
 fn show_ip(ip: Option<IpAddr>) -> String {
     ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }
 
-fn account_error_page(kind: &str, error: AccountError, form: &Credentials) -> FormPage {
+fn account_error_page(kind: &str, error: AccountError, form: &Credentials, csrf: &str) -> Answer {
     let status = match &error {
         AccountError::Invalid(_) => Status::UnprocessableEntity,
         AccountError::NameTaken => Status::Conflict,
-        AccountError::WrongCredentials => Status::Unauthorized,
+        AccountError::WrongCredentials | AccountError::WrongCurrentPassword => Status::Unauthorized,
         AccountError::Store(_) | AccountError::Password(_) => {
             log::error!("{kind} failed: {error}");
+            let reason = "the server could not answer; try again shortly".to_owned();
             return form_page(
                 kind,
                 Status::ServiceUnavailable,
-                Some("the server could not answer; try again shortly".into()),
+                Some(reason),
                 &form.username,
                 form.next.as_deref(),
+                csrf,
             );
         }
     };
-    if status == Status::Unauthorized {
-        // The same body whatever the name: no echo of it, so an unknown and a
-        // known name cannot be told apart.
-        return form_page(kind, status, Some(error.to_string()), "", form.next.as_deref());
-    }
-    form_page(kind, status, Some(error.to_string()), &form.username, form.next.as_deref())
+    // A failed login shows no name at all, so the body is byte-identical for
+    // unknown names and wrong passwords.
+    let username = if status == Status::Unauthorized { "" } else { form.username.as_str() };
+    form_page(kind, status, Some(error.to_string()), username, form.next.as_deref(), csrf)
 }
 
-#[post("/logout")]
-pub async fn logout(accounts: &State<Accounts>, cookies: &CookieJar<'_>) -> Result<Redirect, Status> {
-    if let Some(session_id) = identity::session_id(cookies) {
-        accounts.logout(&session_id).await.map_err(|e| {
-            log::error!("logout failed: {e}");
-            Status::ServiceUnavailable
-        })?;
+#[post("/logout", data = "<_form>")]
+pub async fn logout(jar: Jar<'_>, _form: CsrfForm<TokenOnly>, accounts: &State<Accounts>) -> Result<Answer, Status> {
+    if let Some(session_id) = identity::session_id(jar.cookies) {
+        accounts.logout(&session_id).await.map_err(unavailable)?;
     }
-    identity::clear_session(cookies);
-    Ok(Redirect::to("/"))
+    identity::clear_session(jar.cookies);
+    Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))
+}
+
+fn unavailable(error: AccountError) -> Status {
+    log::error!("an account action failed: {error}");
+    Status::ServiceUnavailable
 }
 
 #[get("/api/me")]
 pub fn me(visitor: Visitor) -> Json<Value> {
     Json(json!({ "user": visitor.name(), "guest": visitor.is_guest() }))
+}
+
+// ---- the account page ---------------------------------------------------
+
+fn account_page(user: &SessionUser, status: Status, notice: Option<&str>, error: Option<String>, csrf: &str) -> Answer {
+    let me = context! { name: &user.name, guest: false };
+    let context = context! { me, notice, error, csrf };
+    Answer::Page((status, Template::render("settings", context)))
+}
+
+/// The account page is for members; guests are sent to log in first.
+fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
+    match visitor {
+        Visitor::User(user) => Ok(user),
+        Visitor::Guest { .. } => Err(Box::new(Answer::Redirect(Redirect::to("/login?next=/account")))),
+    }
+}
+
+#[get("/account?<done>")]
+pub fn account(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> Answer {
+    let user = match member(visitor) {
+        Ok(user) => user,
+        Err(to_login) => return *to_login,
+    };
+    let notice = (done == Some("password")).then_some("Your password is changed; other sessions were logged out.");
+    account_page(&user, Status::Ok, notice, None, &csrf.0)
+}
+
+#[derive(rocket::FromForm)]
+pub struct PasswordChange {
+    #[field(default = String::new())]
+    current: String,
+    #[field(default = String::new())]
+    new: String,
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+impl CsrfProtected for PasswordChange {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/account/password", data = "<form>")]
+pub async fn change_password(
+    jar: Jar<'_>,
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    form: CsrfForm<PasswordChange>,
+    accounts: &State<Accounts>,
+    limits: &State<Limits>,
+) -> Result<Answer, Status> {
+    let user = match member(visitor) {
+        Ok(user) => user,
+        Err(to_login) => return Ok(*to_login),
+    };
+    if let Err(wait) = limits.login.check(&user.name, client_ip) {
+        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
+        return Ok(account_page(&user, Status::TooManyRequests, None, Some(error), &form.csrf));
+    }
+    match accounts.change_password(&user, &form.current, &form.new).await {
+        Ok(session) => Ok(logged_in(&jar, session, "/account?done=password")),
+        Err(error @ (AccountError::Invalid(_) | AccountError::WrongCurrentPassword)) => {
+            let status = if matches!(error, AccountError::Invalid(_)) {
+                Status::UnprocessableEntity
+            } else {
+                limits.login.record_failure(&user.name, client_ip);
+                Status::Unauthorized
+            };
+            Ok(account_page(&user, status, None, Some(error.to_string()), &form.csrf))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
+#[post("/account/logout-everywhere", data = "<_form>")]
+pub async fn logout_everywhere(
+    jar: Jar<'_>,
+    visitor: Visitor,
+    _form: CsrfForm<TokenOnly>,
+    accounts: &State<Accounts>,
+) -> Result<Answer, Status> {
+    let user = match member(visitor) {
+        Ok(user) => user,
+        Err(to_login) => return Ok(*to_login),
+    };
+    accounts.logout_everywhere(&user).await.map_err(unavailable)?;
+    identity::clear_session(jar.cookies);
+    Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))
+}
+
+#[derive(rocket::FromForm)]
+pub struct DeleteAccount {
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+impl CsrfProtected for DeleteAccount {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/account/delete", data = "<form>")]
+pub async fn delete_account(
+    jar: Jar<'_>,
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    form: CsrfForm<DeleteAccount>,
+    accounts: &State<Accounts>,
+    limits: &State<Limits>,
+) -> Result<Answer, Status> {
+    let user = match member(visitor) {
+        Ok(user) => user,
+        Err(to_login) => return Ok(*to_login),
+    };
+    if let Err(wait) = limits.login.check(&user.name, client_ip) {
+        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
+        return Ok(account_page(&user, Status::TooManyRequests, None, Some(error), &form.csrf));
+    }
+    match accounts.delete_account(&user, &form.password).await {
+        Ok(()) => {
+            log::info!("account {:?} deleted", user.name);
+            identity::clear_session(jar.cookies);
+            Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))
+        }
+        Err(error @ AccountError::WrongCurrentPassword) => {
+            limits.login.record_failure(&user.name, client_ip);
+            Ok(account_page(&user, Status::Unauthorized, None, Some(error.to_string()), &form.csrf))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
 }

@@ -10,6 +10,7 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::json;
 use thiserror::Error;
 
+use crate::limits::RetryAfter;
 use crate::messages::{PostError, QueryError};
 use crate::rooms::InvalidInput;
 use crate::store::StoreError;
@@ -30,6 +31,12 @@ pub enum ApiError {
     BadLastEventId,
     #[error("guests may not post here: log in or register")]
     GuestsNotAllowed,
+    #[error("your session has ended: log in again")]
+    SessionEnded,
+    #[error("too many requests: try again in {} s", .0.secs())]
+    RateLimited(RetryAfter),
+    #[error("too many open streams from this browser or address: close some tabs")]
+    TooManyStreams,
     #[error("the server's storage is unavailable; try again shortly")]
     Store(#[source] StoreError),
 }
@@ -58,7 +65,8 @@ impl ApiError {
             ApiError::BadLastEventId => Status::BadRequest,
             ApiError::TooLarge => Status::PayloadTooLarge,
             ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,
-            ApiError::GuestsNotAllowed => Status::Unauthorized,
+            ApiError::GuestsNotAllowed | ApiError::SessionEnded => Status::Unauthorized,
+            ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) => Status::ServiceUnavailable,
         }
     }
@@ -69,7 +77,13 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if let ApiError::Store(cause) = &self {
             log::error!("{} {}: {cause}", request.method(), request.uri());
         }
-        Ok(error_response(self.status(), &self.to_string(), request))
+        let mut response = error_response(self.status(), &self.to_string(), request);
+        match &self {
+            ApiError::RateLimited(wait) => response.set_raw_header("Retry-After", wait.secs().to_string()),
+            ApiError::TooManyStreams => response.set_raw_header("Retry-After", "10"),
+            _ => false,
+        };
+        Ok(response)
     }
 }
 
@@ -77,6 +91,12 @@ impl<'r> Responder<'r, 'static> for ApiError {
 /// the request's local cache for the catcher to show.
 #[derive(Debug, Clone, Default)]
 pub struct RefusalReason(pub Option<&'static str>);
+
+impl RefusalReason {
+    pub fn new(reason: &'static str) -> Self {
+        Self(Some(reason))
+    }
+}
 
 /// Answers every error Rocket raises itself (no route, a failed guard, a body
 /// over the limit) with a reason.

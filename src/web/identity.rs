@@ -1,41 +1,74 @@
-//! The cookies that carry identity, and the `Visitor` request guard.
+//! The cookies that carry identity, and the request guards that read them.
 //!
 //! Both cookies are Rocket *private* cookies (encrypted and authenticated
 //! with the secret key): `session` holds only a random session id naming a
 //! row in the sessions table, `guest` holds the browser's guest name. A
-//! cookie that fails to decrypt, or names no live session, counts as absent,
-//! never as an error.
+//! cookie that fails to decrypt counts as absent, never as an error.
+//! [`Visitor`] is for pages and posts (activity, and a guest name is made if
+//! missing); [`StreamViewer`] is for event streams (no activity, no new
+//! cookie, and a dead session is reported so the stream can answer 401).
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use rocket::time::Duration;
+use rocket::time::{Duration, OffsetDateTime};
 
-use crate::auth::{GuestName, Visitor};
-use crate::messages::Chat;
+use crate::auth::{Activity, GuestName, SessionUser, Sessions, Visitor};
+use crate::config::Settings;
 use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "session";
 pub const GUEST_COOKIE: &str = "guest";
 
-/// How long a browser keeps the session cookie.
+/// How long a browser keeps the session cookie (the server ends the session
+/// itself on its own lifetimes).
 const SESSION_COOKIE_AGE: Duration = Duration::days(30);
 /// How long a browser keeps its guest name.
 const GUEST_COOKIE_AGE: Duration = Duration::days(365);
 
-fn private_cookie(name: &'static str, value: String, max_age: Duration) -> Cookie<'static> {
+/// The browser's cookies, with whether they must be marked `Secure`.
+pub struct Jar<'r> {
+    pub cookies: &'r CookieJar<'r>,
+    pub secure: bool,
+}
+
+impl<'r> Jar<'r> {
+    pub fn of(request: &'r Request<'_>) -> Self {
+        let secure = request.rocket().state::<Settings>().is_some_and(|s| s.secure_cookies);
+        Jar { cookies: request.cookies(), secure }
+    }
+
+    /// Adds a private cookie with the flags every identity cookie carries.
+    pub fn add_private(&self, name: &'static str, value: String, max_age: Duration) {
+        self.cookies.add_private(private_cookie(name, value, max_age, self.secure));
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Jar<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        Outcome::Success(Jar::of(request))
+    }
+}
+
+/// A private cookie: HttpOnly, SameSite=Lax, Path=/, and `Secure` when TLS
+/// is in front (`secure_cookies`).
+pub fn private_cookie(name: &'static str, value: String, max_age: Duration, secure: bool) -> Cookie<'static> {
     Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
+        .secure(secure)
         .path("/")
         .max_age(max_age)
-        .expires(rocket::time::OffsetDateTime::now_utc() + max_age)
+        .expires(OffsetDateTime::now_utc() + max_age)
         .build()
 }
 
 /// Starts a logged-in session in this browser.
-pub fn set_session(cookies: &CookieJar<'_>, session_id: String) {
-    cookies.add_private(private_cookie(SESSION_COOKIE, session_id, SESSION_COOKIE_AGE));
+pub fn set_session(jar: &Jar<'_>, session_id: String) {
+    jar.add_private(SESSION_COOKIE, session_id, SESSION_COOKIE_AGE);
 }
 
 /// The session id this browser presents, if its cookie decrypts.
@@ -47,13 +80,38 @@ pub fn clear_session(cookies: &CookieJar<'_>) {
     cookies.remove_private(Cookie::build(SESSION_COOKIE).path("/").build());
 }
 
+/// What the session cookie says, once per request.
+#[derive(Debug, Clone)]
+enum SessionCookie {
+    Absent,
+    Live(SessionUser),
+    /// A cookie that decrypts but names an ended session (logged out,
+    /// expired, revoked): a replay.
+    Dead,
+}
+
+async fn session_cookie(request: &Request<'_>, activity: Activity) -> Result<SessionCookie, StoreError> {
+    let Some(id) = session_id(request.cookies()) else {
+        return Ok(SessionCookie::Absent);
+    };
+    let sessions = request.rocket().state::<Sessions>().expect("Sessions is managed");
+    Ok(match sessions.authenticate(&id, activity).await? {
+        Some(user) => SessionCookie::Live(user),
+        None => SessionCookie::Dead,
+    })
+}
+
+fn guest_name(cookies: &CookieJar<'_>) -> Option<GuestName> {
+    cookies.get_private(GUEST_COOKIE).and_then(|c| GuestName::parse(c.value()))
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Visitor {
     type Error = ();
 
     /// Resolves once per request (cached), so several guards can ask.
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let resolved = request.local_cache_async(resolve(request)).await;
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let resolved = request.local_cache_async(resolve_visitor(request)).await;
         match resolved {
             Ok(visitor) => Outcome::Success(visitor.clone()),
             Err(e) => {
@@ -64,23 +122,55 @@ impl<'r> FromRequest<'r> for Visitor {
     }
 }
 
-async fn resolve(request: &Request<'_>) -> Result<Visitor, StoreError> {
+async fn resolve_visitor(request: &Request<'_>) -> Result<Visitor, StoreError> {
     let cookies = request.cookies();
-    let chat = request.rocket().state::<Chat>().expect("Chat is managed");
-    if let Some(session_id) = session_id(cookies) {
-        match chat.store().session_user(&session_id).await? {
-            Some((id, name)) => {
-                chat.store().touch_session(&session_id).await?;
-                return Ok(Visitor::User { id, name, session_id });
-            }
-            // Revoked or unknown: forget it, fall back to the guest name.
-            None => clear_session(cookies),
-        }
+    match session_cookie(request, Activity::Active).await? {
+        SessionCookie::Live(user) => return Ok(Visitor::User(user)),
+        // Forget it and fall back to the guest name.
+        SessionCookie::Dead => clear_session(cookies),
+        SessionCookie::Absent => {}
     }
-    if let Some(name) = cookies.get_private(GUEST_COOKIE).and_then(|c| GuestName::parse(c.value())) {
+    if let Some(name) = guest_name(cookies) {
         return Ok(Visitor::Guest { name });
     }
     let name = GuestName::generate();
-    cookies.add_private(private_cookie(GUEST_COOKIE, name.as_str().to_owned(), GUEST_COOKIE_AGE));
+    Jar::of(request).add_private(GUEST_COOKIE, name.as_str().to_owned(), GUEST_COOKIE_AGE);
     Ok(Visitor::Guest { name })
+}
+
+/// Who opens an event stream. Opening a stream is not activity and makes no
+/// cookie; a replayed cookie of an ended session is [`StreamViewer::Ended`].
+#[derive(Debug, Clone)]
+pub enum StreamViewer {
+    Member(SessionUser),
+    Guest(Option<GuestName>),
+    Ended,
+}
+
+impl StreamViewer {
+    /// The key the per-session stream cap counts under.
+    pub fn limit_key(&self) -> Option<String> {
+        match self {
+            StreamViewer::Member(user) => Some(Visitor::User(user.clone()).limit_key()),
+            StreamViewer::Guest(Some(name)) => Some(Visitor::Guest { name: name.clone() }.limit_key()),
+            StreamViewer::Guest(None) | StreamViewer::Ended => None,
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for StreamViewer {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match session_cookie(request, Activity::Passive).await {
+            Ok(SessionCookie::Live(user)) => Outcome::Success(StreamViewer::Member(user)),
+            Ok(SessionCookie::Dead) => Outcome::Success(StreamViewer::Ended),
+            Ok(SessionCookie::Absent) => Outcome::Success(StreamViewer::Guest(guest_name(request.cookies()))),
+            Err(e) => {
+                log::error!("resolving a stream's viewer failed: {e}");
+                Outcome::Error((Status::ServiceUnavailable, ()))
+            }
+        }
+    }
 }

@@ -5,14 +5,17 @@
 //! this module must not grow business logic of its own.
 
 mod account;
+mod csrf;
 mod error;
 mod events;
+mod headers;
 mod identity;
 mod origin;
 mod rooms;
 
 pub use error::ApiError;
 pub use events::start_from;
+pub use headers::{CONTENT_SECURITY_POLICY, SecurityHeaders};
 pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
 pub use origin::CrossOriginGuard;
 
@@ -26,6 +29,10 @@ pub fn routes() -> Vec<Route> {
         account::login,
         account::logout,
         account::me,
+        account::account,
+        account::change_password,
+        account::logout_everywhere,
+        account::delete_account,
         rooms::lobby,
         rooms::room,
         rooms::open_room,

@@ -1,6 +1,7 @@
 //! The room page and the message routes: post, history, long poll.
 
-use rocket::form::Form;
+use std::net::IpAddr;
+
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::response::content::RawJson;
@@ -9,8 +10,10 @@ use rocket::serde::json::{self, Json};
 use rocket::{Shutdown, State, get, post};
 use rocket_dyn_templates::{Template, context};
 
+use super::csrf::{CsrfForm, CsrfProtected, CsrfToken};
 use super::error::ApiError;
 use crate::auth::Visitor;
+use crate::limits::Limits;
 use crate::messages::{Chat, HistoryQuery, PostError};
 use crate::rooms::{Message, RoomName};
 use crate::stream::LATEST;
@@ -22,16 +25,16 @@ const SIDEBAR_ROOMS: u32 = 30;
 type Page = (Status, Template);
 
 #[get("/")]
-pub async fn lobby(visitor: Visitor, chat: &State<Chat>) -> Result<Page, ApiError> {
-    room_page(chat, &visitor, RoomName::lobby(), Status::Ok, None, "").await
+pub async fn lobby(visitor: Visitor, csrf: CsrfToken, chat: &State<Chat>) -> Result<Page, ApiError> {
+    room_page(chat, &visitor, &csrf, RoomName::lobby(), Status::Ok, None, "").await
 }
 
 #[get("/rooms/<room>")]
-pub async fn room(room: &str, visitor: Visitor, chat: &State<Chat>) -> Result<Page, Status> {
+pub async fn room(room: &str, visitor: Visitor, csrf: CsrfToken, chat: &State<Chat>) -> Result<Page, Status> {
     let Ok(room) = RoomName::parse(room) else {
         return Err(Status::NotFound);
     };
-    room_page(chat, &visitor, room, Status::Ok, None, "").await.map_err(|e| e.status())
+    room_page(chat, &visitor, &csrf, room, Status::Ok, None, "").await.map_err(|e| e.status())
 }
 
 /// The no-JavaScript way to open a room: `GET /rooms?name=general`.
@@ -44,6 +47,7 @@ pub fn open_room(name: &str) -> Result<Redirect, ApiError> {
 async fn room_page(
     chat: &Chat,
     visitor: &Visitor,
+    csrf: &CsrfToken,
     room: RoomName,
     status: Status,
     error: Option<String>,
@@ -59,7 +63,8 @@ async fn room_page(
     }
     rooms.sort();
     let me = context! { name: visitor.name(), guest: visitor.is_guest() };
-    let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft };
+    let csrf = &csrf.0;
+    let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft, csrf };
     Ok((status, Template::render("room", context)))
 }
 
@@ -67,10 +72,13 @@ async fn room_page(
 pub async fn post_json(
     room: &str,
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     body: Result<Json<JsonObject>, json::Error<'_>>,
     chat: &State<Chat>,
+    limits: &State<Limits>,
 ) -> Result<Created<RawJson<String>>, ApiError> {
     let room = RoomName::parse(room)?;
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     let text = message_text(body.map_err(json_error)?.into_inner())?;
     let delivery = chat.post(room, &visitor, &text).await?;
     let message = &delivery.message;
@@ -105,6 +113,14 @@ fn json_error(error: json::Error<'_>) -> ApiError {
 pub struct NewMessageForm {
     #[field(default = String::new())]
     text: String,
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+impl CsrfProtected for NewMessageForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// The page's send box without JavaScript: 303 back to the room, or the
@@ -113,17 +129,21 @@ pub struct NewMessageForm {
 pub async fn post_form(
     room: &str,
     visitor: Visitor,
-    form: Form<NewMessageForm>,
+    client_ip: Option<IpAddr>,
+    form: CsrfForm<NewMessageForm>,
     chat: &State<Chat>,
+    limits: &State<Limits>,
 ) -> Result<Redirect, Result<Page, ApiError>> {
     let room = RoomName::parse(room).map_err(|e| Err(e.into()))?;
+    limits.posts.check(&visitor, client_ip).map_err(|wait| Err(ApiError::RateLimited(wait)))?;
     match chat.post(room.clone(), &visitor, &form.text).await {
         Ok(_) => Ok(Redirect::to(format!("/rooms/{room}"))),
         Err(PostError::Store(e)) => Err(Err(e.into())),
         Err(refused) => {
             let reason = refused.to_string();
             let status = ApiError::from(refused).status();
-            Err(room_page(chat, &visitor, room, status, Some(reason), &form.text).await)
+            let csrf = CsrfToken(form.csrf.clone());
+            Err(room_page(chat, &visitor, &csrf, room, status, Some(reason), &form.text).await)
         }
     }
 }

@@ -17,10 +17,12 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 /// The figment every test starts from: the real defaults, a private data
-/// directory, an ephemeral port, and quiet logs.
+/// directory, an ephemeral port, quiet logs, and rate limits off (every test
+/// client is 127.0.0.1; the limits' own tests switch them back on).
 pub fn test_figment(data_dir: &Path) -> Figment {
     chat::figment()
         .merge(("data_dir", data_dir))
+        .merge(("rate_limits", false))
         .merge(("port", 0))
         .merge(("log_level", "off"))
         .merge(("cli_colors", false))
@@ -61,8 +63,29 @@ impl TestApp {
         response.into_json().await.expect("message JSON")
     }
 
+    /// This browser's CSRF token (fetching a page that issues one if needed).
+    pub async fn csrf(&self) -> String {
+        if self.client.cookies().get_private("csrf").is_none() {
+            self.client.get("/login").dispatch().await;
+        }
+        self.client.cookies().get_private("csrf").expect("a csrf cookie").value().to_owned()
+    }
+
+    /// Posts a form the way the page does: with this browser's CSRF token.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> LocalResponse<'_> {
+        let token = self.csrf().await;
+        let mut fields = form.to_vec();
+        fields.push(("csrf", &token));
+        self.post_form_raw(path, &fields).await
+    }
+
+    /// Posts a form exactly as given (no token added).
+    pub async fn post_form_raw(&self, path: &str, form: &[(&str, &str)]) -> LocalResponse<'_> {
         self.client.post(path.to_owned()).header(ContentType::Form).body(encode_form(form)).dispatch().await
+    }
+
+    pub async fn logout(&self) -> LocalResponse<'_> {
+        self.post_form("/logout", &[]).await
     }
 
     pub async fn register(&self, username: &str, password: &str) -> LocalResponse<'_> {

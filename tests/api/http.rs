@@ -48,8 +48,13 @@ impl Browser {
         self.send("POST", path, &[], Some(("application/json", json.to_string()))).await
     }
 
+    /// Posts a form the way the page does: with the CSRF token a page gave.
     pub async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let body = crate::helpers::encode_form(form);
+        let page = self.get("/login").await;
+        let token = page.body.split(r#"name="csrf" value=""#).nth(1).and_then(|rest| rest.split('"').next());
+        let mut fields = form.to_vec();
+        fields.push(("csrf", token.expect("the page carries a csrf token")));
+        let body = crate::helpers::encode_form(&fields);
         self.send("POST", path, &[], Some(("application/x-www-form-urlencoded", body))).await
     }
 

@@ -68,7 +68,7 @@ async fn invalid_registrations_are_422_with_the_reason_and_create_nothing() {
 #[rocket::async_test]
 async fn a_registration_without_fields_is_422_not_500() {
     let app = spawn_app().await;
-    let response = app.client.post("/register").header(ContentType::Form).body("").dispatch().await;
+    let response = app.post_form("/register", &[]).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
 }
 
@@ -77,7 +77,7 @@ async fn long_unicode_passwords_with_spaces_are_kept_whole() {
     let app = spawn_app().await;
     let password = format!(" {} ", "ключ ".repeat(25));
     assert_eq!(app.register("alice", &password).await.status(), Status::SeeOther);
-    app.client.post("/logout").dispatch().await;
+    app.logout().await;
     assert_eq!(app.login("alice", password.trim()).await.status(), Status::Unauthorized);
     assert_eq!(app.login("alice", &password[..password.len() - 1]).await.status(), Status::Unauthorized);
     assert_eq!(app.login("alice", &password).await.status(), Status::SeeOther);
@@ -87,7 +87,7 @@ async fn long_unicode_passwords_with_spaces_are_kept_whole() {
 async fn a_taken_name_is_409_in_any_case() {
     let app = spawn_app().await;
     app.register("alice", PASSWORD).await;
-    app.client.post("/logout").dispatch().await;
+    app.logout().await;
     for name in ["alice", "ALICE"] {
         let response = app.register(name, PASSWORD).await;
         assert_eq!(response.status(), Status::Conflict);
@@ -106,7 +106,7 @@ async fn logging_in_redirects_to_a_same_site_next_only() {
         ("/\\evil.example", "/"),
     ];
     for (next, expected) in cases {
-        app.client.post("/logout").dispatch().await;
+        app.logout().await;
         let response = app.post_form("/login", &[("username", "alice"), ("password", PASSWORD), ("next", next)]).await;
         assert_eq!(response.status(), Status::SeeOther, "{next}");
         assert_eq!(response.headers().get_one("Location"), Some(expected), "{next}");
@@ -117,7 +117,7 @@ async fn logging_in_redirects_to_a_same_site_next_only() {
 async fn unknown_users_and_wrong_passwords_fail_identically() {
     let app = spawn_app().await;
     app.register("alice", PASSWORD).await;
-    app.client.post("/logout").dispatch().await;
+    app.logout().await;
     let wrong = app.login("alice", "not the password").await;
     let (wrong_status, wrong_body) = (wrong.status(), wrong.into_string().await.unwrap());
     let unknown = app.login("nobody", "not the password").await;
@@ -134,7 +134,7 @@ async fn logging_out_revokes_the_session_even_for_a_replayed_cookie() {
     let app = spawn_app().await;
     app.register("alice", PASSWORD).await;
     let stolen = app.client.cookies().get("session").expect("session cookie").value().to_owned();
-    let response = app.client.post("/logout").dispatch().await;
+    let response = app.logout().await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(response.headers().get_one("Location"), Some("/"));
     assert_eq!(app.me().await["guest"], true);

@@ -1,0 +1,159 @@
+//! Live sessions: rows in the store, cached in memory with their lifetimes.
+//!
+//! Most requests authenticate from the cache, without a database read; an
+//! entry is re-read from the store at least every `CACHE_TTL_MS`, so a
+//! session ended on another instance stops working here too. Idle and
+//! absolute lifetimes are enforced on every check, against the injectable
+//! [`Clock`]. Only requests that count as activity move the idle timer
+//! (stream heartbeats and reconnects do not).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::store::{SessionRecord, Store, StoreError};
+
+/// Longest a cached session is trusted before its row is read again.
+const CACHE_TTL_MS: i64 = 15_000;
+/// Activity is written to the row at most this often per session.
+const TOUCH_EVERY_MS: i64 = 60_000;
+/// Beyond this many cached sessions the cache starts over (it only saves reads).
+const MAX_CACHED: usize = 200_000;
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub absolute: Duration,
+}
+
+/// Whether a check counts as the user being active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A page, a post: moves the idle timer.
+    Active,
+    /// A stream opening or re-checking itself: does not.
+    Passive,
+}
+
+/// The account behind a live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub session_id: String,
+    pub user_id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    record: SessionRecord,
+    /// When the row was last read, by the clock.
+    loaded_ms: i64,
+    /// The `last_seen` the row holds (ours may be newer, unwritten).
+    written_last_seen_ms: i64,
+}
+
+/// The session table with its cache. Clones share the cache.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    clock: Clock,
+    policy: SessionPolicy,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+impl Sessions {
+    pub fn new(store: Store, clock: Clock, policy: SessionPolicy) -> Self {
+        Self { store, clock, policy, cache: Arc::default() }
+    }
+
+    /// Starts a session for an account: a new random id, a new row.
+    pub async fn start(&self, user_id: i64, name: String) -> Result<SessionUser, StoreError> {
+        let session_id = super::new_session_id();
+        let now = self.clock.now_ms();
+        self.store.create_session(&session_id, user_id, now).await?;
+        let record = SessionRecord { user_id, name: name.clone(), created_ms: now, last_seen_ms: now };
+        self.cache().insert(session_id.clone(), Cached { record, loaded_ms: now, written_last_seen_ms: now });
+        Ok(SessionUser { session_id, user_id, name })
+    }
+
+    /// The account behind `session_id` if the session is live; ends it (and
+    /// answers `None`) if it has outlived either lifetime.
+    pub async fn authenticate(&self, session_id: &str, activity: Activity) -> Result<Option<SessionUser>, StoreError> {
+        let now = self.clock.now_ms();
+        let cached = self.cache().get(session_id).cloned();
+        let mut entry = match cached {
+            Some(entry) if now - entry.loaded_ms < CACHE_TTL_MS => entry,
+            stale => match self.store.session(session_id).await? {
+                None => {
+                    self.cache().remove(session_id);
+                    return Ok(None);
+                }
+                Some(mut record) => {
+                    let written = record.last_seen_ms;
+                    // Keep activity seen here but not yet written.
+                    if let Some(stale) = stale {
+                        record.last_seen_ms = record.last_seen_ms.max(stale.record.last_seen_ms);
+                    }
+                    Cached { record, loaded_ms: now, written_last_seen_ms: written }
+                }
+            },
+        };
+        if self.expired(&entry.record, now) {
+            self.end(session_id).await?;
+            return Ok(None);
+        }
+        if activity == Activity::Active {
+            entry.record.last_seen_ms = now;
+            if now - entry.written_last_seen_ms >= TOUCH_EVERY_MS {
+                self.store.touch_session(session_id, now).await?;
+                entry.written_last_seen_ms = now;
+            }
+        }
+        let user = SessionUser {
+            session_id: session_id.to_owned(),
+            user_id: entry.record.user_id,
+            name: entry.record.name.clone(),
+        };
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(session_id.to_owned(), entry);
+        Ok(Some(user))
+    }
+
+    fn expired(&self, record: &SessionRecord, now: i64) -> bool {
+        let idle = now - record.last_seen_ms > self.policy.idle.as_millis() as i64;
+        let too_old = now - record.created_ms > self.policy.absolute.as_millis() as i64;
+        idle || too_old
+    }
+
+    /// Ends one session: its id stops authenticating at once.
+    pub async fn end(&self, session_id: &str) -> Result<(), StoreError> {
+        self.store.delete_session(session_id).await?;
+        self.cache().remove(session_id);
+        Ok(())
+    }
+
+    /// Ends every session of an account (log out everywhere, password change,
+    /// account deletion).
+    pub async fn end_all(&self, user_id: i64) -> Result<(), StoreError> {
+        let ended = self.store.delete_sessions_of(user_id).await?;
+        let mut cache = self.cache();
+        for id in ended {
+            cache.remove(&id);
+        }
+        // Rows deleted by a concurrent login's race are caught by the TTL;
+        // drop any cached entry of this user too.
+        cache.retain(|_, entry| entry.record.user_id != user_id);
+        Ok(())
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,100 @@
+//! Abuse limits: login throttling, post rates, and caps on open streams.
+//!
+//! Every number is a config key (see [`LimitSettings`]) and one master key,
+//! `rate_limits = false`, turns all of them off at once (for load benchmarks
+//! and test rigs where every client is 127.0.0.1). This module decides; the
+//! web layer turns a refusal into a 429 with `Retry-After`.
+
+mod login;
+mod posts;
+mod streams;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use login::LoginThrottle;
+pub use posts::PostLimiter;
+pub use streams::{StreamCaps, StreamSlot};
+
+use crate::clock::Clock;
+
+/// The limits' settings, read from the same figment as everything else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// The master switch: `false` turns every limit below off.
+    pub rate_limits: bool,
+    /// Failed logins allowed per attempted username per window.
+    pub login_failures_per_name: u32,
+    pub login_name_window_secs: u64,
+    /// Failed logins allowed per client IP per window.
+    pub login_failures_per_ip: u32,
+    pub login_ip_window_secs: u64,
+    /// Posts per second and burst, per member session.
+    pub posts_per_sec: u32,
+    pub post_burst: u32,
+    /// Posts per second and burst, per guest.
+    pub guest_posts_per_sec: u32,
+    pub guest_post_burst: u32,
+    /// Posts per second and burst, per client IP (all visitors behind it).
+    pub ip_posts_per_sec: u32,
+    pub ip_post_burst: u32,
+    /// Open event streams per session (or guest) and per client IP.
+    pub streams_per_session: u32,
+    pub streams_per_ip: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            rate_limits: true,
+            login_failures_per_name: 10,
+            login_name_window_secs: 15 * 60,
+            login_failures_per_ip: 100,
+            login_ip_window_secs: 60 * 60,
+            posts_per_sec: 5,
+            post_burst: 10,
+            guest_posts_per_sec: 2,
+            guest_post_burst: 5,
+            ip_posts_per_sec: 20,
+            ip_post_burst: 40,
+            streams_per_session: 16,
+            streams_per_ip: 64,
+        }
+    }
+}
+
+/// A refusal: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+impl RetryAfter {
+    /// Whole seconds for the `Retry-After` header, never 0.
+    pub fn secs(&self) -> u64 {
+        self.0.as_secs_f64().ceil().max(1.0) as u64
+    }
+}
+
+/// All the limits, shared by every route.
+pub struct Limits {
+    pub login: LoginThrottle,
+    pub posts: PostLimiter,
+    pub streams: StreamCaps,
+}
+
+impl Limits {
+    pub fn new(settings: &LimitSettings, clock: Clock) -> Self {
+        Self {
+            login: LoginThrottle::new(settings, clock),
+            posts: PostLimiter::new(settings),
+            streams: StreamCaps::new(settings),
+        }
+    }
+}
+
+/// The key a client IP counts under; unknown addresses share one bucket.
+fn ip_key(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "ip:unknown".to_owned(), |ip| format!("ip:{ip}"))
+}

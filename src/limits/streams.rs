@@ -1,0 +1,86 @@
+//! Caps on open event streams per session (or guest) and per client IP, so
+//! one client cannot hold all of the server's connections.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{LimitSettings, ip_key};
+
+type Counts = Arc<Mutex<HashMap<String, u32>>>;
+
+pub struct StreamCaps {
+    enabled: bool,
+    per_visitor: u32,
+    per_ip: u32,
+    open: Counts,
+}
+
+impl StreamCaps {
+    pub fn new(settings: &LimitSettings) -> Self {
+        Self {
+            enabled: settings.rate_limits,
+            per_visitor: settings.streams_per_session,
+            per_ip: settings.streams_per_ip,
+            open: Counts::default(),
+        }
+    }
+
+    /// A slot for one more stream, held until the stream ends; `None` when
+    /// the visitor or the IP is at its cap.
+    pub fn acquire(&self, visitor_key: Option<String>, ip: Option<IpAddr>) -> Option<StreamSlot> {
+        if !self.enabled {
+            return Some(StreamSlot { keys: Vec::new(), open: self.open.clone() });
+        }
+        let mut keys = vec![(ip_key(ip), self.per_ip)];
+        keys.extend(visitor_key.map(|key| (key, self.per_visitor)));
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.iter().any(|(key, cap)| open.get(key).copied().unwrap_or(0) >= *cap) {
+            return None;
+        }
+        for (key, _) in &keys {
+            *open.entry(key.clone()).or_default() += 1;
+        }
+        Some(StreamSlot { keys: keys.into_iter().map(|(key, _)| key).collect(), open: self.open.clone() })
+    }
+}
+
+/// One open stream's place in the counts; freed on drop.
+pub struct StreamSlot {
+    keys: Vec<String>,
+    open: Counts,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in &self.keys {
+            if let Some(count) = open.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_capped_and_freed_on_drop() {
+        let caps = StreamCaps::new(&LimitSettings { streams_per_session: 2, streams_per_ip: 3, ..Default::default() });
+        let a1 = caps.acquire(Some("a".into()), None).unwrap();
+        let _a2 = caps.acquire(Some("a".into()), None).unwrap();
+        assert!(caps.acquire(Some("a".into()), None).is_none(), "per-session cap");
+        let _b1 = caps.acquire(Some("b".into()), None).unwrap();
+        assert!(caps.acquire(Some("c".into()), None).is_none(), "per-IP cap");
+        drop(a1);
+        assert!(caps.acquire(Some("a".into()), None).is_some());
+    }
+}

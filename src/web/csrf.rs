@@ -1,0 +1,94 @@
+//! CSRF tokens for HTML forms.
+//!
+//! Each browser has a random token in a private cookie (so a page on another
+//! site can neither read nor forge it); every form carries it in a hidden
+//! `csrf` field, and a form POST whose field does not match the cookie, in
+//! constant time, is refused with 403 before anything changes. The token is
+//! replaced on every privilege change (login, logout, password change), and
+//! the login and register forms carry one bound to the pre-login browser.
+//! JSON posts need no token: they must be `application/json`, which a page
+//! on another site cannot send without a CORS preflight we never grant.
+
+use rocket::data::{self, Data, FromData};
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use rocket::time::Duration;
+use subtle::ConstantTimeEq;
+
+use super::error::RefusalReason;
+use super::identity::Jar;
+
+pub const CSRF_COOKIE: &str = "csrf";
+
+/// How long a browser keeps its token (it is replaced at every login).
+const CSRF_COOKIE_AGE: Duration = Duration::days(30);
+
+/// This browser's token, created if missing: for pages that render forms.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfToken {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let token = request.local_cache(|| match request.cookies().get_private(CSRF_COOKIE) {
+            Some(cookie) if !cookie.value().is_empty() => cookie.value().to_owned(),
+            _ => issue(&Jar::of(request)),
+        });
+        Outcome::Success(CsrfToken(token.clone()))
+    }
+}
+
+/// Gives the browser a new token and returns it.
+pub fn issue(jar: &Jar<'_>) -> String {
+    let token = crate::auth::new_session_id();
+    jar.add_private(CSRF_COOKIE, token.clone(), CSRF_COOKIE_AGE);
+    token
+}
+
+/// A form that carries a `csrf` field.
+pub trait CsrfProtected {
+    fn csrf(&self) -> &str;
+}
+
+/// A form whose `csrf` field matched this browser's token.
+pub struct CsrfForm<T>(pub T);
+
+impl<T> std::ops::Deref for CsrfForm<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn token_matches(request: &Request<'_>, submitted: &str) -> bool {
+    let Some(cookie) = request.cookies().get_private(CSRF_COOKIE) else {
+        return false;
+    };
+    let expected = cookie.value().as_bytes();
+    !expected.is_empty() && bool::from(expected.ct_eq(submitted.as_bytes()))
+}
+
+#[rocket::async_trait]
+impl<'r, T: FromForm<'r> + CsrfProtected + Send + 'r> FromData<'r> for CsrfForm<T> {
+    type Error = Option<rocket::form::Errors<'r>>;
+
+    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        match Form::<T>::from_data(request, data).await {
+            Outcome::Success(form) if token_matches(request, form.csrf()) => {
+                Outcome::Success(CsrfForm(form.into_inner()))
+            }
+            Outcome::Success(_) => {
+                request.local_cache(|| {
+                    RefusalReason::new("the form has expired or came from another site: reload the page and try again")
+                });
+                Outcome::Error((Status::Forbidden, None))
+            }
+            Outcome::Error((status, errors)) => Outcome::Error((status, Some(errors))),
+            Outcome::Forward(forward) => Outcome::Forward(forward),
+        }
+    }
+}
