@@ -6,6 +6,7 @@
 //! permit per core keeps a login storm from running hundreds at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _};
@@ -43,6 +44,25 @@ pub struct PasswordHasher {
     dummy_hash: Arc<str>,
     /// Bounds the hashes running at once (each holds ~19 MiB).
     permits: Arc<Semaphore>,
+    /// Hashes running now, and the most ever seen at once.
+    running: Arc<(AtomicUsize, AtomicUsize)>,
+}
+
+/// Counts one running hash for as long as it lives.
+struct Running<'a>(&'a (AtomicUsize, AtomicUsize));
+
+impl<'a> Running<'a> {
+    fn start(counts: &'a (AtomicUsize, AtomicUsize)) -> Self {
+        let now = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.1.fetch_max(now, Ordering::SeqCst);
+        Running(counts)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl PasswordHasher {
@@ -54,16 +74,23 @@ impl PasswordHasher {
             n => n,
         };
         let permits = Arc::new(Semaphore::new(concurrency));
-        let mut hasher = Self { dummy_hash: Arc::from(""), permits };
+        let mut hasher = Self { dummy_hash: Arc::from(""), permits, running: Arc::default() };
         let random = Password::for_login(&super::new_session_id());
         hasher.dummy_hash = hasher.hash(random).await?.into();
         Ok(hasher)
     }
 
+    /// The most hashes or verifications that have run at the same time.
+    pub fn peak_concurrency(&self) -> usize {
+        self.running.1.load(Ordering::SeqCst)
+    }
+
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) to store.
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
         let _permit = self.permits.acquire().await?;
+        let running = self.running.clone();
         tokio::task::spawn_blocking(move || {
+            let _running = Running::start(&running);
             let salt = SaltString::generate(&mut OsRng);
             Argon2::default()
                 .hash_password(password.expose().as_bytes(), &salt)
@@ -79,7 +106,9 @@ impl PasswordHasher {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let _permit = self.permits.acquire().await?;
+        let running = self.running.clone();
         let verdict = tokio::task::spawn_blocking(move || {
+            let _running = Running::start(&running);
             // An unparsable stored hash is a mismatch: it can only come from
             // a damaged row, and must never let anyone in.
             let Ok(hash) = PasswordHash::new(&phc) else {
@@ -130,6 +159,14 @@ mod tests {
         let hasher = PasswordHasher::new(1).await.unwrap();
         let verdict = hasher.verify(Password::for_login("anything"), None).await.unwrap();
         assert_eq!(verdict, Verdict::Wrong);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_there_are_permits() {
+        let hasher = PasswordHasher::new(2).await.unwrap();
+        let hashes = (0..8).map(|_| hasher.hash(Password::for_login("correct horse")));
+        rocket::futures::future::join_all(hashes).await;
+        assert_eq!(hasher.peak_concurrency(), 2);
     }
 
     #[tokio::test]

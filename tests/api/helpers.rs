@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chat::Clock;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header, Status};
@@ -39,12 +40,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+    spawn_app_with_clock(Clock::system(), configure).await
+}
+
+/// The app on a clock the test moves (session lifetimes, throttling).
+pub async fn spawn_app_with_clock(clock: Clock, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let client = client_on(dir.path(), configure).await;
+    let rocket = chat::build_with_clock(configure(test_figment(dir.path())), clock).expect("config is valid");
+    let client = Client::tracked(rocket).await.expect("app ignites");
     TestApp { client, dir }
 }
 
-/// A tracked client on an existing data directory (to test restarts).
+/// A tracked client on an existing data directory (to test restarts, or a
+/// second browser on the same database).
 pub async fn client_on(dir: &Path, configure: impl FnOnce(Figment) -> Figment) -> Client {
     let rocket = chat::build(configure(test_figment(dir))).expect("config is valid");
     Client::tracked(rocket).await.expect("app ignites")
@@ -151,10 +159,14 @@ pub async fn spawn_server() -> LiveApp {
 }
 
 pub async fn spawn_server_with(configure: impl FnOnce(Figment) -> Figment) -> LiveApp {
+    spawn_server_with_clock(Clock::system(), configure).await
+}
+
+pub async fn spawn_server_with_clock(clock: Clock, configure: impl FnOnce(Figment) -> Figment) -> LiveApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (port_tx, port_rx) = oneshot::channel();
     let port_tx = Mutex::new(Some(port_tx));
-    let rocket = chat::build(configure(test_figment(dir.path())))
+    let rocket = chat::build_with_clock(configure(test_figment(dir.path())), clock)
         .expect("config is valid")
         .attach(AdHoc::on_liftoff("Report the port", move |rocket| {
             let port = rocket.config().port;

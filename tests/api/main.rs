@@ -6,8 +6,13 @@ mod helpers;
 mod http;
 
 mod feed;
+mod floods;
 mod identity;
+mod logins;
 mod messages;
 mod pages;
 mod persistence;
+mod process;
+mod protection;
+mod sessions;
 mod stream;

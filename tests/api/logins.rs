@@ -1,0 +1,185 @@
+//! Passwords and logins: hashing parameters and upgrades, the common
+//! password list, throttling of failed logins.
+
+use std::time::Duration;
+
+use chat::Clock;
+use rocket::http::{Header, Status};
+use sqlx::Connection;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with_clock};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn db(app: &TestApp) -> sqlx::SqliteConnection {
+    let url = format!("sqlite://{}", app.dir.path().join("chat.db").display());
+    sqlx::SqliteConnection::connect(&url).await.unwrap()
+}
+
+#[rocket::async_test]
+async fn a_weaker_stored_hash_is_upgraded_at_the_next_login() {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let app = spawn_app().await;
+    app.register("alice", PASSWORD).await;
+    app.logout().await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2i,
+        argon2::Version::V0x13,
+        argon2::Params::new(4096, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    let mut db = db(&app).await;
+    sqlx::query("UPDATE users SET password_hash = ? WHERE name = 'alice'").bind(&weak).execute(&mut db).await.unwrap();
+
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::SeeOther);
+    let stored: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE name = 'alice'").fetch_one(&mut db).await.unwrap();
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    app.logout().await;
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::SeeOther, "the new hash verifies");
+}
+
+#[rocket::async_test]
+async fn the_most_common_passwords_are_refused_at_registration() {
+    let app = spawn_app().await;
+    for common in ["password", "iloveyou1", "Password1", "qwertyuiop", "1q2w3e4r5t6y"] {
+        let response = app.register("alice", common).await;
+        assert_eq!(response.status(), Status::UnprocessableEntity, "{common}");
+        assert!(response.into_string().await.unwrap().contains("most common"), "{common}");
+    }
+    assert_eq!(app.register("alice", PASSWORD).await.status(), Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn the_shipped_list_has_three_thousand_passwords() {
+    let list = include_str!("../../src/auth/common-passwords.txt");
+    assert_eq!(list.lines().count(), 3000);
+}
+
+async fn throttled_app(clock: &Clock) -> TestApp {
+    spawn_app_with_clock(clock.clone(), |f| f.merge(("rate_limits", true))).await
+}
+
+#[rocket::async_test]
+async fn ten_failed_logins_for_a_name_then_429_with_retry_after_alike_for_real_and_unknown_names() {
+    let clock = Clock::manual();
+    let app = throttled_app(&clock).await;
+    app.register("alice", PASSWORD).await;
+    app.logout().await;
+    let mut bodies = Vec::new();
+    for name in ["alice", "nobody"] {
+        for attempt in 1..=10 {
+            let response = app.login(name, "wrong password").await;
+            assert_eq!(response.status(), Status::Unauthorized, "{name} attempt {attempt}");
+        }
+        let throttled = app.login(name, "wrong password").await;
+        assert_eq!(throttled.status(), Status::TooManyRequests, "{name}");
+        assert_eq!(throttled.headers().get_one("Retry-After"), Some("900"));
+        bodies.push(throttled.into_string().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1], "a throttled answer reveals nothing about the name");
+    let right = app.login("alice", PASSWORD).await;
+    assert_eq!(right.status(), Status::TooManyRequests, "even the right password waits");
+}
+
+#[rocket::async_test]
+async fn failed_logins_decay_so_the_owner_is_never_locked_out_for_good() {
+    let clock = Clock::manual();
+    let app = throttled_app(&clock).await;
+    app.register("alice", PASSWORD).await;
+    app.logout().await;
+    for _ in 0..10 {
+        app.login("alice", "wrong password").await;
+    }
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::TooManyRequests);
+    clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(app.login("alice", PASSWORD).await.status(), Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn failed_logins_are_also_limited_per_client_address() {
+    let clock = Clock::manual();
+    let app = spawn_app_with_clock(clock.clone(), |f| {
+        f.merge(("rate_limits", true)).merge(("login_failures_per_ip", 4)).merge(("ip_header", "X-Real-IP"))
+    })
+    .await;
+    let from = |ip: &'static str| Header::new("X-Real-IP", ip);
+    for i in 0..4 {
+        let name = format!("name{i}");
+        let body = login_body(&app, &name).await;
+        let response = app
+            .client
+            .post("/login")
+            .header(rocket::http::ContentType::Form)
+            .header(from("10.1.1.1"))
+            .body(body)
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Unauthorized);
+    }
+    let body = login_body(&app, "fresh-name").await;
+    let blocked = app
+        .client
+        .post("/login")
+        .header(rocket::http::ContentType::Form)
+        .header(from("10.1.1.1"))
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(blocked.status(), Status::TooManyRequests);
+    let body = login_body(&app, "fresh-name").await;
+    let other = app
+        .client
+        .post("/login")
+        .header(rocket::http::ContentType::Form)
+        .header(from("10.2.2.2"))
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(other.status(), Status::Unauthorized, "another address has its own budget");
+}
+
+#[rocket::async_test]
+async fn the_client_address_header_is_ignored_unless_configured() {
+    let clock = Clock::manual();
+    let app =
+        spawn_app_with_clock(clock.clone(), |f| f.merge(("rate_limits", true)).merge(("login_failures_per_ip", 3)))
+            .await;
+    for (i, spoofed) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].into_iter().enumerate() {
+        let body = login_body(&app, &format!("name{i}")).await;
+        let response = app
+            .client
+            .post("/login")
+            .header(rocket::http::ContentType::Form)
+            .header(Header::new("X-Real-IP", spoofed))
+            .body(body)
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Unauthorized);
+    }
+    let body = login_body(&app, "fresh-name").await;
+    let spoofed = app
+        .client
+        .post("/login")
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("X-Real-IP", "10.9.9.9"))
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(spoofed.status(), Status::TooManyRequests, "a forged X-Real-IP buys no new budget");
+}
+
+async fn login_body(app: &TestApp, name: &str) -> String {
+    let token = app.csrf().await;
+    crate::helpers::encode_form(&[("username", name), ("password", "wrong password"), ("csrf", &token)])
+}
+
+#[rocket::async_test]
+async fn rate_limits_false_turns_login_throttling_off() {
+    let app = spawn_app().await;
+    for _ in 0..12 {
+        assert_eq!(app.login("alice", "wrong password").await.status(), Status::Unauthorized);
+    }
+}
