@@ -170,7 +170,9 @@ impl SessionCheck {
     }
 }
 
-fn message_event(delivery: &Delivery) -> Event {
+/// The SSE event of one message: its id as the event id, its JSON (which
+/// escapes every newline) as the only data line.
+pub fn message_event(delivery: &Delivery) -> Event {
     Event::data(delivery.json.to_string()).event("message").id(delivery.id().to_string())
 }
 

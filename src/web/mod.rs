@@ -13,8 +13,9 @@ mod identity;
 mod origin;
 mod rooms;
 
+pub use account::safe_next;
 pub use error::ApiError;
-pub use events::start_from;
+pub use events::{message_event, start_from};
 pub use headers::{CONTENT_SECURITY_POLICY, SecurityHeaders};
 pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
 pub use origin::CrossOriginGuard;

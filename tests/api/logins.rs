@@ -183,3 +183,26 @@ async fn rate_limits_false_turns_login_throttling_off() {
         assert_eq!(app.login("alice", "wrong password").await.status(), Status::Unauthorized);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argon2_runs_off_the_executor_behind_one_permit_per_core() {
+    use chat::auth::{Password, PasswordHasher};
+    let hasher = PasswordHasher::new(0).await.unwrap();
+    let hash = hasher.hash(Password::for_login(PASSWORD)).await.unwrap();
+    // A login storm: 24 verifications at once.
+    let storm = (0..24).map(|_| hasher.verify(Password::for_login("wrong password"), Some(hash.clone())));
+    // Meanwhile the executor keeps answering: a timer on the same runtime
+    // ticks while the storm runs (argon2 is on the blocking pool).
+    let ticks = async {
+        let mut ticks = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            ticks += 1;
+        }
+        ticks
+    };
+    let (_, ticks) = tokio::join!(rocket::futures::future::join_all(storm), ticks);
+    assert_eq!(ticks, 10);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(hasher.peak_concurrency(), cores, "never more hashes at once than cores");
+}
