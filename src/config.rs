@@ -43,8 +43,13 @@ pub enum ConfigError {
 pub struct Settings {
     /// Where the SQLite file and the generated secret key live.
     pub data_dir: PathBuf,
-    /// `sqlite://<path>`; defaults to `<data_dir>/chat.db`.
+    /// `sqlite://<path>` or `postgres://...`; defaults to `<data_dir>/chat.db`.
     pub database_url: Option<String>,
+    /// `redis://...`: when set, instances share messages over Redis pub/sub
+    /// (several instances behind a load balancer, on one PostgreSQL).
+    pub redis_url: Option<String>,
+    /// The Redis channel the instances share (distinct per deployment).
+    pub redis_channel: String,
     /// The page's CSS and JavaScript.
     pub static_dir: PathBuf,
     /// Whether visitors who are not logged in may post (as `guest-xxxxxx`).
@@ -75,6 +80,8 @@ impl Default for Settings {
         Self {
             data_dir: PathBuf::from("data"),
             database_url: None,
+            redis_url: None,
+            redis_channel: "chat:messages".to_owned(),
             static_dir: PathBuf::from("static"),
             allow_guests: true,
             heartbeat_secs: 15,

@@ -3,11 +3,13 @@
 //! [`build`] assembles the whole app from a configuration figment, so the
 //! binary and the tests run the very same thing. The modules, by concept:
 //! `config` (settings and the secret key), `auth` (accounts, passwords,
-//! sessions, guests), `rooms` (names, texts, messages), `store` (SQLite and
-//! the message writer), `stream` (per-room queues and gap-free feeds),
+//! sessions, guests), `rooms` (names, texts, messages), `store` (SQLite or
+//! PostgreSQL, and the message writer), `bus` (Redis between instances),
+//! `stream` (per-room queues and gap-free feeds), `limits` (abuse limits),
 //! `messages` (the chat service the routes call) and `web` (routes).
 
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod limits;
@@ -66,13 +68,29 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
 async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let settings = rocket.state::<Settings>().expect("settings are managed").clone();
     let hub = stream::Hub::new(settings.room_queue_capacity);
-    let store = match store::Store::open(&settings.database_url(), Arc::new(hub.clone())).await {
+    let (publish, bus, fanout): (Arc<dyn store::Publish>, _, _) = match &settings.redis_url {
+        None => (Arc::new(hub.clone()), bus::Bus::InProcess, None),
+        Some(url) => {
+            let health = Arc::new(bus::BusHealth::connecting());
+            let (outbox, outgoing) = tokio::sync::mpsc::channel(BUS_OUTBOX);
+            let (fanout, starter) = bus::Fanout::new(hub.clone(), Some(outbox));
+            if let Err(e) = bus::RedisBus::start(url, settings.redis_channel.clone(), fanout.clone(), outgoing, health.clone()) {
+                log::error!("invalid redis_url: {e}");
+                return Err(rocket);
+            }
+            (Arc::new(fanout), bus::Bus::Redis(health), Some(starter))
+        }
+    };
+    let store = match store::Store::open(&settings.database_url(), publish).await {
         Ok(store) => store,
         Err(e) => {
             log::error!("cannot open the database: {e}");
             return Err(rocket);
         }
     };
+    if let Some(starter) = fanout {
+        starter.start(store.clone());
+    }
     let hasher = match auth::PasswordHasher::new(settings.hash_concurrency).await {
         Ok(hasher) => hasher,
         Err(e) => {
@@ -84,5 +102,9 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let sessions = auth::Sessions::new(store.clone(), clock, settings.session_policy());
     let chat = messages::Chat::new(store.clone(), hub, settings.allow_guests);
     let accounts = auth::Accounts::new(store, hasher, sessions.clone());
-    Ok(rocket.manage(chat).manage(sessions).manage(accounts))
+    Ok(rocket.manage(chat).manage(sessions).manage(accounts).manage(bus))
 }
+
+/// Commits waiting to go out on Redis; beyond this (Redis away for long)
+/// the other instances catch up from the store instead.
+const BUS_OUTBOX: usize = 10_000;

@@ -168,6 +168,31 @@ impl Delivery {
     pub fn id(&self) -> i64 {
         self.message.id
     }
+
+    /// Reads a message another instance serialized, keeping its JSON as is
+    /// (it is not serialized again). `None` for anything malformed.
+    pub fn from_json(json: &str) -> Option<Arc<Self>> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            id: i64,
+            room: String,
+            user: String,
+            guest: bool,
+            text: String,
+            at: String,
+        }
+        let wire: Wire = serde_json::from_str(json).ok()?;
+        let at = OffsetDateTime::parse(&wire.at, &time::format_description::well_known::Rfc3339).ok()?;
+        let message = Message {
+            id: wire.id,
+            room: RoomName::parse(&wire.room).ok()?,
+            user: wire.user,
+            guest: wire.guest,
+            text: wire.text,
+            at,
+        };
+        Some(Arc::new(Self { message, json: json.into() }))
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +240,8 @@ mod tests {
             &*delivery.json,
             r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","at":"1970-01-01T00:00:00.000Z"}"#
         );
+        let read_back = Delivery::from_json(&delivery.json).unwrap();
+        assert_eq!(read_back.message, delivery.message);
+        assert!(Delivery::from_json(r#"{"id":1,"room":"Bad Room","user":"a","guest":true,"text":"","at":"x"}"#).is_none());
     }
 }

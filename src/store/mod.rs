@@ -1,4 +1,6 @@
-//! Durable state in SQLite: accounts, sessions and message history.
+//! Durable state: accounts, sessions and message history, in SQLite (the
+//! embedded default) or PostgreSQL (shared by several instances), chosen by
+//! the scheme of `database_url`.
 //!
 //! `Store` is a cheap handle (clone it freely) around two connection pools: a
 //! read pool that also takes the rare account and session writes, and a
@@ -7,24 +9,20 @@
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
 
+mod engine;
 mod writer;
 
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
 use thiserror::Error;
 
 use crate::rooms::{self, Delivery, Message, RoomName};
+pub use engine::Engine;
 pub use writer::{NewMessage, Publish};
 
-/// Embedded migrations, applied on every start (already-applied ones are skipped).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -38,7 +36,7 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the message writer has stopped")]
     WriterStopped,
-    #[error("unsupported database_url {0:?}: expected sqlite://<path>")]
+    #[error("unsupported database_url {0:?}: expected sqlite://<path> or postgres://...")]
     UnsupportedUrl(String),
 }
 
@@ -78,34 +76,26 @@ fn serialize_millis<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Er
 /// The handle to the database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     writer: writer::MessageWriter,
+    engine: Engine,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `url`, applies migrations and
-    /// starts the message writer, which hands each commit to `publish`.
+    /// Opens the database at `url` (creating a SQLite file if missing),
+    /// applies migrations and starts the message writer, which hands each
+    /// commit to `publish`.
     pub async fn open(url: &str, publish: Arc<dyn Publish>) -> Result<Self, StoreError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            // WAL lets readers go on while the writer commits; FULL makes every
-            // commit durable before a 201 is sent.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
-        MIGRATOR.run(&pool).await?;
-        let write_pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let engine = Engine::of(url)?;
+        let pool = engine::connect(engine, url, 8).await?;
+        engine::migrate(engine, &pool).await?;
+        let write_pool = engine::connect(engine, url, 1).await?;
         let writer = writer::MessageWriter::spawn(write_pool, publish);
-        Ok(Self { pool, writer })
+        Ok(Self { pool, writer, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Whether the database answers.
@@ -117,14 +107,16 @@ impl Store {
     // ---- accounts -------------------------------------------------------
 
     pub async fn create_user(&self, name: &str, password_hash: &str) -> Result<i64, StoreError> {
-        let result = sqlx::query("INSERT INTO users (name, password_hash, created_at_ms) VALUES (?, ?, ?)")
-            .bind(name)
-            .bind(password_hash)
-            .bind(rooms::to_millis(rooms::now()))
-            .execute(&self.pool)
-            .await;
+        let result = sqlx::query_scalar(
+            "INSERT INTO users (name, password_hash, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(rooms::to_millis(rooms::now()))
+        .fetch_one(&self.pool)
+        .await;
         match result {
-            Ok(done) => Ok(done.last_insert_rowid()),
+            Ok(id) => Ok(id),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::UsernameTaken),
             Err(e) => Err(e.into()),
         }
@@ -132,7 +124,7 @@ impl Store {
 
     /// Finds an account by name, ignoring case.
     pub async fn find_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE name = ?")
+        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE lower(name) = lower($1)")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -140,7 +132,7 @@ impl Store {
     }
 
     pub async fn find_user_by_id(&self, user_id: i64) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -148,7 +140,7 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&self.pool)
@@ -160,12 +152,12 @@ impl Store {
     /// written by [`DELETED_USER`].
     pub async fn delete_user(&self, user_id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE messages SET user_name = ? WHERE user_id = ?")
+        sqlx::query("UPDATE messages SET user_name = $1 WHERE user_id = $2")
             .bind(DELETED_USER)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM users WHERE id = ?").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -173,7 +165,7 @@ impl Store {
     // ---- sessions -------------------------------------------------------
 
     pub async fn create_session(&self, session_id: &str, user_id: i64, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at_ms, last_seen_at_ms) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at_ms, last_seen_at_ms) VALUES ($1, $2, $3, $4)")
             .bind(session_id)
             .bind(user_id)
             .bind(now_ms)
@@ -187,7 +179,7 @@ impl Store {
     pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT users.id, users.name, sessions.created_at_ms, sessions.last_seen_at_ms \
-             FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id = ?",
+             FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id = $1",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -201,7 +193,7 @@ impl Store {
     }
 
     pub async fn touch_session(&self, session_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at_ms = $1 WHERE id = $2")
             .bind(now_ms)
             .bind(session_id)
             .execute(&self.pool)
@@ -210,13 +202,13 @@ impl Store {
     }
 
     pub async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?").bind(session_id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id).execute(&self.pool).await?;
         Ok(())
     }
 
     /// Deletes every session of an account, returning their ids.
     pub async fn delete_sessions_of(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
-        let ids = sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? RETURNING id")
+        let ids = sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
             .bind(user_id)
             .fetch_all(&self.pool)
             .await?;
@@ -233,9 +225,9 @@ impl Store {
 
     /// The newest `limit` messages, oldest first.
     pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? ORDER BY id DESC LIMIT ?"))
+        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 ORDER BY id DESC LIMIT $2"))
             .bind(room.as_str())
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.reverse();
@@ -251,11 +243,11 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
         let rows =
-            sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id > ? AND id < ? ORDER BY id ASC LIMIT ?"))
+            sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 AND id > $2 AND id < $3 ORDER BY id ASC LIMIT $4"))
                 .bind(room.as_str())
                 .bind(after)
                 .bind(before.unwrap_or(i64::MAX))
-                .bind(limit)
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
@@ -263,10 +255,10 @@ impl Store {
 
     /// The `limit` messages just before `before`, oldest first.
     pub async fn before(&self, room: &RoomName, before: i64, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"))
+        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3"))
             .bind(room.as_str())
             .bind(before)
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.reverse();
@@ -275,17 +267,27 @@ impl Store {
 
     /// The highest id in a room (0 for a room without messages).
     pub async fn last_id(&self, room: &RoomName) -> Result<i64, StoreError> {
-        let id = sqlx::query_scalar("SELECT last_id FROM rooms WHERE name = ?")
+        let id = sqlx::query_scalar("SELECT last_id FROM rooms WHERE name = $1")
             .bind(room.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(id.unwrap_or(0))
     }
 
+    /// Rooms with a message at or after `since_ms`, with their last id: what
+    /// a periodic sweep compares with what was delivered.
+    pub async fn rooms_active_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT name, last_id FROM rooms WHERE last_at_ms >= $1")
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Rooms with messages, most recently active first.
     pub async fn rooms(&self, limit: u32) -> Result<Vec<RoomSummary>, StoreError> {
-        let rows = sqlx::query("SELECT name, last_id, last_at_ms FROM rooms ORDER BY last_at_ms DESC, name LIMIT ?")
-            .bind(limit)
+        let rows = sqlx::query("SELECT name, last_id, last_at_ms FROM rooms ORDER BY last_at_ms DESC, name LIMIT $1")
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| RoomSummary { name: r.get(0), messages: r.get(1), last_at_ms: r.get(2) }).collect())
@@ -294,12 +296,12 @@ impl Store {
 
 const SELECT_MESSAGE: &str = "SELECT id, user_name, guest, text, at_ms FROM messages";
 
-fn message_from_row(room: &RoomName, row: &SqliteRow) -> Message {
+fn message_from_row(room: &RoomName, row: &AnyRow) -> Message {
     Message {
         id: row.get("id"),
         room: room.clone(),
         user: row.get("user_name"),
-        guest: row.get("guest"),
+        guest: row.get::<i64, _>("guest") != 0,
         text: row.get("text"),
         at: rooms::from_millis(row.get("at_ms")),
     }

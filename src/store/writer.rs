@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
@@ -45,7 +45,7 @@ pub(super) struct MessageWriter {
 }
 
 impl MessageWriter {
-    pub(super) fn spawn(pool: SqlitePool, publish: Arc<dyn Publish>) -> Self {
+    pub(super) fn spawn(pool: AnyPool, publish: Arc<dyn Publish>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(run(pool, queue, publish));
         Self { jobs }
@@ -58,7 +58,7 @@ impl MessageWriter {
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>) {
+async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match commit(&pool, &batch).await {
@@ -83,7 +83,7 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn 
 }
 
 /// Writes a batch in one transaction; nothing is published unless it commits.
-async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
+async fn commit(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
     let at = rooms::now();
     let at_ms = rooms::to_millis(at);
     let mut tx = pool.begin().await?;
@@ -92,8 +92,8 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, 
         // Bumping the room's counter row first makes the id allocation and the
         // insert one atomic step of the same transaction.
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO rooms (name, last_id, last_at_ms) VALUES (?, 1, ?) \
-             ON CONFLICT (name) DO UPDATE SET last_id = last_id + 1, last_at_ms = excluded.last_at_ms \
+            "INSERT INTO rooms (name, last_id, last_at_ms) VALUES ($1, 1, $2) \
+             ON CONFLICT (name) DO UPDATE SET last_id = rooms.last_id + 1, last_at_ms = excluded.last_at_ms \
              RETURNING last_id",
         )
         .bind(message.room.as_str())
@@ -101,13 +101,14 @@ async fn commit(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, 
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(message.room.as_str())
         .bind(id)
         .bind(message.author.user_id)
         .bind(&message.author.name)
-        .bind(message.author.guest)
+        .bind(i64::from(message.author.guest))
         .bind(message.text.as_str())
         .bind(at_ms)
         .execute(&mut *tx)

@@ -1,4 +1,5 @@
-//! The per-room broadcast queues.
+//! The per-room broadcast queues, and the gate that keeps each room's
+//! deliveries in id order, once each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -22,6 +23,28 @@ struct HubInner {
     capacity: usize,
 }
 
+/// One active room: its queue and the last id put on it.
+struct RoomQueue {
+    sender: broadcast::Sender<Arc<Delivery>>,
+    /// `None` until the first delivery after the queue was created (its
+    /// subscribers replayed history from the store up to then).
+    last: Option<i64>,
+}
+
+/// What [`Hub::deliver`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Put on the room's queue.
+    Delivered,
+    /// Nobody here subscribes to the room: nothing to do.
+    NoSubscribers,
+    /// Already delivered (it came back over the bus, say): dropped.
+    Duplicate,
+    /// Ids after `after` and before this one have not been delivered: the
+    /// caller fills them from the store, then offers this one again.
+    Gap { after: i64 },
+}
+
 impl Hub {
     pub fn new(capacity: usize) -> Self {
         Self { inner: Arc::new(HubInner { rooms: Mutex::new(HashMap::new()), capacity: capacity.max(1) }) }
@@ -32,10 +55,10 @@ impl Hub {
     pub fn subscribe(&self, room: &RoomName) -> RoomSubscription {
         let mut rooms = self.inner.rooms();
         let receiver = match rooms.get(room) {
-            Some(sender) => sender.subscribe(),
+            Some(queue) => queue.sender.subscribe(),
             None => {
                 let (sender, receiver) = broadcast::channel(self.inner.capacity);
-                rooms.insert(room.clone(), sender);
+                rooms.insert(room.clone(), RoomQueue { sender, last: None });
                 receiver
             }
         };
@@ -46,16 +69,40 @@ impl Hub {
     pub fn active_rooms(&self) -> usize {
         self.inner.rooms().len()
     }
+
+    /// The active rooms and the last id each has delivered, for catching up
+    /// after the bus was away.
+    pub fn cursors(&self) -> Vec<(RoomName, Option<i64>)> {
+        self.inner.rooms().iter().map(|(room, queue)| (room.clone(), queue.last)).collect()
+    }
+
+    /// Puts a committed message on its room's queue if it is the next one
+    /// that room's queue is owed: one map lookup, whatever the number of
+    /// rooms.
+    pub fn deliver(&self, delivery: &Arc<Delivery>) -> Gate {
+        let mut rooms = self.inner.rooms();
+        let Some(queue) = rooms.get_mut(&delivery.message.room) else {
+            return Gate::NoSubscribers;
+        };
+        let id = delivery.id();
+        match queue.last {
+            Some(last) if id <= last => return Gate::Duplicate,
+            Some(last) if id > last + 1 => return Gate::Gap { after: last },
+            _ => {}
+        }
+        queue.last = Some(id);
+        // An error only means every receiver has just gone; the message is
+        // stored, so nothing is lost.
+        let _ = queue.sender.send(delivery.clone());
+        Gate::Delivered
+    }
 }
 
+/// In-process mode: the one writer commits and publishes in id order, so
+/// the gate never sees a gap and the writer delivers directly.
 impl Publish for Hub {
     fn publish(&self, delivery: &Arc<Delivery>) {
-        let rooms = self.inner.rooms();
-        if let Some(sender) = rooms.get(&delivery.message.room) {
-            // An error only means every receiver has just gone; the message
-            // is stored, so nothing is lost.
-            let _ = sender.send(delivery.clone());
-        }
+        let _ = self.deliver(delivery);
     }
 }
 
@@ -82,13 +129,13 @@ impl Drop for RoomSubscription {
         // `subscribe` also takes, so a concurrent subscriber is never orphaned.
         drop(self.receiver.take());
         let mut rooms = self.hub.rooms();
-        if rooms.get(&self.room).is_some_and(|sender| sender.receiver_count() == 0) {
+        if rooms.get(&self.room).is_some_and(|queue| queue.sender.receiver_count() == 0) {
             rooms.remove(&self.room);
         }
     }
 }
 
-type RoomQueues = HashMap<RoomName, broadcast::Sender<Arc<Delivery>>>;
+type RoomQueues = HashMap<RoomName, RoomQueue>;
 
 impl HubInner {
     fn rooms(&self) -> MutexGuard<'_, RoomQueues> {
@@ -126,6 +173,21 @@ mod tests {
         assert_eq!(hub.active_rooms(), 1);
         drop(second);
         assert_eq!(hub.active_rooms(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_gate_drops_duplicates_and_reports_gaps() {
+        let hub = Hub::new(16);
+        let room = RoomName::parse("g").unwrap();
+        assert_eq!(hub.deliver(&delivery(&room, 1)), Gate::NoSubscribers);
+        let mut subscriber = hub.subscribe(&room);
+        assert_eq!(hub.deliver(&delivery(&room, 5)), Gate::Delivered, "the first delivery sets the cursor");
+        assert_eq!(hub.deliver(&delivery(&room, 5)), Gate::Duplicate);
+        assert_eq!(hub.deliver(&delivery(&room, 8)), Gate::Gap { after: 5 });
+        assert_eq!(hub.deliver(&delivery(&room, 6)), Gate::Delivered);
+        assert_eq!(subscriber.recv().await.unwrap().id(), 5);
+        assert_eq!(subscriber.recv().await.unwrap().id(), 6);
+        assert_eq!(hub.cursors(), vec![(room, Some(6))]);
     }
 
     #[tokio::test]

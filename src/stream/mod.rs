@@ -12,4 +12,4 @@ mod feed;
 mod hub;
 
 pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, Start};
-pub use hub::{Hub, RoomSubscription};
+pub use hub::{Gate, Hub, RoomSubscription};

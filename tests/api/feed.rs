@@ -11,7 +11,7 @@ use chat::stream::{FeedItem, Hub, Start};
 async fn open(capacity: usize) -> (Store, Hub, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::new(capacity);
-    let url = format!("sqlite://{}", dir.path().join("feed.db").display());
+    let url = crate::helpers::database_url(dir.path());
     let store = Store::open(&url, Arc::new(hub.clone())).await.unwrap();
     (store, hub, dir)
 }

@@ -23,10 +23,60 @@ use tokio::sync::oneshot;
 pub fn test_figment(data_dir: &Path) -> Figment {
     chat::figment()
         .merge(("data_dir", data_dir))
+        .merge(("database_url", database_url(data_dir)))
         .merge(("rate_limits", false))
         .merge(("port", 0))
         .merge(("log_level", "off"))
         .merge(("cli_colors", false))
+}
+
+/// Which store the suite runs on: SQLite unless `CHAT_TEST_STORE=postgres`
+/// (with `CHAT_TEST_POSTGRES_URL`), so the same tests cover both engines.
+pub fn postgres_base_url() -> Option<String> {
+    if std::env::var("CHAT_TEST_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    Some(std::env::var("CHAT_TEST_POSTGRES_URL").expect("CHAT_TEST_STORE=postgres needs CHAT_TEST_POSTGRES_URL"))
+}
+
+/// The database of the app whose data directory is `dir`: a SQLite file in
+/// it, or a PostgreSQL schema of its own named after it (so a restart on the
+/// same directory finds the same data, and tests never collide).
+pub fn database_url(dir: &Path) -> String {
+    match postgres_base_url() {
+        None => format!("sqlite://{}", dir.join("chat.db").display()),
+        Some(base) => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut hasher);
+            postgres_schema(&base, &format!("chat_t_{:016x}", hasher.finish()))
+        }
+    }
+}
+
+/// Creates `schema` (if needed) and returns a URL whose connections use it.
+pub fn postgres_schema(base: &str, schema: &str) -> String {
+    let (base_owned, schema_owned) = (base.to_owned(), schema.to_owned());
+    // Its own thread and runtime: callers may already be inside one.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut connection = sqlx::PgConnection::connect(&base_owned).await.expect("PostgreSQL answers");
+            connection.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema_owned}").as_str()).await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// A direct connection to an app's database, for tests that look behind it.
+pub async fn connect_db(dir: &Path) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(&database_url(dir)).await.expect("the database answers")
 }
 
 /// The app behind Rocket's local client, which keeps cookies like a browser.

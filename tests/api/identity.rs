@@ -1,7 +1,6 @@
 //! Accounts, sessions, guests, and the cross-origin rule.
 
 use rocket::http::{ContentType, Cookie, Method, SameSite, Status};
-use sqlx::Connection;
 
 use crate::helpers::{origin, spawn_app, spawn_app_with};
 
@@ -32,8 +31,7 @@ async fn the_session_cookie_is_private_http_only_and_lax() {
 async fn passwords_are_stored_only_as_argon2id_hashes() {
     let app = spawn_app().await;
     app.register("alice", PASSWORD).await;
-    let url = format!("sqlite://{}", app.dir.path().join("chat.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut db = crate::helpers::connect_db(app.dir.path()).await;
     let hash: String =
         sqlx::query_scalar("SELECT password_hash FROM users WHERE name = 'alice'").fetch_one(&mut db).await.unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");

@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use chat::Clock;
 use rocket::http::{Header, Status};
-use sqlx::Connection;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with_clock};
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn db(app: &TestApp) -> sqlx::SqliteConnection {
-    let url = format!("sqlite://{}", app.dir.path().join("chat.db").display());
-    sqlx::SqliteConnection::connect(&url).await.unwrap()
+async fn db(app: &TestApp) -> sqlx::AnyConnection {
+    crate::helpers::connect_db(app.dir.path()).await
 }
 
 #[rocket::async_test]
@@ -31,7 +29,7 @@ async fn a_weaker_stored_hash_is_upgraded_at_the_next_login() {
     .unwrap()
     .to_string();
     let mut db = db(&app).await;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE name = 'alice'").bind(&weak).execute(&mut db).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE name = 'alice'").bind(&weak).execute(&mut db).await.unwrap();
 
     assert_eq!(app.login("alice", PASSWORD).await.status(), Status::SeeOther);
     let stored: String =

@@ -100,9 +100,9 @@ async fn errors_are_json_with_a_reason_for_api_clients() {
 }
 
 #[rocket::async_test]
-async fn the_health_check_reports_the_store() {
+async fn the_health_check_reports_the_store_and_the_bus() {
     let app = spawn_app().await;
     let response = app.client.get("/healthz").dispatch().await;
     assert_eq!(response.status(), Status::Ok);
-    assert_eq!(response.into_string().await.unwrap(), r#"{"store":"ok"}"#);
+    assert_eq!(response.into_string().await.unwrap(), r#"{"store":"ok","bus":"ok"}"#);
 }

@@ -26,6 +26,7 @@ async fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Server {
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_DATA_DIR", data_dir)
+        .env("ROCKET_DATABASE_URL", crate::helpers::database_url(data_dir))
         .env("ROCKET_PORT", port.to_string())
         .env("ROCKET_CLI_COLORS", "false")
         .env("ROCKET_RATE_LIMITS", "false")

@@ -2,7 +2,6 @@
 //! headers, and error bodies that leak nothing.
 
 use rocket::http::{Accept, ContentType, Method, Status};
-use sqlx::Connection;
 
 use crate::helpers::spawn_app;
 
@@ -121,8 +120,7 @@ async fn every_text_response_names_its_charset() {
 async fn a_failing_store_answers_503_without_sql_paths_or_traces() {
     let app = spawn_app().await;
     app.say("lobby", "hi").await;
-    let url = format!("sqlite://{}", app.dir.path().join("chat.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut db = crate::helpers::connect_db(app.dir.path()).await;
     sqlx::query("DROP TABLE messages").execute(&mut db).await.unwrap();
     let requests = [
         app.client.get("/rooms/lobby/messages").dispatch().await,
