@@ -61,6 +61,10 @@ impl MessageWriter {
 async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Room rows are locked in name order, so two instances' batches
+        // (PostgreSQL) can never wait on each other in a cycle. The sort is
+        // stable: posts to one room keep their order.
+        batch.sort_by(|a, b| a.message.room.cmp(&b.message.room));
         match commit(&pool, &batch).await {
             Ok(deliveries) => {
                 for (job, delivery) in batch.drain(..).zip(deliveries) {

@@ -1,0 +1,201 @@
+//! Several instances on one PostgreSQL and one Redis: nothing lost, nothing
+//! repeated, across nodes and across a bus outage.
+//!
+//! Needs real services: `CHAT_TEST_POSTGRES_URL` and `CHAT_TEST_REDIS_URL`
+//! (`.ci/run` sets both and makes sure both answer). Without them the tests
+//! print why and pass, so plain `cargo test` works on a bare machine. They
+//! run one at a time: the outage test kills every pub/sub connection on the
+//! Redis server.
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "api/http.rs"]
+mod http;
+
+use std::time::Duration;
+
+use base64::Engine;
+use helpers::{LiveApp, spawn_server_with};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Services {
+    postgres: String,
+    redis: String,
+}
+
+fn services(test: &str) -> Option<Services> {
+    match (std::env::var("CHAT_TEST_POSTGRES_URL"), std::env::var("CHAT_TEST_REDIS_URL")) {
+        (Ok(postgres), Ok(redis)) => Some(Services { postgres, redis }),
+        _ => {
+            println!("skipping {test}: set CHAT_TEST_POSTGRES_URL and CHAT_TEST_REDIS_URL to run it (.ci/run does)");
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{:016x}", rand::random::<u64>())
+}
+
+/// Two instances sharing a fresh schema, a fresh Redis channel and a key.
+async fn cluster(services: &Services) -> (LiveApp, LiveApp) {
+    let database_url = helpers::postgres_schema(&services.postgres, &unique("chat_s_"));
+    let channel = unique("chat:test:");
+    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let configure = |f: rocket::figment::Figment| {
+        f.merge(("database_url", database_url.clone()))
+            .merge(("redis_url", services.redis.clone()))
+            .merge(("redis_channel", channel.clone()))
+            .merge(("secret_key", key.clone()))
+    };
+    let a = spawn_server_with(configure).await;
+    let b = spawn_server_with(configure).await;
+    for app in [&a, &b] {
+        wait_for_bus(app).await;
+    }
+    (a, b)
+}
+
+async fn wait_for_bus(app: &LiveApp) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let health = app.browser().get("/healthz").await;
+        if health.status == 200 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the bus did not come up: {}", health.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ids(messages: &[Value]) -> Vec<i64> {
+    messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_posted_on_one_instance_reaches_subscribers_on_both_once() {
+    let Some(services) = services("a_message_posted_on_one_instance_reaches_subscribers_on_both_once") else { return };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut on_a = a.browser().events("/rooms/x/events", &[]).await;
+    let mut on_b = b.browser().events("/rooms/x/events", &[]).await;
+    let mut poster = a.browser();
+    for i in 1..=3 {
+        poster.say("x", &format!("m{i}")).await;
+    }
+    assert_eq!(ids(&on_a.messages_until(3, WAIT).await), vec![1, 2, 3]);
+    assert_eq!(ids(&on_b.messages_until(3, WAIT).await), vec![1, 2, 3]);
+    let id = b.browser().say("x", "from b").await;
+    assert_eq!(ids(&on_a.messages_until(id, WAIT).await), vec![4]);
+    assert_eq!(ids(&on_b.messages_until(id, WAIT).await), vec![4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_from_posters_on_both_instances_reach_everyone_in_order() {
+    let Some(services) = services("a_thousand_messages_from_posters_on_both_instances_reach_everyone_in_order") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut subscribers = Vec::new();
+    for app in [&a, &b, &a, &b] {
+        subscribers.push(app.browser().events("/rooms/busy/events", &[]).await);
+    }
+    // Four posters, alternating between the instances, 250 messages each.
+    let posters: Vec<_> = (0..4)
+        .map(|p| {
+            let mut browser = if p % 2 == 0 { a.browser() } else { b.browser() };
+            tokio::spawn(async move {
+                for i in 0..250 {
+                    browser.say("busy", &format!("p{p} m{i}")).await;
+                }
+            })
+        })
+        .collect();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    for subscriber in &mut subscribers {
+        let seen = subscriber.messages_until(1000, WAIT).await;
+        assert_eq!(ids(&seen), (1..=1000).collect::<Vec<_>>(), "strictly increasing, none missing or repeated");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_resumes_on_either_instance_with_exactly_the_missed_messages() {
+    let Some(services) = services("a_subscriber_resumes_on_either_instance_with_exactly_the_missed_messages") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut poster = a.browser();
+    let mut on_b = b.browser().events("/rooms/r/events", &[]).await;
+    for i in 1..=5 {
+        poster.say("r", &format!("m{i}")).await;
+    }
+    on_b.messages_until(5, WAIT).await;
+    drop(on_b);
+    for i in 6..=12 {
+        poster.say("r", &format!("m{i}")).await;
+    }
+    for app in [&a, &b] {
+        let mut resumed = app.browser().events("/rooms/r/events", &[("Last-Event-ID", "5")]).await;
+        assert_eq!(ids(&resumed.messages_until(12, WAIT).await), (6..=12).collect::<Vec<_>>());
+    }
+    let mut waiter = b.browser();
+    let long_poll = waiter.get("/rooms/r/messages?after=12&wait=10");
+    let post = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        poster.say("r", "late").await
+    };
+    let (answer, _) = tokio::join!(long_poll, post);
+    assert_eq!(ids(answer.json().as_array().unwrap()), vec![13], "a long poll on B wakes for a post on A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_outage_loses_nothing_and_repeats_nothing() {
+    let Some(services) = services("a_bus_outage_loses_nothing_and_repeats_nothing") else { return };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut on_b = b.browser().events("/rooms/o/events", &[]).await;
+    let mut on_a = a.browser().events("/rooms/o/events", &[]).await;
+    let mut poster = a.browser();
+    for i in 1..=5 {
+        poster.say("o", &format!("before {i}")).await;
+    }
+    on_b.messages_until(5, WAIT).await;
+
+    let client = redis::Client::open(services.redis.as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.unwrap();
+    assert!(killed >= 2, "both instances' subscriptions were killed ({killed})");
+    for i in 6..=40 {
+        poster.say("o", &format!("during {i}")).await;
+    }
+    wait_for_bus(&b).await;
+    let id = poster.say("o", "after").await;
+    let seen_b = on_b.messages_until(id, WAIT).await;
+    assert_eq!(ids(&seen_b), (6..=id).collect::<Vec<_>>(), "every id exactly once on B");
+    let seen_a = on_a.messages_until(id, WAIT).await;
+    assert_eq!(ids(&seen_a), (1..=id).collect::<Vec<_>>(), "and on A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_unreachable_health_is_503_but_posting_and_local_delivery_go_on() {
+    // No services needed: a Redis that never answers.
+    let app = spawn_server_with(|f| f.merge(("redis_url", "redis://127.0.0.1:1/"))).await;
+    let health = app.browser().get("/healthz").await;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json(), serde_json::json!({ "store": "ok", "bus": "down" }));
+    let mut stream = app.browser().events("/rooms/solo/events", &[]).await;
+    let id = app.browser().say("solo", "still works").await;
+    assert_eq!(ids(&stream.messages_until(id, WAIT).await), vec![id]);
+    let history = app.browser().get("/rooms/solo/messages").await;
+    assert_eq!(history.status, 200);
+}
