@@ -242,6 +242,8 @@ mod tests {
         );
         let read_back = Delivery::from_json(&delivery.json).unwrap();
         assert_eq!(read_back.message, delivery.message);
-        assert!(Delivery::from_json(r#"{"id":1,"room":"Bad Room","user":"a","guest":true,"text":"","at":"x"}"#).is_none());
+        assert!(
+            Delivery::from_json(r#"{"id":1,"room":"Bad Room","user":"a","guest":true,"text":"","at":"x"}"#).is_none()
+        );
     }
 }

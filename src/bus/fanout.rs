@@ -57,7 +57,11 @@ impl Publish for Fanout {
             // A full outbox (Redis away for long) drops the notice; the other
             // instances fill it from the store at their next gap or sweep.
             if outbox.try_send(delivery.clone()).is_err() {
-                log::warn!("bus outbox full: message {} of #{} left to the sweep", delivery.id(), delivery.message.room);
+                log::warn!(
+                    "bus outbox full: message {} of #{} left to the sweep",
+                    delivery.id(),
+                    delivery.message.room
+                );
             }
         }
     }

@@ -91,7 +91,12 @@ async fn subscribe(client: redis::Client, channel: String, fanout: Fanout, healt
     }
 }
 
-async fn publish(client: redis::Client, channel: String, mut outbox: mpsc::Receiver<Arc<Delivery>>, health: Arc<BusHealth>) {
+async fn publish(
+    client: redis::Client,
+    channel: String,
+    mut outbox: mpsc::Receiver<Arc<Delivery>>,
+    health: Arc<BusHealth>,
+) {
     let mut backoff = Backoff::new();
     let mut connection: Option<ConnectionManager> = None;
     let mut unsent: Option<Arc<Delivery>> = None;

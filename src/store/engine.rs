@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::{AnyPool, Executor};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
 
 use super::StoreError;
 

@@ -14,15 +14,14 @@ mod writer;
 
 use std::sync::Arc;
 
-use sqlx::Row;
 use sqlx::AnyPool;
+use sqlx::Row;
 use sqlx::any::AnyRow;
 use thiserror::Error;
 
 use crate::rooms::{self, Delivery, Message, RoomName};
 pub use engine::Engine;
 pub use writer::{NewMessage, Publish};
-
 
 #[derive(Debug, Error)]
 pub enum StoreError {
