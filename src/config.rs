@@ -71,6 +71,10 @@ pub struct Settings {
     /// How often an open stream re-checks its session (seconds), so that a
     /// stream of an ended session closes within this time.
     pub session_check_secs: u64,
+    /// How long a session may be served from memory before its row is read
+    /// again (seconds): the delay before a session ended on another
+    /// instance, or from the command line, stops working here.
+    pub session_cache_secs: u64,
     /// Password hashes computed at once; 0 means one per core.
     pub hash_concurrency: usize,
 }
@@ -91,6 +95,7 @@ impl Default for Settings {
             session_idle_secs: 7 * 24 * 60 * 60,
             session_absolute_secs: 30 * 24 * 60 * 60,
             session_check_secs: 10,
+            session_cache_secs: 15,
             hash_concurrency: 0,
         }
     }
@@ -110,6 +115,7 @@ impl Settings {
         crate::auth::SessionPolicy {
             idle: std::time::Duration::from_secs(self.session_idle_secs),
             absolute: std::time::Duration::from_secs(self.session_absolute_secs),
+            cache_ttl: std::time::Duration::from_secs(self.session_cache_secs),
         }
     }
 

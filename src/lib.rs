@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod limits;
@@ -74,7 +75,9 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
             let health = Arc::new(bus::BusHealth::connecting());
             let (outbox, outgoing) = tokio::sync::mpsc::channel(BUS_OUTBOX);
             let (fanout, starter) = bus::Fanout::new(hub.clone(), Some(outbox));
-            if let Err(e) = bus::RedisBus::start(url, settings.redis_channel.clone(), fanout.clone(), outgoing, health.clone()) {
+            if let Err(e) =
+                bus::RedisBus::start(url, settings.redis_channel.clone(), fanout.clone(), outgoing, health.clone())
+            {
                 log::error!("invalid redis_url: {e}");
                 return Err(rocket);
             }

@@ -1,10 +1,29 @@
-//! The server binary: `cargo run` serves on 127.0.0.1:8000 with the SQLite
-//! file under `./data/`. All of the app is in the library.
+//! The binary: `chat` (or `chat serve`) serves on 127.0.0.1:8000 with the
+//! SQLite file under `./data/`; `chat user ...`, `chat room list` and
+//! `chat db migrate` manage the same database. All of the app is in the
+//! library.
 
 use std::process::ExitCode;
 
+use chat::cli::{Cli, Command};
+use clap::Parser;
+
 #[rocket::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve) => serve().await,
+        Some(command) => match chat::cli::run(command, chat::figment(), &mut std::io::stdout()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn serve() -> ExitCode {
     let rocket = match chat::build(chat::figment()) {
         Ok(rocket) => rocket,
         Err(e) => {

@@ -165,7 +165,11 @@ proptest! {
         RUNTIME.block_on(async {
             let (store, _hub, _dir, _room) = store_with(0).await;
             let clock = chat::Clock::manual();
-            let policy = SessionPolicy { idle: Duration::from_secs(7 * 86_400), absolute: Duration::from_secs(30 * 86_400) };
+            let policy = SessionPolicy {
+                idle: Duration::from_secs(7 * 86_400),
+                absolute: Duration::from_secs(30 * 86_400),
+                cache_ttl: Duration::from_secs(15),
+            };
             let sessions = Sessions::new(store.clone(), clock.clone(), policy);
             let accounts = Accounts::new(store, PasswordHasher::new(0).await.unwrap(), sessions.clone());
             let mut password = "correct horse battery".to_owned();

@@ -9,11 +9,13 @@
 mod accounts;
 mod names;
 mod password;
+mod roles;
 mod sessions;
 
 pub use accounts::{AccountError, Accounts};
 pub use names::{GuestName, InvalidCredentials, Password, UserName};
 pub use password::{PasswordError, PasswordHasher, Verdict};
+pub use roles::{Role, UnknownRole};
 pub use sessions::{Activity, SessionPolicy, SessionUser, Sessions};
 
 use rand::RngCore;

@@ -1,8 +1,8 @@
 //! Live sessions: rows in the store, cached in memory with their lifetimes.
 //!
 //! Most requests authenticate from the cache, without a database read; an
-//! entry is re-read from the store at least every `CACHE_TTL_MS`, so a
-//! session ended on another instance stops working here too. Idle and
+//! entry is re-read from the store at least every `cache_ttl` (15 s by
+//! default), so a session ended on another instance stops working here too. Idle and
 //! absolute lifetimes are enforced on every check, against the injectable
 //! [`Clock`]. Only requests that count as activity move the idle timer
 //! (stream heartbeats and reconnects do not).
@@ -14,8 +14,6 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::store::{SessionRecord, Store, StoreError};
 
-/// Longest a cached session is trusted before its row is read again.
-const CACHE_TTL_MS: i64 = 15_000;
 /// Activity is written to the row at most this often per session.
 const TOUCH_EVERY_MS: i64 = 60_000;
 /// Beyond this many cached sessions the cache starts over (it only saves reads).
@@ -28,6 +26,10 @@ pub struct SessionPolicy {
     pub idle: Duration,
     /// A session ends this long after login, used or not.
     pub absolute: Duration,
+    /// Longest a cached session is trusted before its row is read again:
+    /// how long a session ended elsewhere (another instance, the command
+    /// line) may still work here.
+    pub cache_ttl: Duration,
 }
 
 /// Whether a check counts as the user being active.
@@ -86,7 +88,7 @@ impl Sessions {
         let now = self.clock.now_ms();
         let cached = self.cache().get(session_id).cloned();
         let mut entry = match cached {
-            Some(entry) if now - entry.loaded_ms < CACHE_TTL_MS => entry,
+            Some(entry) if now - entry.loaded_ms < self.policy.cache_ttl.as_millis() as i64 => entry,
             stale => match self.store.session(session_id).await? {
                 None => {
                     self.cache().remove(session_id);

@@ -138,6 +138,22 @@ impl Store {
         Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
     }
 
+    /// Sets an account's role; `false` when there is no such account.
+    pub async fn set_role(&self, name: &str, role: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET role = $1 WHERE lower(name) = lower($2)")
+            .bind(role)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every account as (name, role, created), oldest first.
+    pub async fn list_users(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT name, role, created_at_ms FROM users ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
     pub async fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)

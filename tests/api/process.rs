@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::http::Browser;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
     log: std::path::PathBuf,
 }
 
@@ -18,7 +18,7 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Server {
+pub async fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let log = data_dir.join(format!("server-{port}.log"));
     let out = std::fs::File::create(&log).unwrap();
@@ -100,7 +100,7 @@ async fn acknowledged_posts_survive_sigkill() {
     stop(restarted).await;
 }
 
-async fn stop(mut server: Server) {
+pub async fn stop(mut server: Server) {
     signal(&server.child, "TERM");
     wait_exit(&mut server.child, Duration::from_secs(10)).await;
 }

@@ -1,0 +1,148 @@
+//! The command line: `chat` (or `chat serve`) runs the server; the other
+//! subcommands manage accounts and rooms on the same configuration and
+//! database, and are safe to run while a server is serving (each is a few
+//! short transactions).
+//!
+//! Passwords are read from standard input (a prompt without echo on a
+//! terminal, one line otherwise), never from the arguments, which other
+//! users of the machine can see.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rocket::figment::Figment;
+use thiserror::Error;
+
+use crate::auth::{Accounts, Password, PasswordHasher, Role, Sessions, UserName};
+use crate::clock::Clock;
+use crate::config::{self, ConfigError};
+use crate::rooms;
+use crate::store::{Store, StoreError};
+use crate::stream::Hub;
+
+#[derive(Debug, Parser)]
+#[command(name = "chat", about = "A self-hosted web chat room server", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Look at rooms.
+    #[command(subcommand)]
+    Room(RoomCommand),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add { name: String },
+    /// Set an account's role: admin, moderator or member.
+    SetRole { name: String, role: String },
+    /// Set a new password (read from standard input) and end every session.
+    ResetPassword { name: String },
+    /// List accounts with their roles.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// List rooms with their message counts and last activity.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("reading the password failed: {0}")]
+    Input(#[from] std::io::Error),
+}
+
+/// Runs one management subcommand (not `serve`), printing to `out`.
+pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Result<(), CliError> {
+    let (_, settings) = config::prepare(figment)?;
+    let store = Store::open(&settings.database_url(), Arc::new(Hub::new(1))).await?;
+    match command {
+        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
+        Command::Room(RoomCommand::List) => {
+            for room in store.rooms(u32::MAX).await? {
+                let last = rooms::format_at(rooms::from_millis(room.last_at_ms));
+                writeln!(out, "{}\t{} messages\tlast {last}", room.name, room.messages)?;
+            }
+        }
+        Command::User(UserCommand::List) => {
+            for (name, role, created_ms) in store.list_users().await? {
+                writeln!(out, "{name}\t{role}\tsince {}", rooms::format_at(rooms::from_millis(created_ms)))?;
+            }
+        }
+        Command::User(UserCommand::SetRole { name, role }) => {
+            let role: Role = role.parse().map_err(|e: crate::auth::UnknownRole| CliError::Refused(e.to_string()))?;
+            if !store.set_role(&name, role.as_str()).await? {
+                return Err(CliError::Refused(format!("no account named {name:?}")));
+            }
+            writeln!(out, "{name} is now {role}")?;
+        }
+        Command::User(UserCommand::Add { name }) => {
+            UserName::parse(&name).map_err(|e| CliError::Refused(e.to_string()))?;
+            let password = read_password(&format!("password for {name}: "))?;
+            let accounts = accounts(store, &settings).await?;
+            match accounts.register(&name, &password).await {
+                Ok(_) => writeln!(out, "created {name}")?,
+                Err(e) => return Err(CliError::Refused(e.to_string())),
+            }
+        }
+        Command::User(UserCommand::ResetPassword { name }) => {
+            let user =
+                store.find_user(&name).await?.ok_or_else(|| CliError::Refused(format!("no account named {name:?}")))?;
+            let password = read_password(&format!("new password for {}: ", user.name))?;
+            let password = Password::parse(&password).map_err(|e| CliError::Refused(e.to_string()))?;
+            let hasher =
+                PasswordHasher::new(settings.hash_concurrency).await.map_err(|e| CliError::Refused(e.to_string()))?;
+            let hash = hasher.hash(password).await.map_err(|e| CliError::Refused(e.to_string()))?;
+            store.set_password_hash(user.id, &hash).await?;
+            Sessions::new(store, Clock::system(), settings.session_policy()).end_all(user.id).await?;
+            writeln!(out, "password of {} reset; every session ended", user.name)?;
+        }
+    }
+    Ok(())
+}
+
+async fn accounts(store: Store, settings: &config::Settings) -> Result<Accounts, CliError> {
+    let hasher = PasswordHasher::new(settings.hash_concurrency).await.map_err(|e| CliError::Refused(e.to_string()))?;
+    let sessions = Sessions::new(store.clone(), Clock::system(), settings.session_policy());
+    Ok(Accounts::new(store, hasher, sessions))
+}
+
+/// A password from a prompt without echo on a terminal, or one line of
+/// standard input (without its line ending) otherwise.
+fn read_password(prompt: &str) -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(password.strip_suffix('\r').unwrap_or(password).to_owned())
+}

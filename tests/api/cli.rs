@@ -1,0 +1,91 @@
+//! The command line, run as a process against a temporary database.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::http::Browser;
+
+fn chat(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ROCKET_DATA_DIR", data_dir)
+        .env("ROCKET_DATABASE_URL", crate::helpers::database_url(data_dir))
+        .env("ROCKET_LOG_LEVEL", "off")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_list_shows_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let added = chat(dir.path(), &["user", "add", "alice"], "correct horse battery\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout(&added).contains("created alice"));
+    let promoted = chat(dir.path(), &["user", "set-role", "alice", "admin"], "");
+    assert!(promoted.status.success(), "{}", stderr(&promoted));
+    let listed = chat(dir.path(), &["user", "list"], "");
+    assert!(stdout(&listed).contains("alice\tadmin"), "{}", stdout(&listed));
+}
+
+#[test]
+fn the_cli_refuses_bad_input_with_a_reason_and_a_failure_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["user", "add", "alice"], "password\n", "most common"),
+        (&["user", "add", "guest-x"], "correct horse battery\n", "guest-"),
+        (&["user", "set-role", "alice", "root"], "", "roles are admin, moderator and member"),
+        (&["user", "set-role", "nobody", "admin"], "", "no account named"),
+        (&["user", "reset-password", "nobody"], "another good secret\n", "no account named"),
+    ];
+    for (args, input, reason) in cases {
+        let output = chat(dir.path(), args, input);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr(&output).contains(reason), "{args:?}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn room_list_and_db_migrate_work_on_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = chat(dir.path(), &["db", "migrate"], "");
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let rooms = chat(dir.path(), &["room", "list"], "");
+    assert!(rooms.status.success());
+    assert_eq!(stdout(&rooms), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_works_while_the_server_serves_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // No session cache, so the command line's revocation shows at once.
+    let server = crate::process::start(dir.path(), &[("ROCKET_SESSION_CACHE_SECS", "0")]).await;
+    let added = chat(dir.path(), &["user", "add", "alice"], "correct horse battery\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let mut browser = Browser::new(server.addr);
+    let login = browser.post_form("/login", &[("username", "alice"), ("password", "correct horse battery")]).await;
+    assert_eq!(login.status, 303, "the running server sees the new account");
+    browser.say("lobby", "hello").await;
+    let rooms = chat(dir.path(), &["room", "list"], "");
+    assert!(stdout(&rooms).starts_with("lobby\t1 messages"), "{}", stdout(&rooms));
+
+    let reset = chat(dir.path(), &["user", "reset-password", "alice"], "a brand new secret\n");
+    assert!(reset.status.success(), "{}", stderr(&reset));
+    let me = browser.get("/api/me").await.json();
+    assert_eq!(me["guest"], true, "the reset ended alice's session");
+    crate::process::stop(server).await;
+}
