@@ -77,6 +77,9 @@ pub struct Settings {
     pub session_cache_secs: u64,
     /// Password hashes computed at once; 0 means one per core.
     pub hash_concurrency: usize,
+    /// Serve Prometheus metrics at `GET /metrics` on the main port (keep it
+    /// behind the proxy: it is not for the public).
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -97,6 +100,7 @@ impl Default for Settings {
             session_check_secs: 10,
             session_cache_secs: 15,
             hash_concurrency: 0,
+            metrics: false,
         }
     }
 }

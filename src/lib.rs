@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod limits;
 pub mod messages;
+pub mod metrics;
 pub mod rooms;
 pub mod store;
 pub mod stream;
@@ -52,8 +53,11 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
     let limit_settings: LimitSettings = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
     let static_dir = settings.static_dir.clone();
     let shield = Shield::default().enable(Frame::Deny).enable(NoSniff::Enable);
+    let metrics = metrics::Metrics::new();
     Ok(rocket::custom(figment)
-        .manage(Limits::new(&limit_settings, clock.clone()))
+        .attach(metrics::RequestTimer(metrics.clone()))
+        .manage(Limits::new(&limit_settings, clock.clone(), metrics.clone()))
+        .manage(metrics)
         .manage(clock)
         .manage(settings.clone())
         .attach(shield)
@@ -68,7 +72,8 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
 
 async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let settings = rocket.state::<Settings>().expect("settings are managed").clone();
-    let hub = stream::Hub::new(settings.room_queue_capacity);
+    let metrics = rocket.state::<Arc<metrics::Metrics>>().expect("metrics are managed").clone();
+    let hub = stream::Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
     let (publish, bus, fanout): (Arc<dyn store::Publish>, _, _) = match &settings.redis_url {
         None => (Arc::new(hub.clone()), bus::Bus::InProcess, None),
         Some(url) => {
@@ -84,7 +89,7 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
             (Arc::new(fanout), bus::Bus::Redis(health), Some(starter))
         }
     };
-    let store = match store::Store::open(&settings.database_url(), publish).await {
+    let store = match store::Store::open_with_metrics(&settings.database_url(), publish, metrics.clone()).await {
         Ok(store) => store,
         Err(e) => {
             log::error!("cannot open the database: {e}");
@@ -103,9 +108,9 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     };
     let clock = rocket.state::<Clock>().expect("the clock is managed").clone();
     let sessions = auth::Sessions::new(store.clone(), clock, settings.session_policy());
-    let chat = messages::Chat::new(store.clone(), hub, settings.allow_guests);
-    let accounts = auth::Accounts::new(store, hasher, sessions.clone());
-    Ok(rocket.manage(chat).manage(sessions).manage(accounts).manage(bus))
+    let chat = messages::Chat::new(store.clone(), hub.clone(), settings.allow_guests);
+    let accounts = auth::Accounts::new(store, hasher, sessions.clone()).counting(metrics);
+    Ok(rocket.manage(chat).manage(sessions).manage(accounts).manage(bus).manage(hub))
 }
 
 /// Commits waiting to go out on Redis; beyond this (Redis away for long)

@@ -1,11 +1,14 @@
 //! Registering, logging in and out, changing passwords, deleting accounts:
 //! plain async functions over the store and the session table.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use super::password::Verdict;
 use super::sessions::{SessionUser, Sessions};
 use super::{InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -40,11 +43,23 @@ pub struct Accounts {
     store: Store,
     hasher: PasswordHasher,
     sessions: Sessions,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Accounts {
     pub fn new(store: Store, hasher: PasswordHasher, sessions: Sessions) -> Self {
-        Self { store, hasher, sessions }
+        Self { store, hasher, sessions, metrics: None }
+    }
+
+    /// Counts login outcomes into `metrics`.
+    pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
+    }
+
+    fn count_login(&self, outcome: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.logins.with_label_values(&[outcome]).inc();
+        }
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -73,8 +88,10 @@ impl Accounts {
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
         let verdict = self.hasher.verify(Password::for_login(password), stored_hash).await?;
         let (Some(user), Verdict::Right { rehash }) = (user, verdict) else {
+            self.count_login("failure");
             return Err(AccountError::WrongCredentials);
         };
+        self.count_login("success");
         if rehash {
             let hash = self.hasher.hash(Password::for_login(password)).await?;
             self.store.set_password_hash(user.id, &hash).await?;

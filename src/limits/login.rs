@@ -7,17 +7,19 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{LimitSettings, RetryAfter, ip_key};
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 
 /// Keys beyond which a window sweeps out everything that has aged out.
 const SWEEP_ABOVE: usize = 10_000;
 
 pub struct LoginThrottle {
     enabled: bool,
+    metrics: Option<Arc<Metrics>>,
     clock: Clock,
     per_name: Window,
     per_ip: Window,
@@ -27,10 +29,16 @@ impl LoginThrottle {
     pub fn new(settings: &LimitSettings, clock: Clock) -> Self {
         Self {
             enabled: settings.rate_limits,
+            metrics: None,
             clock,
             per_name: Window::new(settings.login_failures_per_name, settings.login_name_window_secs),
             per_ip: Window::new(settings.login_failures_per_ip, settings.login_ip_window_secs),
         }
+    }
+
+    /// Counts refusals into `metrics`.
+    pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// Whether a login for `name` from `ip` may be tried now.
@@ -41,7 +49,13 @@ impl LoginThrottle {
         let now = self.clock.now_ms();
         let waits = [self.per_name.wait(&name_key(name), now), self.per_ip.wait(&ip_key(ip), now)];
         match waits.into_iter().flatten().max() {
-            Some(wait) => Err(RetryAfter(wait)),
+            Some(wait) => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.rate_limited.with_label_values(&["login"]).inc();
+                    metrics.logins.with_label_values(&["throttled"]).inc();
+                }
+                Err(RetryAfter(wait))
+            }
             None => Ok(()),
         }
     }

@@ -18,7 +18,10 @@ pub use login::LoginThrottle;
 pub use posts::PostLimiter;
 pub use streams::{StreamCaps, StreamSlot};
 
+use std::sync::Arc;
+
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 
 /// The limits' settings, read from the same figment as everything else.
 #[derive(Debug, Clone, Deserialize)]
@@ -85,11 +88,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(settings: &LimitSettings, clock: Clock) -> Self {
+    pub fn new(settings: &LimitSettings, clock: Clock, metrics: Arc<Metrics>) -> Self {
         Self {
-            login: LoginThrottle::new(settings, clock),
-            posts: PostLimiter::new(settings),
-            streams: StreamCaps::new(settings),
+            login: LoginThrottle::new(settings, clock).counting(metrics.clone()),
+            posts: PostLimiter::new(settings).counting(metrics.clone()),
+            streams: StreamCaps::new(settings).counting(metrics),
         }
     }
 }

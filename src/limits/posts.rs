@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::clock::{Clock as _, DefaultClock};
@@ -10,12 +11,14 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::{LimitSettings, RetryAfter, ip_key};
 use crate::auth::Visitor;
+use crate::metrics::Metrics;
 
 /// Checks between sweeps of idle buckets (they would otherwise pile up).
 const SWEEP_EVERY: u64 = 4096;
 
 pub struct PostLimiter {
     enabled: bool,
+    metrics: Option<Arc<Metrics>>,
     members: DefaultKeyedRateLimiter<String>,
     guests: DefaultKeyedRateLimiter<String>,
     ips: DefaultKeyedRateLimiter<String>,
@@ -31,11 +34,17 @@ impl PostLimiter {
     pub fn new(settings: &LimitSettings) -> Self {
         Self {
             enabled: settings.rate_limits,
+            metrics: None,
             members: DefaultKeyedRateLimiter::keyed(quota(settings.posts_per_sec, settings.post_burst)),
             guests: DefaultKeyedRateLimiter::keyed(quota(settings.guest_posts_per_sec, settings.guest_post_burst)),
             ips: DefaultKeyedRateLimiter::keyed(quota(settings.ip_posts_per_sec, settings.ip_post_burst)),
             checks: AtomicU64::new(0),
         }
+    }
+
+    /// Counts refusals into `metrics`.
+    pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// Takes one post from the visitor's and the IP's buckets, or says how
@@ -50,8 +59,12 @@ impl PostLimiter {
             }
         }
         let own = if visitor.is_guest() { &self.guests } else { &self.members };
-        let wait =
-            |not_until: governor::NotUntil<_>| RetryAfter(not_until.wait_time_from(DefaultClock::default().now()));
+        let wait = |not_until: governor::NotUntil<_>| {
+            if let Some(metrics) = &self.metrics {
+                metrics.rate_limited.with_label_values(&["post"]).inc();
+            }
+            RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
+        };
         own.check_key(&visitor.limit_key()).map_err(wait)?;
         self.ips.check_key(&ip_key(ip)).map_err(wait)
     }

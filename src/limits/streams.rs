@@ -6,11 +6,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{LimitSettings, ip_key};
+use crate::metrics::Metrics;
 
 type Counts = Arc<Mutex<HashMap<String, u32>>>;
 
 pub struct StreamCaps {
     enabled: bool,
+    metrics: Option<Arc<Metrics>>,
     per_visitor: u32,
     per_ip: u32,
     open: Counts,
@@ -20,10 +22,16 @@ impl StreamCaps {
     pub fn new(settings: &LimitSettings) -> Self {
         Self {
             enabled: settings.rate_limits,
+            metrics: None,
             per_visitor: settings.streams_per_session,
             per_ip: settings.streams_per_ip,
             open: Counts::default(),
         }
+    }
+
+    /// Counts refusals into `metrics`.
+    pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// A slot for one more stream, held until the stream ends; `None` when
@@ -36,6 +44,9 @@ impl StreamCaps {
         keys.extend(visitor_key.map(|key| (key, self.per_visitor)));
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if keys.iter().any(|(key, cap)| open.get(key).copied().unwrap_or(0) >= *cap) {
+            if let Some(metrics) = &self.metrics {
+                metrics.rate_limited.with_label_values(&["streams"]).inc();
+            }
             return None;
         }
         for (key, _) in &keys {

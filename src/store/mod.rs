@@ -19,6 +19,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use thiserror::Error;
 
+use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, Message, RoomName};
 pub use engine::Engine;
 pub use writer::{NewMessage, Publish};
@@ -85,11 +86,20 @@ impl Store {
     /// applies migrations and starts the message writer, which hands each
     /// commit to `publish`.
     pub async fn open(url: &str, publish: Arc<dyn Publish>) -> Result<Self, StoreError> {
+        Self::open_with_metrics(url, publish, Metrics::new()).await
+    }
+
+    /// [`Store::open`], counting batches and write times into `metrics`.
+    pub async fn open_with_metrics(
+        url: &str,
+        publish: Arc<dyn Publish>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
         let engine = Engine::of(url)?;
         let pool = engine::connect(engine, url, 8).await?;
         engine::migrate(engine, &pool).await?;
         let write_pool = engine::connect(engine, url, 1).await?;
-        let writer = writer::MessageWriter::spawn(write_pool, publish);
+        let writer = writer::MessageWriter::spawn(write_pool, publish, metrics);
         Ok(Self { pool, writer, engine })
     }
 
@@ -97,9 +107,9 @@ impl Store {
         self.engine
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers, with its tables.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1 FROM rooms LIMIT 1").execute(&self.pool).await?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use crate::metrics::Metrics;
 use crate::rooms::{self, Author, Delivery, Message, MessageText, RoomName};
 
 /// Most messages committed in one transaction.
@@ -45,9 +46,9 @@ pub(super) struct MessageWriter {
 }
 
 impl MessageWriter {
-    pub(super) fn spawn(pool: AnyPool, publish: Arc<dyn Publish>) -> Self {
+    pub(super) fn spawn(pool: AnyPool, publish: Arc<dyn Publish>, metrics: Arc<Metrics>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, queue, publish));
+        tokio::spawn(run(pool, queue, publish, metrics));
         Self { jobs }
     }
 
@@ -58,15 +59,19 @@ impl MessageWriter {
     }
 }
 
-async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>) {
+async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, publish: Arc<dyn Publish>, metrics: Arc<Metrics>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Room rows are locked in name order, so two instances' batches
         // (PostgreSQL) can never wait on each other in a cycle. The sort is
         // stable: posts to one room keep their order.
         batch.sort_by(|a, b| a.message.room.cmp(&b.message.room));
+        let started = std::time::Instant::now();
         match commit(&pool, &batch).await {
             Ok(deliveries) => {
+                metrics.store_write_seconds.observe(started.elapsed().as_secs_f64());
+                metrics.store_batch_size.observe(batch.len() as f64);
+                metrics.messages_posted.inc_by(batch.len() as u64);
                 for (job, delivery) in batch.drain(..).zip(deliveries) {
                     publish.publish(&delivery);
                     // The poster may have gone away; the message is stored and

@@ -46,6 +46,8 @@ pub enum FeedItem {
 /// A subscriber's ordered, gap-free sequence of a room's messages.
 pub struct Feed {
     store: Store,
+    /// For counting catch-ups.
+    hub: Hub,
     subscription: RoomSubscription,
     /// Id of the last message handed out (or known to the client).
     last: i64,
@@ -56,7 +58,7 @@ impl Feed {
     pub async fn open(store: Store, hub: &Hub, room: RoomName, start: Start) -> Result<Self, StoreError> {
         // Subscribe first: see the module comment.
         let subscription = hub.subscribe(&room);
-        let mut feed = Self { store, subscription, last: 0, pending: VecDeque::new() };
+        let mut feed = Self { store, hub: hub.clone(), subscription, last: 0, pending: VecDeque::new() };
         match start {
             Start::Latest => feed.queue_latest().await?,
             Start::After(cursor) => {
@@ -71,6 +73,7 @@ impl Feed {
                 }
             }
         }
+        hub.metrics().replay_size.observe(feed.pending.len() as f64);
         Ok(feed)
     }
 
@@ -100,7 +103,11 @@ impl Feed {
                 }
                 // A jump in ids, or messages dropped from under us: everything
                 // published is already committed, so the store has the rest.
-                Ok(_) | Err(RecvError::Lagged(_)) => self.catch_up().await?,
+                Ok(_) => self.catch_up().await?,
+                Err(RecvError::Lagged(_)) => {
+                    self.hub.metrics().lagged_catch_ups.inc();
+                    self.catch_up().await?
+                }
                 Err(RecvError::Closed) => return Ok(None),
             }
         }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 
+use crate::metrics::Metrics;
 use crate::rooms::{Delivery, RoomName};
 use crate::store::Publish;
 
@@ -18,6 +19,7 @@ pub struct Hub {
 struct HubInner {
     /// A std mutex: it is never held across an `.await`, only for a lookup.
     rooms: Mutex<RoomQueues>,
+    metrics: Arc<Metrics>,
     /// Messages a room's queue holds for its slowest subscriber before that
     /// subscriber lags (and is then caught up from the store).
     capacity: usize,
@@ -47,7 +49,17 @@ pub enum Gate {
 
 impl Hub {
     pub fn new(capacity: usize) -> Self {
-        Self { inner: Arc::new(HubInner { rooms: Mutex::new(HashMap::new()), capacity: capacity.max(1) }) }
+        Self::with_metrics(capacity, Metrics::new())
+    }
+
+    /// A hub that counts deliveries, lags and replays into `metrics`.
+    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> Self {
+        let inner = HubInner { rooms: Mutex::new(HashMap::new()), metrics, capacity: capacity.max(1) };
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Subscribes to a room's queue, creating the queue if this is its first
@@ -93,7 +105,9 @@ impl Hub {
         queue.last = Some(id);
         // An error only means every receiver has just gone; the message is
         // stored, so nothing is lost.
-        let _ = queue.sender.send(delivery.clone());
+        if let Ok(receivers) = queue.sender.send(delivery.clone()) {
+            self.inner.metrics.deliveries.inc_by(receivers as u64);
+        }
         Gate::Delivered
     }
 }

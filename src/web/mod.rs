@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod headers;
 mod identity;
+mod ops;
 mod origin;
 mod rooms;
 
@@ -41,7 +42,10 @@ pub fn routes() -> Vec<Route> {
         rooms::post_form,
         rooms::post_unsupported,
         rooms::history,
-        rooms::healthz,
+        ops::healthz,
+        ops::ready,
+        ops::live,
+        ops::metrics,
         events::room_events,
         origin::refused,
     ]

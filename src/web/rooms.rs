@@ -13,7 +13,6 @@ use rocket_dyn_templates::{Template, context};
 use super::csrf::{CsrfForm, CsrfProtected, CsrfToken};
 use super::error::ApiError;
 use crate::auth::Visitor;
-use crate::bus::Bus;
 use crate::limits::Limits;
 use crate::messages::{Chat, HistoryQuery, PostError};
 use crate::rooms::{Message, RoomName};
@@ -168,21 +167,4 @@ pub async fn history(
     let room = RoomName::parse(room)?;
     let query = HistoryQuery::parse(after, before, limit, wait)?;
     Ok(Json(chat.poll(&room, &query, shutdown).await?))
-}
-
-/// The store's and the bus's health, for load balancers: 503 when either
-/// is down (the server still serves what it can).
-#[get("/healthz")]
-pub async fn healthz(chat: &State<Chat>, bus: &State<Bus>) -> (Status, RawJson<String>) {
-    let store_up = match chat.store().ping().await {
-        Ok(()) => true,
-        Err(e) => {
-            log::error!("health check: the store does not answer: {e}");
-            false
-        }
-    };
-    let word = |up: bool| if up { "ok" } else { "down" };
-    let body = format!(r#"{{"store":"{}","bus":"{}"}}"#, word(store_up), word(bus.is_up()));
-    let status = if store_up && bus.is_up() { Status::Ok } else { Status::ServiceUnavailable };
-    (status, RawJson(body))
 }

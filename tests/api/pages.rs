@@ -106,3 +106,56 @@ async fn the_health_check_reports_the_store_and_the_bus() {
     assert_eq!(response.status(), Status::Ok);
     assert_eq!(response.into_string().await.unwrap(), r#"{"store":"ok","bus":"ok"}"#);
 }
+
+#[rocket::async_test]
+async fn liveness_always_answers_and_readiness_flips_to_503_when_the_store_breaks() {
+    let app = spawn_app().await;
+    let ready = app.client.get("/healthz/ready").dispatch().await;
+    assert_eq!(ready.status(), Status::Ok);
+    assert_eq!(ready.into_string().await.unwrap(), r#"{"store":"ok","bus":"ok"}"#);
+    let mut db = crate::helpers::connect_db(app.dir.path()).await;
+    sqlx::query("DROP TABLE rooms").execute(&mut db).await.unwrap();
+    for path in ["/healthz/ready", "/healthz"] {
+        let response = app.client.get(path).dispatch().await;
+        assert_eq!(response.status(), Status::ServiceUnavailable, "{path}");
+        assert_eq!(response.into_string().await.unwrap(), r#"{"store":"down","bus":"ok"}"#);
+    }
+    let live = app.client.get("/healthz/live").dispatch().await;
+    assert_eq!(live.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn metrics_are_off_by_default() {
+    let app = spawn_app().await;
+    assert_eq!(app.client.get("/metrics").dispatch().await.status(), Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn metrics_count_a_scripted_session() {
+    let app = crate::helpers::spawn_app_with(|f| f.merge(("metrics", true)).merge(("rate_limits", true))).await;
+    app.register("alice", "correct horse battery").await;
+    app.logout().await;
+    app.login("alice", "wrong password").await;
+    app.login("alice", "correct horse battery").await;
+    for i in 0..12 {
+        app.post_json("lobby", &format!(r#"{{"text":"m{i}"}}"#)).await;
+    }
+    let response = app.client.get("/metrics").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert!(response.headers().get_one("Content-Type").unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = response.into_string().await.unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{text}"))
+    };
+    assert_eq!(value("chat_messages_posted_total"), 10.0, "a member's burst of 10");
+    assert_eq!(value(r#"chat_rate_limited_total{limit="post"}"#), 2.0);
+    assert_eq!(value(r#"chat_logins_total{outcome="failure"}"#), 1.0);
+    assert_eq!(value(r#"chat_logins_total{outcome="success"}"#), 1.0);
+    assert_eq!(value("chat_store_batch_messages_count"), 10.0, "one batch per sequential post");
+    assert_eq!(value("chat_bus_up"), 1.0);
+    assert!(value(r#"chat_request_seconds_count{method="POST",route="/rooms/<room>/messages",status="2xx"}"#) >= 10.0);
+}

@@ -1,0 +1,148 @@
+//! Prometheus metrics: what the server counts, and the fairing that times
+//! every request.
+//!
+//! One [`Metrics`] per app, in managed state and handed to the parts that
+//! count (no global registry, so parallel test apps never share counters).
+//! Counting is an atomic add per event; a delivery is counted once per
+//! message with the number of queues' receivers, not once per subscriber.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::{Data, Request, Response};
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Open streams, by transport (`sse`, `ws`, `poll`).
+    pub streams_open: IntGaugeVec,
+    /// Rooms with at least one local subscriber (set at scrape time).
+    pub rooms_active: IntGauge,
+    pub messages_posted: IntCounter,
+    /// Messages put on subscribers' queues (one per receiving subscriber).
+    pub deliveries: IntCounter,
+    /// Messages replayed to a (re)connecting subscriber, per replay.
+    pub replay_size: Histogram,
+    /// Times a subscriber fell behind its queue and was caught up from the store.
+    pub lagged_catch_ups: IntCounter,
+    /// Requests refused by a limit, by limit (`post`, `login`, `streams`).
+    pub rate_limited: IntCounterVec,
+    /// Logins, by outcome (`success`, `failure`, `throttled`).
+    pub logins: IntCounterVec,
+    /// Request latency, by method, route and status class.
+    pub request_seconds: HistogramVec,
+    /// Time to commit one batch of messages.
+    pub store_write_seconds: Histogram,
+    /// Messages per committed batch.
+    pub store_batch_size: Histogram,
+    /// 1 when the bus is up (always, in-process), 0 when Redis is away.
+    pub bus_up: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let registry = Registry::new_custom(Some("chat".into()), None).expect("a valid prefix");
+        let metrics = Self {
+            streams_open: IntGaugeVec::new(Opts::new("streams_open", "Open streams by transport"), &["transport"])
+                .expect("valid metric"),
+            rooms_active: IntGauge::new("rooms_active", "Rooms with local subscribers").expect("valid metric"),
+            messages_posted: IntCounter::new("messages_posted_total", "Messages stored").expect("valid metric"),
+            deliveries: IntCounter::new("deliveries_total", "Messages put on subscribers' queues")
+                .expect("valid metric"),
+            replay_size: Histogram::with_opts(
+                HistogramOpts::new("replay_messages", "Messages replayed per stream (re)connection")
+                    .buckets(vec![0.0, 1.0, 10.0, 50.0, 100.0, 500.0, 1000.0]),
+            )
+            .expect("valid metric"),
+            lagged_catch_ups: IntCounter::new("lagged_catch_ups_total", "Lagging subscribers caught up from the store")
+                .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new("rate_limited_total", "Requests refused by a limit"),
+                &["limit"],
+            )
+            .expect("valid metric"),
+            logins: IntCounterVec::new(Opts::new("logins_total", "Login attempts by outcome"), &["outcome"])
+                .expect("valid metric"),
+            request_seconds: HistogramVec::new(
+                HistogramOpts::new("request_seconds", "Request latency")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                &["method", "route", "status"],
+            )
+            .expect("valid metric"),
+            store_write_seconds: Histogram::with_opts(
+                HistogramOpts::new("store_write_seconds", "Time to commit one batch of messages")
+                    .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]),
+            )
+            .expect("valid metric"),
+            store_batch_size: Histogram::with_opts(
+                HistogramOpts::new("store_batch_messages", "Messages per committed batch")
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            )
+            .expect("valid metric"),
+            bus_up: IntGauge::new("bus_up", "1 when the bus between instances is up").expect("valid metric"),
+            registry,
+        };
+        metrics.register_all();
+        Arc::new(metrics)
+    }
+
+    fn register_all(&self) {
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(self.streams_open.clone()),
+            Box::new(self.rooms_active.clone()),
+            Box::new(self.messages_posted.clone()),
+            Box::new(self.deliveries.clone()),
+            Box::new(self.replay_size.clone()),
+            Box::new(self.lagged_catch_ups.clone()),
+            Box::new(self.rate_limited.clone()),
+            Box::new(self.logins.clone()),
+            Box::new(self.request_seconds.clone()),
+            Box::new(self.store_write_seconds.clone()),
+            Box::new(self.store_batch_size.clone()),
+            Box::new(self.bus_up.clone()),
+        ];
+        for collector in collectors {
+            self.registry.register(collector).expect("each metric is registered once");
+        }
+    }
+
+    /// The Prometheus text exposition of everything.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding never fails");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// Times every request into `request_seconds`.
+pub struct RequestTimer(pub Arc<Metrics>);
+
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+#[rocket::async_trait]
+impl Fairing for RequestTimer {
+    fn info(&self) -> Info {
+        Info { name: "Request latency", kind: Kind::Request | Kind::Response }
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
+        request.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        let started = request.local_cache(|| Started(Instant::now())).0;
+        // The route's pattern, not the path: a bounded set of labels.
+        let route = request.route().map_or_else(|| "none".to_owned(), |r| r.uri.path().to_string());
+        let status = format!("{}xx", response.status().code / 100);
+        self.0
+            .request_seconds
+            .with_label_values(&[request.method().as_str(), &route, &status])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
