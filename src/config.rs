@@ -80,6 +80,8 @@ pub struct Settings {
     /// Serve Prometheus metrics at `GET /metrics` on the main port (keep it
     /// behind the proxy: it is not for the public).
     pub metrics: bool,
+    /// `text` or `json` log lines (with Rocket's `log_level`).
+    pub log_format: String,
 }
 
 impl Default for Settings {
@@ -101,6 +103,7 @@ impl Default for Settings {
             session_cache_secs: 15,
             hash_concurrency: 0,
             metrics: false,
+            log_format: "text".to_owned(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod limits;
+pub mod logging;
 pub mod messages;
 pub mod metrics;
 pub mod rooms;
@@ -55,6 +56,7 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
     let shield = Shield::default().enable(Frame::Deny).enable(NoSniff::Enable);
     let metrics = metrics::Metrics::new();
     Ok(rocket::custom(figment)
+        .attach(logging::AccessLog::new())
         .attach(metrics::RequestTimer(metrics.clone()))
         .manage(Limits::new(&limit_settings, clock.clone(), metrics.clone()))
         .manage(metrics)

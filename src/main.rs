@@ -24,7 +24,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    let rocket = match chat::build(chat::figment()) {
+    let figment = chat::figment();
+    chat::logging::init(&figment);
+    let rocket = match chat::build(figment) {
         Ok(rocket) => rocket,
         Err(e) => {
             eprintln!("chat: {e}");

@@ -171,3 +171,30 @@ fn a_secret_key_shorter_than_256_bits_stops_the_server_with_a_clear_message() {
     assert!(stderr.contains("secret_key must be a 256-bit or 512-bit key"), "{stderr}");
     assert!(!stderr.contains("c2hvcnQga2V5"), "not even a weak key is echoed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_a_request_id_per_request_and_no_message_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[("ROCKET_LOG_FORMAT", "json")]).await;
+    let mut browser = Browser::new(server.addr);
+    let secret_text = "a message nobody else should read in a log";
+    let posted = browser.post_json("/rooms/lobby/messages", &serde_json::json!({ "text": secret_text })).await;
+    assert_eq!(posted.status, 201);
+    let request_id = posted.header("X-Request-Id").expect("a request id").to_owned();
+    let log_path = server.log.clone();
+    stop(server).await;
+
+    let log = std::fs::read_to_string(log_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|line| line["fields"]["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no access line for {request_id} in {log}"));
+    assert_eq!(access["fields"]["status"], 201);
+    assert_eq!(access["fields"]["path"], "/rooms/lobby/messages");
+    assert!(!log.contains(secret_text), "message texts never reach the log");
+}
