@@ -103,6 +103,10 @@ impl Chat {
         &self.store
     }
 
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
     /// Stores a message from `visitor` and answers once it is committed and on
     /// its way to subscribers. The author and time are the server's.
     pub async fn post(&self, room: RoomName, visitor: &Visitor, text: &str) -> Result<Arc<Delivery>, PostError> {

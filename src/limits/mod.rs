@@ -80,19 +80,21 @@ impl RetryAfter {
     }
 }
 
-/// All the limits, shared by every route.
+/// All the limits, shared by every route (and by open sockets: cloning
+/// shares them).
+#[derive(Clone)]
 pub struct Limits {
-    pub login: LoginThrottle,
-    pub posts: PostLimiter,
-    pub streams: StreamCaps,
+    pub login: Arc<LoginThrottle>,
+    pub posts: Arc<PostLimiter>,
+    pub streams: Arc<StreamCaps>,
 }
 
 impl Limits {
     pub fn new(settings: &LimitSettings, clock: Clock, metrics: Arc<Metrics>) -> Self {
         Self {
-            login: LoginThrottle::new(settings, clock).counting(metrics.clone()),
-            posts: PostLimiter::new(settings).counting(metrics.clone()),
-            streams: StreamCaps::new(settings).counting(metrics),
+            login: Arc::new(LoginThrottle::new(settings, clock).counting(metrics.clone())),
+            posts: Arc::new(PostLimiter::new(settings).counting(metrics.clone())),
+            streams: Arc::new(StreamCaps::new(settings).counting(metrics)),
         }
     }
 }

@@ -13,6 +13,7 @@ mod identity;
 mod ops;
 mod origin;
 mod rooms;
+mod ws;
 
 pub use account::safe_next;
 pub use error::ApiError;
@@ -46,6 +47,7 @@ pub fn routes() -> Vec<Route> {
         ops::ready,
         ops::live,
         ops::metrics,
+        ws::room_ws,
         events::room_events,
         origin::refused,
     ]

@@ -39,7 +39,7 @@ impl Fairing for CrossOriginGuard {
 /// exactly the host the request was sent to; `Sec-Fetch-Site: cross-site`
 /// is refused outright. Requests with neither header (curl, scripts) pass:
 /// browsers always send `Origin` on cross-origin POSTs.
-fn check(request: &Request<'_>) -> Result<(), &'static str> {
+pub(super) fn check(request: &Request<'_>) -> Result<(), &'static str> {
     let headers = request.headers();
     if headers.get_one("Sec-Fetch-Site") == Some("cross-site") {
         return Err("cross-site requests are not accepted");

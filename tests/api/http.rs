@@ -40,6 +40,11 @@ impl Browser {
         Self { addr, cookies: BTreeMap::new() }
     }
 
+    /// The `Cookie` header this browser sends (for other clients to reuse).
+    pub fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
     pub async fn get(&mut self, path: &str) -> Response {
         self.send("GET", path, &[], None).await
     }

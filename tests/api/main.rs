@@ -17,3 +17,4 @@ mod process;
 mod protection;
 mod sessions;
 mod stream;
+mod transports;
