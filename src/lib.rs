@@ -17,6 +17,8 @@ pub mod limits;
 pub mod logging;
 pub mod messages;
 pub mod metrics;
+pub mod moderation;
+pub mod presence;
 pub mod rooms;
 pub mod store;
 pub mod stream;
@@ -53,6 +55,7 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
     let (figment, settings) = config::prepare(figment)?;
     let limit_settings: LimitSettings = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
     let static_dir = settings.static_dir.clone();
+    let presence = presence::Presence::configured(&figment)?;
     let shield = Shield::default().enable(Frame::Deny).enable(NoSniff::Enable);
     let metrics = metrics::Metrics::new();
     Ok(rocket::custom(figment)
@@ -61,6 +64,7 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
         .manage(Limits::new(&limit_settings, clock.clone(), metrics.clone()))
         .manage(metrics)
         .manage(clock)
+        .manage(presence)
         .manage(settings.clone())
         .attach(shield)
         .attach(web::SecurityHeaders { hsts: settings.secure_cookies })
@@ -109,8 +113,9 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
         }
     };
     let clock = rocket.state::<Clock>().expect("the clock is managed").clone();
-    let sessions = auth::Sessions::new(store.clone(), clock, settings.session_policy());
-    let chat = messages::Chat::new(store.clone(), hub.clone(), settings.allow_guests);
+    let sessions = auth::Sessions::new(store.clone(), clock.clone(), settings.session_policy());
+    let moderation = moderation::Moderation::new(store.clone(), clock.clone(), sessions.clone());
+    let chat = messages::Chat::new(store.clone(), hub.clone(), moderation, settings.allow_guests);
     let accounts = auth::Accounts::new(store, hasher, sessions.clone()).counting(metrics);
     Ok(rocket.manage(chat).manage(sessions).manage(accounts).manage(bus).manage(hub))
 }

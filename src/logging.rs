@@ -28,7 +28,11 @@ pub fn init(figment: &Figment) {
         _ => "info",
     };
     // Per-query and per-connection chatter stays out unless asked for.
-    let filter = EnvFilter::new(format!("{base},sqlx=warn,hyper=warn,rocket::server=warn,_=warn"));
+    let filter = if base == "off" {
+        EnvFilter::new("off")
+    } else {
+        EnvFilter::new(format!("{base},sqlx=warn,hyper=warn,rocket::server=warn"))
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
     let installed = if format == "json" { builder.json().try_init() } else { builder.try_init() };
     if let Err(e) = installed {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::auth::Visitor;
+use crate::moderation::{Moderation, ModerationError};
 use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName};
 use crate::store::{NewMessage, Store, StoreError};
 use crate::stream::{Feed, Hub, Start};
@@ -30,6 +31,9 @@ pub enum PostError {
     Invalid(#[from] InvalidInput),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Banned, muted, a locked room, or a members-only room (404).
+    #[error(transparent)]
+    Moderation(#[from] ModerationError),
 }
 
 /// Why a history query was refused (a 422 with this text).
@@ -91,12 +95,23 @@ impl HistoryQuery {
 pub struct Chat {
     store: Store,
     hub: Hub,
+    moderation: Moderation,
     allow_guests: bool,
 }
 
 impl Chat {
-    pub fn new(store: Store, hub: Hub, allow_guests: bool) -> Self {
-        Self { store, hub, allow_guests }
+    pub fn new(store: Store, hub: Hub, moderation: Moderation, allow_guests: bool) -> Self {
+        Self { store, hub, moderation, allow_guests }
+    }
+
+    pub fn moderation(&self) -> &Moderation {
+        &self.moderation
+    }
+
+    /// Whether `visitor` may see `room` (members-only rooms are invisible to
+    /// outsiders: every route answers 404 and no event reaches them).
+    pub async fn can_read(&self, visitor: &Visitor, room: &RoomName) -> Result<bool, StoreError> {
+        self.moderation.can_read(visitor, room).await
     }
 
     pub fn store(&self) -> &Store {
@@ -113,6 +128,7 @@ impl Chat {
         if visitor.is_guest() && !self.allow_guests {
             return Err(PostError::GuestsNotAllowed);
         }
+        self.moderation.check_post(visitor, &room).await?;
         let text = MessageText::parse(text)?;
         let message = NewMessage { room, author: visitor.author(), text };
         Ok(self.store.append(message).await?)

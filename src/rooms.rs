@@ -118,6 +118,18 @@ pub struct Message {
     pub text: String,
     #[serde(serialize_with = "serialize_at")]
     pub at: OffsetDateTime,
+    /// Set when a moderator (or the author) deleted the message: the text
+    /// is then empty, in the store as on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Tombstone>,
+}
+
+/// Who deleted a message, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tombstone {
+    pub by: String,
+    #[serde(serialize_with = "serialize_at")]
+    pub at: OffsetDateTime,
 }
 
 /// RFC 3339 in UTC with exactly three fractional digits, e.g.
@@ -173,6 +185,11 @@ impl Delivery {
     /// (it is not serialized again). `None` for anything malformed.
     pub fn from_json(json: &str) -> Option<Arc<Self>> {
         #[derive(serde::Deserialize)]
+        struct WireTombstone {
+            by: String,
+            at: String,
+        }
+        #[derive(serde::Deserialize)]
         struct Wire {
             id: i64,
             room: String,
@@ -180,16 +197,23 @@ impl Delivery {
             guest: bool,
             text: String,
             at: String,
+            #[serde(default)]
+            deleted: Option<WireTombstone>,
         }
+        let parse_at = |at: &str| OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok();
         let wire: Wire = serde_json::from_str(json).ok()?;
-        let at = OffsetDateTime::parse(&wire.at, &time::format_description::well_known::Rfc3339).ok()?;
+        let deleted = match wire.deleted {
+            Some(t) => Some(Tombstone { by: t.by, at: parse_at(&t.at)? }),
+            None => None,
+        };
         let message = Message {
             id: wire.id,
             room: RoomName::parse(&wire.room).ok()?,
             user: wire.user,
             guest: wire.guest,
             text: wire.text,
-            at,
+            at: parse_at(&wire.at)?,
+            deleted,
         };
         Some(Arc::new(Self { message, json: json.into() }))
     }
@@ -234,6 +258,7 @@ mod tests {
             guest: false,
             text: "a\n\"b\"".into(),
             at: from_millis(0),
+            deleted: None,
         };
         let delivery = Delivery::new(message);
         assert_eq!(

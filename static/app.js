@@ -1,5 +1,8 @@
-// The room page: live messages over EventSource, sending with fetch, local
-// times. Message text is only ever inserted with textContent, never as HTML.
+// The room page: live messages (through the browser's one shared stream, see
+// live.js), who is online with join and leave notices, older history on
+// scrolling up, unread count in the title, @mentions, the room list, sending
+// with fetch, local times. Text from users is only ever inserted with
+// textContent, never as HTML; join and leave lines exist only on this page.
 "use strict";
 
 (function () {
@@ -7,26 +10,50 @@
   localizeTimes(document);
   if (!chat) return;
 
+  const PAGE = 50; // messages per history page (the server shows the latest 50)
   const room = chat.dataset.room;
+  const me = chat.dataset.me;
   const list = document.getElementById("messages");
   const state = document.getElementById("state");
   const form = document.getElementById("send");
   const box = form.querySelector("textarea");
-  const seen = new Set();
-  for (const li of list.querySelectorAll("li.msg")) seen.add(Number(li.dataset.id));
+  const mention = mentionPattern(me);
+  const baseTitle = document.title;
 
-  // --- live stream -------------------------------------------------------
-  // The page already shows history up to data-last-id; the stream resumes
-  // from there (later reconnects send Last-Event-ID themselves).
-  const source = new EventSource(
-    "/rooms/" + encodeURIComponent(room) + "/events?last_event_id=" + encodeURIComponent(chat.dataset.lastId)
-  );
-  source.addEventListener("open", () => setState("connected"));
-  source.addEventListener("error", () => setState(source.readyState === EventSource.CLOSED ? "offline" : "reconnecting"));
-  source.addEventListener("message", (event) => show(JSON.parse(event.data)));
-  source.addEventListener("reset", () => {
-    seen.clear();
-    list.replaceChildren();
+  // Every message id on the page: nothing is ever shown twice.
+  const seen = new Set();
+  let newest = Number(chat.dataset.lastId) || 0;
+  for (const li of list.querySelectorAll("li.msg")) {
+    seen.add(Number(li.dataset.id));
+    if (mention.test(li.querySelector(".text").textContent)) li.classList.add("mention");
+  }
+  let historyDone = seen.size < PAGE;
+  if (historyDone && seen.size > 0) markHistoryStart();
+  let unread = 0;
+
+  // --- live -------------------------------------------------------------
+  setState("connecting");
+  window.ChatLive.connect({
+    room,
+    me,
+    after: () => newest,
+    onState: setState,
+    onRole: (role) => (chat.dataset.stream = role),
+    onEvent(kind, data) {
+      if (kind === "message") show(data, true);
+      else if (kind === "presence") showPresence(data);
+      else if (kind === "reset") {
+        seen.clear();
+        newest = 0;
+        historyDone = false;
+        list.replaceChildren();
+      }
+    },
+  });
+  // Messages posted between rendering this page and joining the shared
+  // stream (which may be further along already).
+  fetchJson("/rooms/" + room + "/messages?limit=200&after=" + newest).then((missed) => {
+    for (const message of missed || []) show(message, true);
   });
 
   function setState(name) {
@@ -34,17 +61,38 @@
     state.className = "state " + name;
   }
 
-  function show(message) {
+  function show(message, live) {
     if (seen.has(message.id)) return;
     seen.add(message.id);
-    const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    newest = Math.max(newest, message.id);
+    const stick = nearBottom();
     const empty = list.querySelector(".empty");
     if (empty) empty.remove();
+    const li = messageItem(message);
+    // Keep id order even if a message arrives out of turn.
+    let after = list.lastElementChild;
+    while (after && after.classList.contains("msg") && Number(after.dataset.id) > message.id) {
+      after = after.previousElementSibling;
+    }
+    if (after) after.after(li);
+    else list.prepend(li);
+    if (stick) list.scrollTop = list.scrollHeight;
+    if (live) {
+      noteRoomActivity(message);
+      if (document.hidden && message.user !== me) {
+        unread += 1;
+        updateTitle();
+      }
+    }
+  }
+
+  function messageItem(message) {
     const li = document.createElement("li");
     li.className = "msg";
     li.dataset.id = String(message.id);
     const time = document.createElement("time");
     time.dateTime = message.at;
+    localizeTime(time);
     const user = document.createElement("span");
     user.className = message.guest ? "user guest" : "user";
     user.textContent = message.user;
@@ -52,15 +100,152 @@
     text.className = "text";
     text.textContent = message.text;
     li.append(time, " ", user, " ", text);
+    if (mention.test(message.text)) li.classList.add("mention");
+    return li;
+  }
+
+  // A join or leave notice: a line on this page only, never a message.
+  function systemLine(text) {
+    const stick = nearBottom();
+    const li = document.createElement("li");
+    li.className = "system";
+    const time = document.createElement("time");
+    time.dateTime = new Date().toISOString();
     localizeTime(time);
-    // Keep id order even if a message arrives out of turn.
-    let after = list.lastElementChild;
-    while (after && Number(after.dataset.id) > message.id) after = after.previousElementSibling;
-    if (after) after.after(li); else list.prepend(li);
+    li.append(time, " ", text);
+    list.append(li);
     if (stick) list.scrollTop = list.scrollHeight;
   }
 
-  // --- sending -----------------------------------------------------------
+  function nearBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+
+  // --- who is online ----------------------------------------------------
+  const onlineList = document.getElementById("online");
+  const onlineCount = document.getElementById("online-count");
+  let online = null; // key -> member, after the first list
+
+  function showPresence(presence) {
+    const next = new Map(presence.online.map((m) => [(m.guest ? "g:" : "m:") + m.user, m]));
+    if (online) {
+      for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine(m.user + " joined");
+      for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine(m.user + " left");
+    }
+    online = next;
+    onlineCount.textContent = String(next.size);
+    const items = [...next.values()].map((m) => {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.className = m.guest ? "user guest" : "user";
+      name.textContent = m.user;
+      li.append(name);
+      if (m.guest) li.append(tag("guest"));
+      if (m.user === me) li.append(tag("you"));
+      return li;
+    });
+    onlineList.replaceChildren(...items);
+  }
+
+  function tag(text) {
+    const span = document.createElement("span");
+    span.className = "tag";
+    span.textContent = text;
+    return span;
+  }
+
+  // --- older history ----------------------------------------------------
+  let loadingOlder = false;
+  list.addEventListener("scroll", () => list.scrollTop < 150 && loadOlder(), { passive: true });
+
+  async function loadOlder() {
+    if (loadingOlder || historyDone) return;
+    const first = list.querySelector("li.msg");
+    if (!first) return;
+    loadingOlder = true;
+    const older = await fetchJson("/rooms/" + room + "/messages?limit=" + PAGE + "&before=" + first.dataset.id);
+    loadingOlder = false;
+    if (!older) return;
+    // Keep what the reader looks at in place while rows go in above it.
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    const rows = older.filter((m) => !seen.has(m.id));
+    for (const m of rows) seen.add(m.id);
+    first.before(...rows.map(messageItem));
+    list.scrollTop = list.scrollHeight - fromBottom;
+    if (older.length < PAGE) {
+      historyDone = true;
+      markHistoryStart();
+    } else if (list.scrollHeight <= list.clientHeight) {
+      loadOlder();
+    }
+  }
+
+  function markHistoryStart() {
+    const li = document.createElement("li");
+    li.className = "system history-start";
+    li.textContent = "This is the start of #" + room + ".";
+    list.prepend(li);
+  }
+
+  // --- unread count -----------------------------------------------------
+  function updateTitle() {
+    document.title = unread ? "(" + unread + ") " + baseTitle : baseTitle;
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) return;
+    unread = 0;
+    updateTitle();
+    refreshRooms();
+  });
+
+  // --- the room list ----------------------------------------------------
+  const roomList = document.getElementById("room-list");
+  let rooms = new Map(); // name -> {name, messages, last_at}
+
+  async function refreshRooms() {
+    const listed = await fetchJson("/api/rooms?limit=30");
+    if (!listed) return;
+    rooms = new Map(listed.map((r) => [r.name, r]));
+    for (const name of [room, "lobby"]) if (!rooms.has(name)) rooms.set(name, { name, messages: 0, last_at: null });
+    renderRooms();
+  }
+
+  function noteRoomActivity(message) {
+    const entry = rooms.get(room);
+    if (!entry) return;
+    entry.messages = Math.max(entry.messages, message.id); // ids count a room's messages
+    entry.last_at = message.at;
+    renderRooms();
+  }
+
+  function renderRooms() {
+    // By name, as the server renders it: entries never jump around.
+    const sorted = [...rooms.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const items = sorted.map((r) => {
+      const li = document.createElement("li");
+      if (r.name === room) li.className = "current";
+      const a = document.createElement("a");
+      a.href = "/rooms/" + r.name;
+      const name = document.createElement("span");
+      name.className = "room-name";
+      name.textContent = "#" + r.name;
+      const meta = document.createElement("span");
+      meta.className = "room-meta";
+      meta.textContent = r.last_at ? ago(r.last_at) + " · " + r.messages : "new";
+      if (r.last_at) a.title = r.messages + " messages, the last " + new Date(r.last_at).toLocaleString();
+      a.append(name, meta);
+      li.append(a);
+      return li;
+    });
+    roomList.replaceChildren(...items);
+    // On a phone the list is a sideways strip: keep this room in view.
+    const current = roomList.querySelector(".current");
+    if (current) roomList.scrollLeft = current.offsetLeft - roomList.offsetLeft - 8;
+  }
+  refreshRooms();
+  setInterval(() => document.hidden || refreshRooms(), 30000);
+
+  // --- sending ----------------------------------------------------------
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -82,7 +267,8 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 201) {
         box.value = "";
-        show(body);
+        show(body, true);
+        list.scrollTop = list.scrollHeight;
         clearError();
       } else {
         showError(body.error || "sending failed (" + response.status + ")");
@@ -110,8 +296,37 @@
     if (p) p.remove();
   }
 
+  // A page restored from the back-forward cache has lost its stream.
+  window.addEventListener("pageshow", (event) => event.persisted && location.reload());
+
   list.scrollTop = list.scrollHeight;
+  if (!historyDone && list.scrollHeight <= list.clientHeight) loadOlder();
 })();
+
+async function fetchJson(path) {
+  try {
+    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    return response.ok ? await response.json() : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// `@name` as a word, any case; a trailing full stop still counts.
+function mentionPattern(name) {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+  return new RegExp("(^|[^\\w@.-])@" + escaped + "(?![\\w-]|\\.\\w)", "i");
+}
+
+// "now", "5m", "3h", "2d", or a date.
+function ago(at) {
+  const minutes = Math.floor((Date.now() - new Date(at)) / 60000);
+  if (minutes < 1) return "now";
+  if (minutes < 60) return minutes + "m";
+  if (minutes < 24 * 60) return Math.floor(minutes / 60) + "h";
+  if (minutes < 7 * 24 * 60) return Math.floor(minutes / 1440) + "d";
+  return new Date(at).toLocaleDateString([], { month: "short", day: "numeric" });
+}
 
 // Server times are UTC; show them in the reader's own time zone.
 function localizeTimes(root) {

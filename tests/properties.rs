@@ -73,6 +73,7 @@ proptest! {
             guest: false,
             text: text.clone(),
             at: chat::rooms::from_millis(0),
+            deleted: None,
         });
         let body = RUNTIME.block_on(wire_bytes(&delivery));
         let events = parse_sse(&body);

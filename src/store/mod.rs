@@ -10,6 +10,7 @@
 //! committed batch to a [`Publish`] in commit order.
 
 mod engine;
+mod moderation;
 mod writer;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use thiserror::Error;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, Message, RoomName};
 pub use engine::Engine;
+pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]
@@ -319,7 +321,7 @@ impl Store {
     }
 }
 
-const SELECT_MESSAGE: &str = "SELECT id, user_name, guest, text, at_ms FROM messages";
+const SELECT_MESSAGE: &str = "SELECT id, user_name, guest, text, at_ms, deleted_by, deleted_at_ms FROM messages";
 
 fn message_from_row(room: &RoomName, row: &AnyRow) -> Message {
     Message {
@@ -329,5 +331,9 @@ fn message_from_row(room: &RoomName, row: &AnyRow) -> Message {
         guest: row.get::<i64, _>("guest") != 0,
         text: row.get("text"),
         at: rooms::from_millis(row.get("at_ms")),
+        deleted: row.get::<Option<String>, _>("deleted_by").map(|by| rooms::Tombstone {
+            by,
+            at: rooms::from_millis(row.get::<Option<i64>, _>("deleted_at_ms").unwrap_or_default()),
+        }),
     }
 }

@@ -129,6 +129,7 @@ async fn commit(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sql
             guest: message.author.guest,
             text: message.text.as_str().to_owned(),
             at,
+            deleted: None,
         }));
     }
     tx.commit().await?;

@@ -172,6 +172,7 @@ mod tests {
             guest: false,
             text: format!("m{id}"),
             at: from_millis(0),
+            deleted: None,
         })
     }
 

@@ -8,8 +8,12 @@
 //! store) and never repeats one (ids at or below its cursor are dropped). This
 //! module knows nothing of HTTP: the web layer turns a feed into SSE.
 
+mod cursor;
 mod feed;
 mod hub;
+mod merge;
 
+pub use cursor::{Cursor, CursorError};
 pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, Start};
 pub use hub::{Gate, Hub, RoomSubscription};
+pub use merge::{LiveItem, RoomsFeed};

@@ -13,6 +13,7 @@ use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
 use crate::auth::{AccountError, Accounts, SessionUser, Visitor};
 use crate::limits::{Limits, RetryAfter};
+use crate::messages::Chat;
 
 /// Every answer of these routes: a page with its status, a redirect, a
 /// throttled page, or a redirect that also clears the browser's cookies.
@@ -115,13 +116,23 @@ pub async fn login(
     form: CsrfForm<Credentials>,
     accounts: &State<Accounts>,
     limits: &State<Limits>,
+    chat: &State<Chat>,
 ) -> Answer {
     let who = format!("user {:?} from {}", form.username, show_ip(client_ip));
     if let Err(wait) = limits.login.check(&form.username, client_ip) {
         log::warn!("login throttled: {who}");
         return throttled("login", wait, form.next.as_deref(), &form.csrf);
     }
-    match accounts.login(&form.username, &form.password).await {
+    let login = match accounts.login(&form.username, &form.password).await {
+        // A banned account fails like a wrong password (after the same work).
+        Ok(session) if chat.moderation().login_refused(&session.name).await.unwrap_or(true) => {
+            let _ = accounts.logout(&session.session_id).await;
+            log::info!("login refused (banned): {who}");
+            Err(AccountError::WrongCredentials)
+        }
+        other => other,
+    };
+    match login {
         Ok(session) => {
             log::info!("login succeeded: {who}");
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();

@@ -12,8 +12,10 @@ use thiserror::Error;
 
 use crate::limits::RetryAfter;
 use crate::messages::{PostError, QueryError};
+use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
 use crate::store::StoreError;
+use crate::stream::CursorError;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -29,6 +31,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("Last-Event-ID must be a message id (a whole number)")]
     BadLastEventId,
+    #[error(transparent)]
+    Cursor(#[from] CursorError),
+    #[error("rooms must name 1 to 50 rooms, comma separated: /events?rooms=lobby,rust")]
+    StreamRooms,
     #[error("guests may not post here: log in or register")]
     GuestsNotAllowed,
     #[error("your session has ended: log in again")]
@@ -39,6 +45,12 @@ pub enum ApiError {
     TooManyStreams,
     #[error("the server's storage is unavailable; try again shortly")]
     Store(#[source] StoreError),
+    #[error(transparent)]
+    Moderation(ModerationError),
+    /// Kicked from the room (for a while) or banned: 204, so EventSource
+    /// stops reconnecting.
+    #[error("you may not open this room now")]
+    ShutOut,
 }
 
 impl From<PostError> for ApiError {
@@ -47,6 +59,16 @@ impl From<PostError> for ApiError {
             PostError::GuestsNotAllowed => ApiError::GuestsNotAllowed,
             PostError::Invalid(e) => ApiError::Invalid(e),
             PostError::Store(e) => ApiError::Store(e),
+            PostError::Moderation(e) => ApiError::from(e),
+        }
+    }
+}
+
+impl From<ModerationError> for ApiError {
+    fn from(error: ModerationError) -> Self {
+        match error {
+            ModerationError::Store(e) => ApiError::Store(e),
+            other => ApiError::Moderation(other),
         }
     }
 }
@@ -62,12 +84,22 @@ impl ApiError {
         // No wildcard arm: a new variant must choose its status here.
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
-            ApiError::BadLastEventId => Status::BadRequest,
+            ApiError::BadLastEventId | ApiError::Cursor(_) => Status::BadRequest,
+            ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,
             ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,
             ApiError::GuestsNotAllowed | ApiError::SessionEnded => Status::Unauthorized,
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) => Status::ServiceUnavailable,
+            ApiError::ShutOut => Status::NoContent,
+            ApiError::Moderation(e) => match e {
+                ModerationError::NoSuchRoom | ModerationError::NoSuchMessage => Status::NotFound,
+                ModerationError::NotAModerator
+                | ModerationError::NotAnAdmin
+                | ModerationError::NotYours
+                | ModerationError::Refused(_) => Status::Forbidden,
+                ModerationError::Store(_) => Status::ServiceUnavailable,
+            },
         }
     }
 }

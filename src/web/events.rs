@@ -1,28 +1,48 @@
-//! `GET /rooms/<room>/events`: a room as Server-Sent Events.
+//! The event streams: `GET /rooms/<room>/events` (one room) and
+//! `GET /events?rooms=a,b,c` (several rooms on one connection, so a browser's
+//! tabs can share one stream instead of one each).
 //!
-//! The stream opens with `retry:`, then yields one `event: message` per
-//! message with its id as the SSE id, so a reconnecting browser resumes with
-//! `Last-Event-ID`. The data is the message JSON, serialized once when the
-//! message was committed; user text can never reach the `id:` or `event:`
-//! lines. The stream ends when the server shuts down.
+//! A stream opens with `retry:`, then each room's online list
+//! (`event: presence`), then `event: message` per message and a new
+//! `presence` whenever a room's list changes. The id of a message event is
+//! what a reconnecting browser sends back as `Last-Event-ID`: the message id
+//! on a one-room stream, the [`Cursor`] of every room on a multi-room one.
+//! Presence and reset events carry no id, so they never move the browser's
+//! position. Data is JSON made once per message or change; user text can
+//! never reach the `id:` or `event:` lines. This module only opens streams
+//! and shapes events: merging lives in `stream`, who is online in `presence`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use rocket::futures::Stream;
+use rocket::futures::future::try_join_all;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::stream::{Event, EventStream};
 use rocket::response::{self, Responder, Response};
+use rocket::serde::json::json;
 use rocket::{Shutdown, State, get};
+use tokio::sync::broadcast;
 
 use super::error::ApiError;
 use super::identity::StreamViewer;
-use crate::auth::{Activity, Sessions};
+use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::config::Settings;
-use crate::limits::Limits;
+use crate::limits::{Limits, StreamSlot};
 use crate::messages::Chat;
+use crate::moderation::{Control, Moderation, ModerationError};
+use crate::presence::{Member, Presence, PresenceGuard, PresenceWatch};
 use crate::rooms::{Delivery, RoomName};
-use crate::stream::{FeedItem, Start};
+use crate::stream::{Cursor, LiveItem, RoomsFeed, Start};
+
+/// Most rooms one multi-room stream may carry (its cursor, the event id,
+/// grows with them).
+pub const MAX_STREAM_ROOMS: usize = 50;
+
+/// The longest a stream that counts in presence stays silent. A closed
+/// connection is only noticed at the server's next write, so this bounds how
+/// long a closed tab still shows as online (plus the grace period).
+pub const PRESENCE_HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// The `Last-Event-ID` request header, if sent.
 pub struct LastEventId(Option<String>);
@@ -50,6 +70,22 @@ pub fn start_from(header: Option<&str>, query: Option<&str>) -> Result<Start, Ap
     }
 }
 
+/// The rooms of `GET /events?rooms=a,b,c`: 1 to [`MAX_STREAM_ROOMS`] valid
+/// names, repeats ignored.
+pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
+    let mut rooms: Vec<RoomName> = Vec::new();
+    for name in raw.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let room = RoomName::parse(name)?;
+        if !rooms.contains(&room) {
+            rooms.push(room);
+        }
+    }
+    if rooms.is_empty() || rooms.len() > MAX_STREAM_ROOMS {
+        return Err(ApiError::StreamRooms);
+    }
+    Ok(rooms)
+}
+
 /// An `EventStream` with the header that stops proxies (nginx) from
 /// buffering it.
 pub struct Sse<S>(EventStream<S>);
@@ -67,6 +103,7 @@ pub struct StreamContext<'r> {
     pub sessions: &'r Sessions,
     pub limits: &'r Limits,
     pub settings: &'r Settings,
+    pub presence: &'r Presence,
 }
 
 #[rocket::async_trait]
@@ -82,8 +119,18 @@ impl<'r> FromRequest<'r> for StreamContext<'r> {
             sessions: rocket.state().expect("Sessions is managed"),
             limits: rocket.state().expect("Limits is managed"),
             settings: rocket.state().expect("Settings is managed"),
+            presence: rocket.state().expect("Presence is managed"),
         })
     }
+}
+
+/// How a stream names its message events.
+#[derive(Clone, Copy)]
+enum EventIds {
+    /// The message id (a one-room stream).
+    MessageId,
+    /// The cursor of every room (a multi-room stream).
+    Cursor,
 }
 
 #[get("/rooms/<room>/events?<last_event_id>")]
@@ -93,25 +140,166 @@ pub async fn room_events(
     header: LastEventId,
     context: StreamContext<'_>,
     chat: &State<Chat>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) -> Result<Sse<impl Stream<Item = Event> + use<>>, ApiError> {
     let room = RoomName::parse(room)?;
     let start = start_from(header.0.as_deref(), last_event_id)?;
-    // A replayed cookie of an ended session gets 401, which stops
-    // EventSource from reconnecting (never a 200 that ends at once).
-    let session_id = match &context.viewer {
-        StreamViewer::Ended => return Err(ApiError::SessionEnded),
-        StreamViewer::Member(user) => Some(user.session_id.clone()),
-        StreamViewer::Guest(_) => None,
-    };
-    let StreamContext { sessions, limits, settings, .. } = context;
-    let slot = limits.streams.acquire(context.viewer.limit_key(), context.client_ip).ok_or(ApiError::TooManyStreams)?;
-    let mut feed = chat.feed(room.clone(), start).await?;
+    let watch = Moderated::admit(chat, &context.viewer, std::slice::from_ref(&room)).await?;
+    let mut admitted = Admitted::check(&context)?;
+    let feed = chat.feed(room.clone(), start).await?;
+    let watches = admitted.join(&context, std::slice::from_ref(&room));
+    let feed = RoomsFeed::new(vec![(feed, start)], watches);
+    Ok(live_events(feed, EventIds::MessageId, admitted, watch, &context, shutdown))
+}
+
+#[get("/events?<rooms>&<last_event_id>")]
+pub async fn multi_events(
+    rooms: Option<&str>,
+    last_event_id: Option<&str>,
+    header: LastEventId,
+    context: StreamContext<'_>,
+    chat: &State<Chat>,
+    shutdown: Shutdown,
+) -> Result<Sse<impl Stream<Item = Event> + use<>>, ApiError> {
+    let rooms = stream_rooms(rooms)?;
+    let cursor = Cursor::parse(header.0.as_deref().or(last_event_id).unwrap_or_default())?;
+    let watch = Moderated::admit(chat, &context.viewer, &rooms).await?;
+    let mut admitted = Admitted::check(&context)?;
+    let feeds = try_join_all(rooms.iter().map(|room| {
+        let start = cursor.start(room);
+        async move { chat.feed(room.clone(), start).await.map(|feed| (feed, start)) }
+    }))
+    .await?;
+    let watches = admitted.join(&context, &rooms);
+    let feed = RoomsFeed::new(feeds, watches);
+    Ok(live_events(feed, EventIds::Cursor, admitted, watch, &context, shutdown))
+}
+
+/// What moderation asks of an open stream: its rooms, its viewer, and the
+/// announcements (deletions to pass on; kicks, bans and access changes
+/// that end it).
+struct Moderated {
+    moderation: Moderation,
+    viewer: Visitor,
+    rooms: Vec<RoomName>,
+    controls: broadcast::Receiver<Control>,
+}
+
+impl Moderated {
+    /// Refuses a stream to a room the viewer may not see (404, as if it did
+    /// not exist) or has been kicked from or banned (204: EventSource
+    /// stops reconnecting).
+    async fn admit(chat: &Chat, viewer: &StreamViewer, rooms: &[RoomName]) -> Result<Self, ApiError> {
+        let visitor = match viewer {
+            StreamViewer::Member(user) => Visitor::User(user.clone()),
+            StreamViewer::Guest(Some(name)) => Visitor::Guest { name: name.clone() },
+            // No name yet: a stand-in that is never on an allow list.
+            StreamViewer::Guest(None) | StreamViewer::Ended => Visitor::Guest { name: GuestName::generate() },
+        };
+        let moderation = chat.moderation().clone();
+        for room in rooms {
+            if !chat.can_read(&visitor, room).await? {
+                return Err(ModerationError::NoSuchRoom.into());
+            }
+            if matches!(viewer, StreamViewer::Member(_) | StreamViewer::Guest(Some(_)))
+                && moderation.shut_out(visitor.name(), room).await?
+            {
+                return Err(ApiError::ShutOut);
+            }
+        }
+        let controls = moderation.controls();
+        Ok(Self { moderation, viewer: visitor, rooms: rooms.to_vec(), controls })
+    }
+
+    /// The next announcement for this stream: `Some(event)` to send,
+    /// `None` to end the stream. Others are skipped.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            match self.controls.recv().await {
+                Ok(Control::Deleted { room, id }) if self.rooms.contains(&room) => {
+                    return Some(Event::data(json!({ "room": room, "id": id }).to_string()).event("delete"));
+                }
+                Ok(control) => {
+                    for room in &self.rooms {
+                        if self.moderation.ends_stream(&control, &self.viewer, room).await {
+                            return None;
+                        }
+                    }
+                }
+                // Missed announcements: re-check access the slow way.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    for room in &self.rooms {
+                        if !matches!(self.moderation.can_read(&self.viewer, room).await, Ok(true)) {
+                            return None;
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// A stream that may open: its viewer's session is live and a stream slot
+/// is held. Everything here lives exactly as long as the stream.
+struct Admitted {
+    /// Held, never read: dropping it frees the stream's place in the caps.
+    _slot: StreamSlot,
+    member: Option<Member>,
+    session_id: Option<String>,
+    presence: Vec<PresenceGuard>,
+}
+
+impl Admitted {
+    fn check(context: &StreamContext<'_>) -> Result<Self, ApiError> {
+        // A replayed cookie of an ended session gets 401, which stops
+        // EventSource from reconnecting (never a 200 that ends at once).
+        let (member, session_id) = match &context.viewer {
+            StreamViewer::Ended => return Err(ApiError::SessionEnded),
+            StreamViewer::Member(user) => (Some(Member::new(user.name.clone(), false)), Some(user.session_id.clone())),
+            StreamViewer::Guest(Some(name)) => (Some(Member::new(name.as_str(), true)), None),
+            // A browser without a guest cookie yet has no name to show.
+            StreamViewer::Guest(None) => (None, None),
+        };
+        let key = context.viewer.limit_key();
+        let slot = context.limits.streams.acquire(key, context.client_ip).ok_or(ApiError::TooManyStreams)?;
+        Ok(Self { _slot: slot, member, session_id, presence: Vec::new() })
+    }
+
+    /// Counts the viewer as online in `rooms` for as long as the stream
+    /// lives, and watches who else is. Joining comes first, so the first
+    /// list a stream sends includes its own viewer.
+    fn join(&mut self, context: &StreamContext<'_>, rooms: &[RoomName]) -> Vec<PresenceWatch> {
+        if let Some(member) = &self.member {
+            self.presence.extend(rooms.iter().map(|room| context.presence.join(room, member.clone())));
+        }
+        rooms.iter().map(|room| context.presence.watch(room)).collect()
+    }
+}
+
+/// The SSE body of an admitted stream: until the client leaves, the server
+/// shuts down, the session ends, or the store fails (the client then
+/// reconnects and resumes from its last id).
+fn live_events(
+    mut feed: RoomsFeed,
+    ids: EventIds,
+    admitted: Admitted,
+    mut moderated: Moderated,
+    context: &StreamContext<'_>,
+    mut shutdown: Shutdown,
+) -> Sse<impl Stream<Item = Event> + use<>> {
+    let settings = context.settings;
     let retry = Duration::from_millis(settings.sse_retry_ms);
-    let heartbeat = Duration::from_secs(settings.heartbeat_secs);
-    let mut session_check = session_id.map(|id| SessionCheck::new(sessions.clone(), id, settings.session_check_secs));
+    let mut heartbeat = Duration::from_secs(settings.heartbeat_secs);
+    if admitted.member.is_some() {
+        heartbeat = heartbeat.min(PRESENCE_HEARTBEAT);
+    }
+    let mut session_check = admitted
+        .session_id
+        .clone()
+        .map(|id| SessionCheck::new(context.sessions.clone(), id, settings.session_check_secs));
     let stream = EventStream! {
-        let _slot = slot;
+        let _admitted = admitted;
         yield Event::retry(retry);
         loop {
             let item = rocket::tokio::select! {
@@ -120,20 +308,32 @@ pub async fn room_events(
                 live = SessionCheck::next(&mut session_check) => {
                     if live { continue } else { break }
                 }
+                control = moderated.next() => match control {
+                    Some(event) => {
+                        yield event;
+                        continue;
+                    }
+                    None => break,
+                },
             };
             match item {
-                Ok(Some(FeedItem::Message(delivery))) => yield message_event(&delivery),
-                Ok(Some(FeedItem::Reset)) => yield reset_event(&room),
-                Ok(None) => break,
-                // The client reconnects with its Last-Event-ID and resumes.
-                Err(e) => {
-                    log::warn!("ending a stream of #{room}: {e}");
+                Some(Ok(LiveItem::Message(delivery))) => yield match ids {
+                    EventIds::MessageId => message_event(&delivery),
+                    EventIds::Cursor => cursor_message_event(&delivery, feed.cursor()),
+                },
+                Some(Ok(LiveItem::Reset(room))) => yield reset_event(&room),
+                Some(Ok(LiveItem::Presence(online))) => {
+                    yield Event::data(online.json.to_string()).event("presence")
+                }
+                None => break,
+                Some(Err(e)) => {
+                    log::warn!("ending an event stream: {e}");
                     break;
                 }
             }
         }
     };
-    Ok(Sse(stream.heartbeat(heartbeat)))
+    Sse(stream.heartbeat(heartbeat))
 }
 
 /// Re-checks a member stream's session every few seconds, so a stream of
@@ -176,6 +376,11 @@ pub fn message_event(delivery: &Delivery) -> Event {
     Event::data(delivery.json.to_string()).event("message").id(delivery.id().to_string())
 }
 
+/// A message on a multi-room stream: the id is the cursor of every room.
+fn cursor_message_event(delivery: &Delivery, cursor: &Cursor) -> Event {
+    Event::data(delivery.json.to_string()).event("message").id(cursor.to_string())
+}
+
 fn reset_event(room: &RoomName) -> Event {
     Event::data(rocket::serde::json::json!({ "room": room }).to_string()).event("reset")
 }
@@ -192,5 +397,16 @@ mod tests {
         assert_eq!(start_from(Some(""), None).unwrap(), Start::Latest);
         assert!(start_from(Some("abc"), None).is_err());
         assert!(start_from(Some("-3"), None).is_err());
+    }
+
+    #[test]
+    fn stream_rooms_are_one_to_fifty_valid_names() {
+        let names = |rooms: Vec<RoomName>| rooms.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(stream_rooms(Some("lobby,rust, go,lobby")).unwrap()), ["lobby", "rust", "go"]);
+        assert!(matches!(stream_rooms(None), Err(ApiError::StreamRooms)));
+        assert!(matches!(stream_rooms(Some(",")), Err(ApiError::StreamRooms)));
+        assert!(matches!(stream_rooms(Some("lobby,Not Valid")), Err(ApiError::Invalid(_))));
+        let many = (0..=MAX_STREAM_ROOMS).map(|i| format!("r{i}")).collect::<Vec<_>>().join(",");
+        assert!(matches!(stream_rooms(Some(&many)), Err(ApiError::StreamRooms)));
     }
 }

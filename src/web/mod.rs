@@ -6,10 +6,12 @@
 
 mod account;
 mod csrf;
+mod directory;
 mod error;
 mod events;
 mod headers;
 mod identity;
+mod moderation;
 mod ops;
 mod origin;
 mod rooms;
@@ -17,7 +19,7 @@ mod ws;
 
 pub use account::safe_next;
 pub use error::ApiError;
-pub use events::{message_event, start_from};
+pub use events::{MAX_STREAM_ROOMS, message_event, start_from, stream_rooms};
 pub use headers::{CONTENT_SECURITY_POLICY, SecurityHeaders};
 pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
 pub use origin::CrossOriginGuard;
@@ -48,7 +50,18 @@ pub fn routes() -> Vec<Route> {
         ops::live,
         ops::metrics,
         ws::room_ws,
+        moderation::delete_message,
+        moderation::mute,
+        moderation::kick,
+        moderation::lock,
+        moderation::members_only,
+        moderation::ban,
+        moderation::set_role,
+        moderation::audit,
         events::room_events,
+        events::multi_events,
+        directory::rooms,
+        directory::presence,
         origin::refused,
     ]
 }

@@ -15,6 +15,7 @@ use super::error::ApiError;
 use crate::auth::Visitor;
 use crate::limits::Limits;
 use crate::messages::{Chat, HistoryQuery, PostError};
+use crate::moderation::ModerationError;
 use crate::rooms::{Message, RoomName};
 use crate::stream::LATEST;
 
@@ -53,9 +54,20 @@ async fn room_page(
     error: Option<String>,
     draft: &str,
 ) -> Result<Page, ApiError> {
+    if !chat.can_read(visitor, &room).await? {
+        return Err(ModerationError::NoSuchRoom.into());
+    }
     let messages: Vec<Message> = chat.store().latest(&room, LATEST).await?;
     let last_id = messages.last().map_or(0, |m| m.id);
-    let mut rooms: Vec<String> = chat.store().rooms(SIDEBAR_ROOMS).await?.into_iter().map(|r| r.name).collect();
+    let mut rooms = Vec::new();
+    for summary in chat.store().rooms(SIDEBAR_ROOMS).await? {
+        // Members-only rooms are listed only to those who may read them.
+        if let Ok(name) = RoomName::parse(&summary.name)
+            && chat.can_read(visitor, &name).await?
+        {
+            rooms.push(summary.name);
+        }
+    }
     for must in [room.as_str(), crate::rooms::LOBBY] {
         if !rooms.iter().any(|r| r == must) {
             rooms.push(must.to_owned());
@@ -154,17 +166,28 @@ pub fn post_unsupported(_room: &str) -> ApiError {
     ApiError::UnsupportedMediaType
 }
 
-#[get("/rooms/<room>/messages?<after>&<before>&<limit>&<wait>")]
+/// The raw query of a history request, read as text so that every bad
+/// value gets its own reason (see `HistoryQuery::parse`).
+#[derive(rocket::FromForm)]
+pub struct RawHistoryQuery<'r> {
+    after: Option<&'r str>,
+    before: Option<&'r str>,
+    limit: Option<&'r str>,
+    wait: Option<&'r str>,
+}
+
+#[get("/rooms/<room>/messages?<query..>")]
 pub async fn history(
     room: &str,
-    after: Option<&str>,
-    before: Option<&str>,
-    limit: Option<&str>,
-    wait: Option<&str>,
+    query: RawHistoryQuery<'_>,
+    visitor: Visitor,
     chat: &State<Chat>,
     shutdown: Shutdown,
 ) -> Result<Json<Vec<Message>>, ApiError> {
     let room = RoomName::parse(room)?;
-    let query = HistoryQuery::parse(after, before, limit, wait)?;
+    let query = HistoryQuery::parse(query.after, query.before, query.limit, query.wait)?;
+    if !chat.can_read(&visitor, &room).await? {
+        return Err(ModerationError::NoSuchRoom.into());
+    }
     Ok(Json(chat.poll(&room, &query, shutdown).await?))
 }

@@ -20,6 +20,7 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::{Value, json};
 use rocket::{Shutdown, State, get};
 use rocket_ws::{Channel, Message, WebSocket};
+use tokio::sync::broadcast;
 
 use rocket_ws::stream::DuplexStream;
 
@@ -29,26 +30,30 @@ use super::identity::{GUEST_COOKIE, Jar, StreamViewer};
 use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::{Chat, PostError};
+use crate::moderation::{Control, ModerationError};
 use crate::rooms::{Delivery, RoomName};
 use crate::stream::{Feed, FeedItem, Start};
 
 /// How often the server pings an idle socket (and so notices a dead peer).
 const PING_EVERY: Duration = Duration::from_secs(15);
 
-/// Refuses a handshake from another origin, like a cross-origin POST.
-pub struct SameOriginHandshake;
+/// A WebSocket handshake from this site: one from another origin is
+/// refused (403), like a cross-origin POST.
+pub struct Handshake(WebSocket);
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for SameOriginHandshake {
+impl<'r> FromRequest<'r> for Handshake {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        match super::origin::check(request) {
-            Ok(()) => Outcome::Success(SameOriginHandshake),
-            Err(reason) => {
-                request.local_cache(|| RefusalReason::new(reason));
-                Outcome::Error((Status::Forbidden, ()))
-            }
+        if let Err(reason) = super::origin::check(request) {
+            request.local_cache(|| RefusalReason::new(reason));
+            return Outcome::Error((Status::Forbidden, ()));
+        }
+        match request.guard::<WebSocket>().await {
+            Outcome::Success(ws) => Outcome::Success(Handshake(ws)),
+            Outcome::Forward(status) => Outcome::Forward(status),
+            Outcome::Error((status, _)) => Outcome::Error((status, ())),
         }
     }
 }
@@ -57,8 +62,7 @@ impl<'r> FromRequest<'r> for SameOriginHandshake {
 pub async fn room_ws(
     room: &str,
     after: Option<&str>,
-    _origin: SameOriginHandshake,
-    ws: WebSocket,
+    handshake: Handshake,
     context: StreamContext<'_>,
     jar: Jar<'_>,
     chat: &State<Chat>,
@@ -75,6 +79,13 @@ pub async fn room_ws(
             Visitor::Guest { name }
         }
     };
+    if !chat.can_read(&visitor, &room).await? {
+        return Err(ModerationError::NoSuchRoom.into());
+    }
+    if chat.moderation().shut_out(visitor.name(), &room).await? {
+        return Err(ApiError::ShutOut);
+    }
+    let controls = chat.moderation().controls();
     let slot = context
         .limits
         .streams
@@ -90,10 +101,11 @@ pub async fn room_ws(
         sessions: context.sessions.clone(),
         limits: context.limits.clone(),
         check_every: Duration::from_secs(context.settings.session_check_secs),
+        controls,
         _slot: slot,
     };
     let gauge = chat.hub().metrics().streams_open.with_label_values(&["ws"]);
-    Ok(ws.channel(move |stream| {
+    Ok(handshake.0.channel(move |stream| {
         Box::pin(async move {
             gauge.inc();
             let result = socket.run(stream, feed, shutdown).await;
@@ -112,6 +124,8 @@ struct Socket {
     sessions: Sessions,
     limits: Limits,
     check_every: Duration,
+    /// Moderation announcements (deletions, kicks, bans, access changes).
+    controls: broadcast::Receiver<Control>,
     /// This socket's place under the stream caps, freed when it ends.
     _slot: StreamSlot,
 }
@@ -143,6 +157,23 @@ impl Socket {
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => {} // pongs, pings (answered by the library), binary
                     Some(Err(e)) => return Err(e),
+                },
+                control = self.controls.recv() => match control {
+                    Ok(Control::Deleted { room, id }) if room == self.room => {
+                        stream.send(frame(json!({ "type": "delete", "room": room, "id": id }))).await?;
+                    }
+                    Ok(control) => {
+                        if self.chat.moderation().ends_stream(&control, &self.visitor, &self.room).await {
+                            break;
+                        }
+                    }
+                    // Missed announcements: re-check access the slow way.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if !matches!(self.chat.can_read(&self.visitor, &self.room).await, Ok(true)) {
+                            break;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = ping.tick() => stream.send(Message::Ping(Vec::new())).await?,
                 _ = session_check.tick() => {

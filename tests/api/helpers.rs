@@ -238,6 +238,11 @@ pub async fn spawn_server_with_clock(clock: Clock, configure: impl FnOnce(Figmen
 }
 
 impl LiveApp {
+    /// The data directory (and so the database) of this server.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// A client with its own cookie jar, like a separate browser.
     pub fn browser(&self) -> crate::http::Browser {
         crate::http::Browser::new(self.addr)

@@ -189,7 +189,7 @@ async fn every_post_route_refuses_a_foreign_origin_and_changes_nothing() {
         .rocket()
         .routes()
         .filter(|r| r.method == Method::Post)
-        .map(|r| r.uri.path().replace("<room>", "lobby").replace("<_room>", "lobby"))
+        .map(|r| r.uri.path().replace("<room>", "lobby").replace("<_room>", "lobby").replace("<id>", "1"))
         .collect();
     assert!(posts.len() >= 4, "{posts:?}");
     for path in &posts {

@@ -218,7 +218,7 @@ async fn a_websocket_posts_as_its_visitor_and_gets_reasons_without_closing() {
     ws.send(Message::text("not json")).await.unwrap();
     assert_eq!(next_json(&mut ws).await["code"], 422);
     ws.send(Message::text(json!({ "type": "send", "text": "hello", "user": "mallory" }).to_string())).await.unwrap();
-    let mut frames = vec![next_json(&mut ws).await, next_json(&mut ws).await];
+    let mut frames = [next_json(&mut ws).await, next_json(&mut ws).await];
     frames.sort_by_key(|f| f["type"].as_str().unwrap().to_owned());
     assert_eq!(frames[0], json!({ "type": "ack", "id": 1 }));
     assert_eq!(frames[1]["type"], "message");

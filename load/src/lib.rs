@@ -1,0 +1,23 @@
+//! `chat-load`: the load benchmark client for the chat server, and for the
+//! bare Rocket SSE broadcast it is compared with (`examples/bare_sse.rs` in
+//! the root package).
+//!
+//! It talks to a server on this machine only ([`target`] refuses any other
+//! URL), over its own lean HTTP/1.1 client ([`http`], on the decoders in
+//! [`wire`]), so that thousands of event streams cost it little. Each
+//! scenario ([`scenario`]) prints a short human summary and one JSON line
+//! ([`report`]), including the tool's own CPU use ([`sys`]) so a reader can
+//! tell whether the client saturated. Message texts carry their send time
+//! and identity ([`probe`]) to measure latency, losses and duplicates.
+
+pub mod http;
+pub mod probe;
+pub mod report;
+pub mod scenario;
+pub mod sys;
+pub mod target;
+pub mod wire;
+
+pub use report::Report;
+pub use scenario::{Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, run};
+pub use target::{Kind, Target};

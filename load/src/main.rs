@@ -1,0 +1,110 @@
+//! The `chat-load` binary: parses the command line, raises the open-file
+//! limit, runs one scenario on a multi-threaded runtime and prints its
+//! report. Everything else is in the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use chat_load::{Common, Kind, Scenario, Target};
+
+const AFTER_HELP: &str = "\
+Servers (loopback only; the chat server with rate limits off):
+  ROCKET_RATE_LIMITS=false ROCKET_DATA_DIR=$(mktemp -d) ROCKET_PORT=8200 \\
+      ROCKET_LOG_LEVEL=off target/release/chat &
+  ROCKET_PORT=8300 ROCKET_LOG_LEVEL=off cargo run --release --example bare_sse &
+
+Examples:
+  chat-load --url http://127.0.0.1:8200 fanout -s 1000 -r 20 -d 10
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID idle -n 10000 --hold 10
+  chat-load --url http://127.0.0.1:8300 --target bare maxpost -p 4 -d 10
+  chat-load --url http://127.0.0.1:8200 login-storm -s 1000 -r 20 -d 10 --logins 50
+
+Each run prints a short summary, then one JSON line with every figure.";
+
+/// Load benchmark for the chat server (and the bare Rocket SSE server).
+#[derive(Debug, Parser)]
+#[command(name = "chat-load", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// The server's base URL: 127.0.0.0/8, localhost or [::1] only.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8000")]
+    url: String,
+    /// Which kind of server is at --url.
+    #[arg(long, global = true, value_enum, default_value_t = Kind::Chat)]
+    target: Kind,
+    /// The room to use (default: a fresh `load-<run>` room).
+    #[arg(long, global = true)]
+    room: Option<String>,
+    /// The server's process id: its CPU and memory are reported (idle needs it).
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// Sockets connecting at once.
+    #[arg(long, global = true, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Seconds any one connect or request may take.
+    #[arg(long, global = true, default_value_t = 30.0)]
+    timeout: f64,
+    /// Hard overall deadline in seconds (default: the scenario's length + 120).
+    #[arg(long, global = true)]
+    deadline: Option<f64>,
+    /// Tokio worker threads (default: one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+fn seconds(what: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value).map_err(|_| format!("{what} must be a number of seconds, not {value}"))
+}
+
+fn common(cli: &Cli) -> anyhow::Result<Common> {
+    let mut common = Common::new(Target::parse(&cli.url, cli.target)?);
+    if let Some(room) = &cli.room {
+        common.room = room.clone();
+    }
+    common.server_pid = cli.server_pid;
+    common.connect_concurrency = cli.connect_concurrency;
+    common.timeout = seconds("--timeout", cli.timeout).map_err(anyhow::Error::msg)?;
+    common.deadline = cli.deadline.map(|d| seconds("--deadline", d)).transpose().map_err(anyhow::Error::msg)?;
+    Ok(common)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = match common(&cli) {
+        Ok(common) => common,
+        Err(e) => {
+            eprintln!("chat-load: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = chat_load::sys::raise_nofile_limit() {
+        eprintln!("chat-load: cannot raise the open-file limit: {e}");
+    }
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = match runtime.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("chat-load: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(chat_load::run(&common, &cli.scenario));
+    // Anything still running (it should not be) is dropped, not awaited.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(report) => {
+            print!("{}", report.render());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chat-load: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

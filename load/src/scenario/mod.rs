@@ -1,0 +1,243 @@
+//! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`), their
+//! options, and what every run shares: the target and room ([`Common`]),
+//! the hard overall deadline, the checks that keep every loop bounded, and
+//! the wall and CPU figures added to every report.
+
+mod delivery;
+pub mod fanout;
+mod idle;
+mod login;
+mod poster;
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::probe::run_id;
+use crate::report::Report;
+use crate::sys::Usage;
+use crate::target::{Kind, Target};
+
+pub use login::csrf_token;
+
+/// Settings every scenario uses.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub target: Target,
+    /// The room every stream and post of the run uses.
+    pub room: String,
+    /// Tags this run's messages, so replays of other runs are not counted.
+    pub run: u32,
+    /// How many sockets may be connecting at once.
+    pub connect_concurrency: usize,
+    /// The bound on any one connect or request.
+    pub timeout: Duration,
+    /// The server's process id, for its CPU and memory figures.
+    pub server_pid: Option<u32>,
+    /// The hard overall deadline; by default the scenario's nominal length
+    /// plus two minutes.
+    pub deadline: Option<Duration>,
+}
+
+impl Common {
+    /// Defaults: a fresh room `load-<run>`, 256 concurrent connects, 30 s
+    /// timeouts.
+    pub fn new(target: Target) -> Self {
+        let run = run_id();
+        Self {
+            target,
+            room: format!("load-{run:08x}"),
+            run,
+            connect_concurrency: 256,
+            timeout: Duration::from_secs(30),
+            server_pid: None,
+            deadline: None,
+        }
+    }
+}
+
+/// `fanout`: S subscribers, P posters at a total rate R for D seconds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FanoutArgs {
+    /// Event streams (subscribers) open on the room.
+    #[arg(long, short = 's', default_value_t = 1000)]
+    pub subscribers: usize,
+    /// Posters, each on its own keep-alive connection.
+    #[arg(long, short = 'p', default_value_t = 4)]
+    pub posters: usize,
+    /// Messages per second, all posters together.
+    #[arg(long, short = 'r', default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds of posting.
+    #[arg(long, short = 'd', default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds to wait after posting for deliveries still on their way.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// Posts each poster may have awaiting an answer at once, each on its
+    /// own keep-alive connection (so a slow server still gets the rate).
+    #[arg(long, default_value_t = 8)]
+    pub in_flight: usize,
+}
+
+/// `idle`: N open event streams held for T seconds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdleArgs {
+    /// Event streams to open and hold.
+    #[arg(long, short = 'n', default_value_t = 10_000)]
+    pub streams: usize,
+    /// Seconds to hold them open once all are open.
+    #[arg(long, default_value_t = 10.0)]
+    pub hold: f64,
+}
+
+/// `maxpost`: P posters as fast as they can for D seconds, one subscriber.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaxPostArgs {
+    #[arg(long, short = 'p', default_value_t = 4)]
+    pub posters: usize,
+    /// Seconds of posting.
+    #[arg(long, short = 'd', default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds to wait after posting for the subscriber to catch up.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// A bound on posts per poster.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_posts: u64,
+}
+
+/// `login-storm`: a fan-out with concurrent logins in the middle of it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoginStormArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Concurrent logins (accounts are registered before the run).
+    #[arg(long, default_value_t = 50)]
+    pub logins: usize,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Scenario {
+    /// S subscribers on one room, P posters at R msgs/s for D s: delivery
+    /// counts, losses, duplicates, post-to-delivery and POST latency.
+    Fanout(FanoutArgs),
+    /// Hold N event streams open: the server's RSS before and after, and per
+    /// connection (needs --server-pid).
+    Idle(IdleArgs),
+    /// P posters as fast as they can, one subscriber: acknowledged posts/s,
+    /// POST latency, and that the subscriber got them all.
+    #[command(name = "maxpost")]
+    MaxPost(MaxPostArgs),
+    /// A fan-out with concurrent logins in its middle: delivery p99 during
+    /// the storm vs outside it, and login latency (chat only).
+    LoginStorm(LoginStormArgs),
+}
+
+impl Scenario {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scenario::Fanout(_) => "fanout",
+            Scenario::Idle(_) => "idle",
+            Scenario::MaxPost(_) => "maxpost",
+            Scenario::LoginStorm(_) => "login-storm",
+        }
+    }
+
+    /// How long the scenario should take, without setup.
+    fn nominal(&self) -> Duration {
+        let secs = match self {
+            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.duration + a.drain,
+            Scenario::Idle(a) => a.hold + a.streams as f64 / 100.0,
+            Scenario::MaxPost(a) => a.duration + a.drain,
+        };
+        Duration::from_secs_f64(secs)
+    }
+
+    /// Refuses sizes that would make a loop unbounded or absurd.
+    fn check(&self, common: &Common) -> Result<()> {
+        let seconds = |what: &str, value: f64| -> Result<()> {
+            if !(value.is_finite() && (0.0..=3600.0).contains(&value)) {
+                bail!("{what} must be 0 to 3600 seconds, not {value}");
+            }
+            Ok(())
+        };
+        let count = |what: &str, value: usize, max: usize| -> Result<()> {
+            if !(1..=max).contains(&value) {
+                bail!("{what} must be 1 to {max}, not {value}");
+            }
+            Ok(())
+        };
+        match self {
+            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => {
+                count("--subscribers", a.subscribers, 100_000)?;
+                count("--posters", a.posters, 1000)?;
+                count("--in-flight", a.in_flight, 1000)?;
+                seconds("--duration", a.duration)?;
+                seconds("--drain", a.drain)?;
+                if !(a.rate.is_finite() && a.rate > 0.0 && a.rate <= 1_000_000.0) {
+                    bail!("--rate must be above 0 and at most 1000000 msgs/s, not {}", a.rate);
+                }
+            }
+            Scenario::Idle(a) => {
+                count("--streams", a.streams, 100_000)?;
+                seconds("--hold", a.hold)?;
+                if common.server_pid.is_none() {
+                    bail!("idle needs --server-pid (the server process whose memory is measured)");
+                }
+            }
+            Scenario::MaxPost(a) => {
+                count("--posters", a.posters, 1000)?;
+                seconds("--duration", a.duration)?;
+                seconds("--drain", a.drain)?;
+                if a.max_posts == 0 {
+                    bail!("--max-posts must be at least 1");
+                }
+            }
+        }
+        if let Scenario::LoginStorm(a) = self {
+            count("--logins", a.logins, 10_000)?;
+            if common.target.kind != Kind::Chat {
+                bail!("login-storm needs --target chat: the bare server has no accounts");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a scenario against `common.target` and returns its report. The
+/// whole run is bounded by the hard deadline.
+pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
+    scenario.check(common)?;
+    let deadline = common.deadline.unwrap_or(scenario.nominal() + Duration::from_secs(120));
+    let usage = Usage::start(common.server_pid);
+    let work = async {
+        match scenario {
+            Scenario::Fanout(args) => delivery::fanout(common, args).await,
+            Scenario::Idle(args) => idle::run(common, args).await,
+            Scenario::MaxPost(args) => delivery::maxpost(common, args).await,
+            Scenario::LoginStorm(args) => login::storm(common, args).await,
+        }
+    };
+    let mut report = tokio::time::timeout(deadline, work)
+        .await
+        .map_err(|_| anyhow!("{}: hard deadline of {deadline:?} reached; stopped", scenario.name()))??;
+    report.summary.insert(
+        0,
+        format!(
+            "chat-load {} against {} at {} (room {}, run {:08x})",
+            scenario.name(),
+            common.target.kind,
+            common.target.url(),
+            common.room,
+            common.run
+        ),
+    );
+    report.set("scenario", scenario.name());
+    report.set("target", common.target.kind.to_string());
+    report.set("url", common.target.url());
+    report.set("room", common.room.clone());
+    report.set("run", format!("{:08x}", common.run));
+    report.set_usage(&usage.finish());
+    Ok(report)
+}

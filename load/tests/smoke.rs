@@ -1,0 +1,179 @@
+//! Smoke runs of every scenario at tiny sizes against the real chat server,
+//! started in-process on an ephemeral port (as `tests/api/helpers.rs` does),
+//! plus the binary's command line. Only correctness is asserted (nothing
+//! lost or duplicated, counts above zero, the JSON line parses): timings
+//! belong to the benchmark, not to tests.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chat_load::{Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target};
+use rocket::Shutdown;
+use rocket::fairing::AdHoc;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The chat server on an ephemeral port, on its own database.
+struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+    }
+}
+
+async fn spawn_chat() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The tests run in load/: the app's templates and static files are one up.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
+    let figment = chat::figment()
+        .merge(("data_dir", dir.path()))
+        .merge(("template_dir", root.join("templates")))
+        .merge(("static_dir", root.join("static")))
+        .merge(("rate_limits", false))
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false));
+    let (port_tx, port_rx) = oneshot::channel();
+    let port_tx = Mutex::new(Some(port_tx));
+    let rocket = chat::build(figment)
+        .expect("config is valid")
+        .attach(AdHoc::on_liftoff("Report the port", move |rocket| {
+            if let Some(tx) = port_tx.lock().unwrap().take() {
+                let _ = tx.send(rocket.config().port);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .expect("the app ignites");
+    let shutdown = rocket.shutdown();
+    tokio::spawn(rocket.launch());
+    let port = tokio::time::timeout(Duration::from_secs(10), port_rx)
+        .await
+        .expect("the server starts within 10 s")
+        .expect("liftoff reports the port");
+    Server { addr: SocketAddr::from(([127, 0, 0, 1], port)), shutdown, _dir: dir }
+}
+
+fn common(server: &Server) -> Common {
+    let mut common = Common::new(Target::at(server.addr, Kind::Chat).expect("a loopback address"));
+    common.deadline = Some(Duration::from_secs(50));
+    common
+}
+
+/// Runs a scenario and returns its JSON line, parsed.
+async fn run(common: &Common, scenario: Scenario) -> Value {
+    let report = chat_load::run(common, &scenario).await.unwrap_or_else(|e| panic!("{}: {e:#}", scenario.name()));
+    let rendered = report.render();
+    let last = rendered.lines().last().expect("output");
+    let json: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {last}"));
+    assert_eq!(json["scenario"], scenario.name());
+    assert!(json["wall_s"].as_f64().unwrap() > 0.0);
+    assert!(json["client_cpu_pct"].is_number());
+    json
+}
+
+fn tiny_fanout() -> FanoutArgs {
+    FanoutArgs { subscribers: 3, posters: 2, rate: 20.0, duration: 1.0, drain: 5.0, in_flight: 4 }
+}
+
+fn assert_all_delivered(json: &Value, subscribers: u64) {
+    let accepted = json["posts_accepted"].as_u64().unwrap();
+    assert!(accepted > 0, "{json}");
+    assert_eq!(json["posts_failed"], 0, "{json}");
+    assert_eq!(json["subscribers_connected"], subscribers, "{json}");
+    assert_eq!(json["deliveries_expected"], accepted * subscribers, "{json}");
+    assert_eq!(json["deliveries_received"], accepted * subscribers, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+    assert_eq!(json["duplicated"], 0, "{json}");
+    assert_eq!(json["unacknowledged"], 0, "{json}");
+    assert_eq!(json["delivery_count"], accepted * subscribers, "{json}");
+    assert_eq!(json["post_count"], json["posts_attempted"], "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fanout_delivers_every_post_to_every_subscriber_once() {
+    let server = spawn_chat().await;
+    let json = run(&common(&server), Scenario::Fanout(tiny_fanout())).await;
+    assert_all_delivered(&json, 3);
+    assert_eq!(json["target"], "chat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_holds_its_streams_and_reads_memory() {
+    let server = spawn_chat().await;
+    let mut common = common(&server);
+    common.server_pid = Some(std::process::id());
+    let json = run(&common, Scenario::Idle(IdleArgs { streams: 20, hold: 1.0 })).await;
+    assert_eq!(json["streams_opened"], 20, "{json}");
+    assert_eq!(json["streams_open_at_end"], 20, "{json}");
+    assert!(json["rss_before_kib"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["rss_end_kib"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["rss_per_stream_kib"].is_number(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn maxpost_is_acknowledged_and_received_in_full() {
+    let server = spawn_chat().await;
+    let args = MaxPostArgs { posters: 2, duration: 1.0, drain: 5.0, max_posts: 10_000 };
+    let json = run(&common(&server), Scenario::MaxPost(args)).await;
+    assert_all_delivered(&json, 1);
+    assert_eq!(json["subscriber_received_all"], true, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_storm_logs_everyone_in_without_losing_messages() {
+    let server = spawn_chat().await;
+    let args = LoginStormArgs { fanout: tiny_fanout(), logins: 5 };
+    let json = run(&common(&server), Scenario::LoginStorm(args)).await;
+    assert_all_delivered(&json, 3);
+    assert_eq!(json["logins_ok"], 5, "{json}");
+    assert_eq!(json["logins_failed"], 0, "{json}");
+    assert_eq!(json["login_count"], 5, "{json}");
+    let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
+    assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_a_summary_then_one_json_line() {
+    let server = spawn_chat().await;
+    let url = format!("http://{}", server.addr);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_chat-load"))
+            .args(["--url", &url, "--deadline", "50", "fanout", "-s", "2", "-p", "1", "-r", "10", "-d", "1"])
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 3, "{stdout}");
+    assert!(lines[..lines.len() - 1].iter().all(|l| serde_json::from_str::<Value>(l).is_err()), "{stdout}");
+    let json: Value = serde_json::from_str(lines[lines.len() - 1]).expect("the last line is JSON");
+    assert_all_delivered(&json, 2);
+}
+
+#[test]
+fn the_binary_refuses_non_loopback_urls() {
+    for url in ["http://10.1.2.3:8000", "http://example.com", "http://[::ffff:127.0.0.1]:80"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_chat-load"))
+            .args(["--url", url, "fanout", "-s", "1", "-d", "1"])
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(stderr.contains("refusing") && stderr.contains("loopback"), "{url}: {stderr}");
+        assert!(output.stdout.is_empty(), "{url}");
+    }
+}

@@ -1,0 +1,354 @@
+//! Who is online in each room right now, counted from the open event streams
+//! of this process.
+//!
+//! A stream of a known visitor (a member, or a guest whose browser has a guest
+//! cookie) holds one [`PresenceGuard`] per room it carries. A visitor is online
+//! while any of their guards lives and for a grace period after the last one
+//! drops, so a page reload (close, then reopen) never shows as leave-and-join,
+//! and three tabs count once. Each room keeps its current [`Online`] snapshot
+//! in a `watch` channel, serialized to JSON once per change, which streams and
+//! `GET /rooms/<room>/presence` read. Joins and leaves are rare, so all work
+//! happens on them; message delivery never touches this module. It knows
+//! nothing of HTTP, and nothing of other instances: with several instances
+//! each one only sees its own streams.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::config::ConfigError;
+use crate::rooms::RoomName;
+
+/// How long a visitor stays online after their last stream in a room closes,
+/// unless `presence_grace_ms` says otherwise.
+pub const DEFAULT_GRACE_MS: u64 = 5000;
+
+/// The `presence_grace_ms` key, read from the same figment as every setting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PresenceSettings {
+    pub presence_grace_ms: u64,
+}
+
+impl Default for PresenceSettings {
+    fn default() -> Self {
+        Self { presence_grace_ms: DEFAULT_GRACE_MS }
+    }
+}
+
+/// One person in a room's online list: a member by account name, a guest by
+/// guest name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Member {
+    pub user: String,
+    pub guest: bool,
+}
+
+impl Member {
+    pub fn new(user: impl Into<String>, guest: bool) -> Self {
+        Self { user: user.into(), guest }
+    }
+}
+
+/// Members first, then guests, each by name: the order the page lists them in.
+impl Ord for Member {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.guest, &self.user).cmp(&(other.guest, &other.user))
+    }
+}
+
+impl PartialOrd for Member {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A room's online list at one moment, with its JSON made once:
+/// `{"room": "lobby", "online": [{"user": "alice", "guest": false}]}`.
+#[derive(Debug)]
+pub struct Online {
+    pub room: RoomName,
+    pub members: Vec<Member>,
+    pub json: Arc<str>,
+}
+
+impl Online {
+    fn new(room: RoomName, members: Vec<Member>) -> Arc<Self> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            room: &'a RoomName,
+            online: &'a [Member],
+        }
+        let json = serde_json::to_string(&Body { room: &room, online: &members }).expect("always serializes");
+        Arc::new(Self { room, members, json: json.into() })
+    }
+}
+
+/// The presence of every room. Cloning shares the same state.
+#[derive(Clone)]
+pub struct Presence {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// A std mutex: held only for map updates, never across an `.await`.
+    rooms: Mutex<HashMap<RoomName, RoomState>>,
+    grace: Duration,
+}
+
+struct RoomState {
+    members: BTreeMap<Member, Entry>,
+    snapshot: watch::Sender<Arc<Online>>,
+}
+
+/// One member's open streams in a room.
+struct Entry {
+    streams: usize,
+    /// Bumped each time the count drops to zero, so a leave timer started
+    /// before a rejoin (and a later drop) knows it is stale.
+    generation: u64,
+}
+
+impl Presence {
+    pub fn new(grace: Duration) -> Self {
+        Self { inner: Arc::new(Inner { rooms: Mutex::new(HashMap::new()), grace }) }
+    }
+
+    /// Presence with the configured grace period (`presence_grace_ms`).
+    pub fn configured(figment: &Figment) -> Result<Self, ConfigError> {
+        let settings: PresenceSettings = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        Ok(Self::new(Duration::from_millis(settings.presence_grace_ms)))
+    }
+
+    /// Counts one more open stream of `member` in `room` until the guard drops.
+    pub fn join(&self, room: &RoomName, member: Member) -> PresenceGuard {
+        let mut rooms = self.inner.rooms();
+        let state = rooms.entry(room.clone()).or_insert_with(|| RoomState::new(room));
+        // Already online (another tab, or back within the grace period) is no change.
+        let arrived = !state.members.contains_key(&member);
+        state.members.entry(member.clone()).or_insert(Entry { streams: 0, generation: 0 }).streams += 1;
+        if arrived {
+            state.publish(room);
+        }
+        PresenceGuard { room: room.clone(), member, inner: Arc::downgrade(&self.inner) }
+    }
+
+    /// Subscribes to a room's online list; see [`PresenceWatch`].
+    pub fn watch(&self, room: &RoomName) -> PresenceWatch {
+        let mut rooms = self.inner.rooms();
+        let state = rooms.entry(room.clone()).or_insert_with(|| RoomState::new(room));
+        let receiver = state.snapshot.subscribe();
+        PresenceWatch { receiver: Some(receiver), room: room.clone(), inner: self.inner.clone() }
+    }
+
+    /// Who is online in `room` now.
+    pub fn online(&self, room: &RoomName) -> Arc<Online> {
+        match self.inner.rooms().get(room) {
+            Some(state) => state.snapshot.borrow().clone(),
+            None => Online::new(room.clone(), Vec::new()),
+        }
+    }
+
+    /// How many rooms have presence state (someone online or watching).
+    pub fn tracked_rooms(&self) -> usize {
+        self.inner.rooms().len()
+    }
+}
+
+impl RoomState {
+    fn new(room: &RoomName) -> Self {
+        let (snapshot, _) = watch::channel(Online::new(room.clone(), Vec::new()));
+        Self { members: BTreeMap::new(), snapshot }
+    }
+
+    fn publish(&self, room: &RoomName) {
+        let members = self.members.keys().cloned().collect();
+        // `send_replace` stores the value even when nobody watches yet.
+        self.snapshot.send_replace(Online::new(room.clone(), members));
+    }
+
+    fn is_idle(&self) -> bool {
+        self.members.is_empty() && self.snapshot.receiver_count() == 0
+    }
+}
+
+type Rooms = HashMap<RoomName, RoomState>;
+
+impl Inner {
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        // Every change is a single insert, remove or counter update, so a
+        // panic elsewhere cannot leave the map half updated.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends a member's grace period: gone, unless they came back since.
+    fn expire(&self, room: &RoomName, member: &Member, generation: u64) {
+        let mut rooms = self.rooms();
+        Self::expire_locked(&mut rooms, room, member, generation);
+    }
+
+    fn expire_locked(rooms: &mut Rooms, room: &RoomName, member: &Member, generation: u64) {
+        let Some(state) = rooms.get_mut(room) else { return };
+        let stale = state.members.get(member).is_none_or(|e| e.streams > 0 || e.generation != generation);
+        if stale {
+            return;
+        }
+        state.members.remove(member);
+        state.publish(room);
+        if state.is_idle() {
+            rooms.remove(room);
+        }
+    }
+}
+
+/// One open stream's place in a room's presence; dropping it starts the
+/// member's grace period if it was their last stream there.
+pub struct PresenceGuard {
+    room: RoomName,
+    member: Member,
+    /// Weak: a stream outliving the server's state must not keep it alive.
+    inner: Weak<Inner>,
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.upgrade() else { return };
+        let mut rooms = inner.rooms();
+        let Some(entry) = rooms.get_mut(&self.room).and_then(|s| s.members.get_mut(&self.member)) else { return };
+        entry.streams -= 1;
+        if entry.streams > 0 {
+            return;
+        }
+        entry.generation += 1;
+        let generation = entry.generation;
+        let runtime = tokio::runtime::Handle::try_current();
+        match runtime {
+            Ok(runtime) if !inner.grace.is_zero() => {
+                drop(rooms);
+                let (room, member, weak, grace) =
+                    (self.room.clone(), self.member.clone(), self.inner.clone(), inner.grace);
+                runtime.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    if let Some(inner) = weak.upgrade() {
+                        inner.expire(&room, &member, generation);
+                    }
+                });
+            }
+            // No grace, or no runtime to wait on (the server is gone): now.
+            _ => Inner::expire_locked(&mut rooms, &self.room, &self.member, generation),
+        }
+    }
+}
+
+/// A subscription to one room's online list, for as long as a stream lives.
+pub struct PresenceWatch {
+    receiver: Option<watch::Receiver<Arc<Online>>>,
+    room: RoomName,
+    inner: Arc<Inner>,
+}
+
+impl PresenceWatch {
+    pub fn room(&self) -> &RoomName {
+        &self.room
+    }
+
+    /// The current list, marking it seen.
+    pub fn current(&mut self) -> Arc<Online> {
+        self.receiver().borrow_and_update().clone()
+    }
+
+    /// Waits for the list to change and returns the newest one (changes that
+    /// come in a burst are seen once, as their result). Cancel-safe.
+    pub async fn changed(&mut self) -> Arc<Online> {
+        let receiver = self.receiver();
+        if receiver.changed().await.is_err() {
+            // The room's state only goes away once nobody watches it, which
+            // cannot happen while this receiver exists.
+            return std::future::pending().await;
+        }
+        receiver.borrow_and_update().clone()
+    }
+
+    fn receiver(&mut self) -> &mut watch::Receiver<Arc<Online>> {
+        self.receiver.as_mut().expect("receiver present until drop")
+    }
+}
+
+impl Drop for PresenceWatch {
+    fn drop(&mut self) {
+        // Drop our receiver before counting, under the lock `watch` takes too.
+        drop(self.receiver.take());
+        let mut rooms = self.inner.rooms();
+        if rooms.get(&self.room).is_some_and(RoomState::is_idle) {
+            rooms.remove(&self.room);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn names(online: &Online) -> Vec<(&str, bool)> {
+        online.members.iter().map(|m| (m.user.as_str(), m.guest)).collect()
+    }
+
+    #[tokio::test]
+    async fn three_streams_of_one_member_count_once_and_members_come_first() {
+        let presence = Presence::new(Duration::ZERO);
+        let lobby = room("lobby");
+        let tabs: Vec<_> = (0..3).map(|_| presence.join(&lobby, Member::new("alice", false))).collect();
+        let _guest = presence.join(&lobby, Member::new("guest-abc123", true));
+        let _bob = presence.join(&lobby, Member::new("bob", false));
+        assert_eq!(names(&presence.online(&lobby)), [("alice", false), ("bob", false), ("guest-abc123", true)]);
+        drop(tabs);
+        assert_eq!(names(&presence.online(&lobby)), [("bob", false), ("guest-abc123", true)]);
+        assert_eq!(
+            &*presence.online(&lobby).json,
+            r#"{"room":"lobby","online":[{"user":"bob","guest":false},{"user":"guest-abc123","guest":true}]}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_stays_through_the_grace_period_and_a_quick_return_is_no_change() {
+        let presence = Presence::new(Duration::from_millis(100));
+        let lobby = room("lobby");
+        let mut watch = presence.watch(&lobby);
+        assert!(watch.current().members.is_empty());
+        let first = presence.join(&lobby, Member::new("alice", false));
+        assert_eq!(names(&*watch.changed().await), [("alice", false)]);
+        drop(first);
+        // A reload: back within the grace period.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let second = presence.join(&lobby, Member::new("alice", false));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(names(&presence.online(&lobby)), [("alice", false)], "the stale timer did nothing");
+        assert!(!watch.receiver().has_changed().unwrap(), "no leave and join was published");
+        drop(second);
+        assert_eq!(names(&presence.online(&lobby)), [("alice", false)], "still online during the grace period");
+        let gone = tokio::time::timeout(Duration::from_secs(2), watch.changed()).await.unwrap();
+        assert!(gone.members.is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_rooms_are_forgotten() {
+        let presence = Presence::new(Duration::ZERO);
+        let lobby = room("lobby");
+        let watch = presence.watch(&lobby);
+        let guard = presence.join(&lobby, Member::new("alice", false));
+        assert_eq!(presence.tracked_rooms(), 1);
+        drop(guard);
+        assert_eq!(presence.tracked_rooms(), 1, "still watched");
+        drop(watch);
+        assert_eq!(presence.tracked_rooms(), 0);
+        assert!(presence.online(&lobby).members.is_empty());
+    }
+}

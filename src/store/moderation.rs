@@ -1,0 +1,186 @@
+//! The store's side of moderation: tombstones, room policies, mutes, bans,
+//! roles and the audit log. Names are compared lowercase.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A room's access rules as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomPolicy {
+    pub locked: bool,
+    pub members_only: bool,
+    /// Lowercase names on the allow list.
+    pub members: Vec<String>,
+    /// Lowercase names muted here, with the end of their mute (ms).
+    pub mutes: Vec<(String, i64)>,
+}
+
+/// One audit line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub room: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The author of a stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorship {
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub at_ms: i64,
+    pub deleted: bool,
+}
+
+impl Store {
+    pub async fn role_of(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn authorship(&self, room: &str, id: i64) -> Result<Option<Authorship>, StoreError> {
+        let row = sqlx::query("SELECT user_id, user_name, at_ms, deleted_by FROM messages WHERE room = $1 AND id = $2")
+            .bind(room)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Authorship {
+            user_id: r.get(0),
+            name: r.get(1),
+            at_ms: r.get(2),
+            deleted: r.get::<Option<String>, _>(3).is_some(),
+        }))
+    }
+
+    /// Replaces a message's text with a tombstone (who, when).
+    pub async fn tombstone(&self, room: &str, id: i64, by: &str, at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET text = '', deleted_by = $1, deleted_at_ms = $2 WHERE room = $3 AND id = $4")
+            .bind(by)
+            .bind(at_ms)
+            .bind(room)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn room_policy(&self, room: &str) -> Result<RoomPolicy, StoreError> {
+        let flags = sqlx::query("SELECT locked, members_only FROM rooms WHERE name = $1")
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (locked, members_only) =
+            flags.map_or((false, false), |r| (r.get::<i64, _>(0) != 0, r.get::<i64, _>(1) != 0));
+        let members = sqlx::query_scalar("SELECT name FROM room_members WHERE room = $1 ORDER BY name")
+            .bind(room)
+            .fetch_all(&self.pool)
+            .await?;
+        let mutes = sqlx::query("SELECT name, until_ms FROM mutes WHERE room = $1")
+            .bind(room)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        Ok(RoomPolicy { locked, members_only, members, mutes })
+    }
+
+    /// Sets a room flag (`locked` or `members_only`), creating the room row.
+    pub async fn set_room_flag(&self, room: &str, flag: RoomFlag, on: bool, now_ms: i64) -> Result<(), StoreError> {
+        let column = match flag {
+            RoomFlag::Locked => "locked",
+            RoomFlag::MembersOnly => "members_only",
+        };
+        let sql = format!(
+            "INSERT INTO rooms (name, last_id, last_at_ms, {column}) VALUES ($1, 0, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET {column} = excluded.{column}"
+        );
+        sqlx::query(&sql).bind(room).bind(now_ms).bind(i64::from(on)).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn set_member(&self, room: &str, name: &str, member: bool) -> Result<(), StoreError> {
+        let sql = if member {
+            "INSERT INTO room_members (room, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM room_members WHERE room = $1 AND name = $2"
+        };
+        sqlx::query(sql).bind(room).bind(name.to_lowercase()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn mute(&self, room: &str, name: &str, until_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mutes (room, name, until_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (room, name) DO UPDATE SET until_ms = excluded.until_ms",
+        )
+        .bind(room)
+        .bind(name.to_lowercase())
+        .bind(until_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_banned(&self, name: &str, banned: bool, by: &str, now_ms: i64) -> Result<(), StoreError> {
+        if banned {
+            sqlx::query("INSERT INTO bans (name, by_name, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(name.to_lowercase())
+                .bind(by)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+        } else {
+            sqlx::query("DELETE FROM bans WHERE name = $1").bind(name.to_lowercase()).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Every banned name (lowercase).
+    pub async fn bans(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM bans").fetch_all(&self.pool).await?)
+    }
+
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit (at_ms, actor, action, target, room, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(entry.at_ms)
+            .bind(&entry.actor)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(&entry.room)
+            .bind(&entry.detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest audit lines first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows =
+            sqlx::query("SELECT at_ms, actor, action, target, room, detail FROM audit ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                at_ms: r.get(0),
+                actor: r.get(1),
+                action: r.get(2),
+                target: r.get(3),
+                room: r.get(4),
+                detail: r.get(5),
+            })
+            .collect())
+    }
+}
+
+/// The boolean flags a room has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomFlag {
+    Locked,
+    MembersOnly,
+}

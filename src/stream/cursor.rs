@@ -1,0 +1,126 @@
+//! Where a stream of several rooms stands in each of them, as one string:
+//! `lobby:12,rust:40` (rooms in name order, each with the id of the last
+//! message the client got from it).
+//!
+//! It is the SSE event id of a multi-room stream, so a browser's reconnect
+//! (`Last-Event-ID`) resumes every room at once. A room the cursor does not
+//! name starts with its latest messages. Room names cannot contain `:` or
+//! `,`, so the format needs no escaping. This type only parses and formats.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use thiserror::Error;
+
+use super::Start;
+use crate::rooms::RoomName;
+
+/// Why a cursor was refused (a 400 with this text).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CursorError {
+    #[error("Last-Event-ID must be a cursor like lobby:12,rust:40 (room:id pairs, comma separated)")]
+    Malformed,
+    #[error("Last-Event-ID names room {0} twice")]
+    Repeated(String),
+}
+
+/// The last message id a client has from each room it names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    positions: BTreeMap<RoomName, i64>,
+}
+
+impl Cursor {
+    /// Reads `room:id,room:id`; an empty string is an empty cursor.
+    pub fn parse(raw: &str) -> Result<Self, CursorError> {
+        let mut positions = BTreeMap::new();
+        for pair in raw.trim().split(',').filter(|p| !p.is_empty()) {
+            let (room, id) = pair.split_once(':').ok_or(CursorError::Malformed)?;
+            let room = RoomName::parse(room).map_err(|_| CursorError::Malformed)?;
+            let id = id.parse::<u64>().ok().and_then(|id| i64::try_from(id).ok()).ok_or(CursorError::Malformed)?;
+            if positions.insert(room.clone(), id).is_some() {
+                return Err(CursorError::Repeated(room.to_string()));
+            }
+        }
+        Ok(Self { positions })
+    }
+
+    /// Where a room's feed starts for a client holding this cursor.
+    pub fn start(&self, room: &RoomName) -> Start {
+        self.positions.get(room).map_or(Start::Latest, |id| Start::After(*id))
+    }
+
+    pub fn get(&self, room: &RoomName) -> Option<i64> {
+        self.positions.get(room).copied()
+    }
+
+    /// The client now has every message of `room` up to `id`.
+    pub fn set(&mut self, room: &RoomName, id: i64) {
+        match self.positions.get_mut(room) {
+            Some(position) => *position = id,
+            None => {
+                self.positions.insert(room.clone(), id);
+            }
+        }
+    }
+
+    /// The client's position in `room` is unknown (after a reset).
+    pub fn forget(&mut self, room: &RoomName) {
+        self.positions.remove(room);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (room, id)) in self.positions.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{room}:{id}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn a_cursor_round_trips_in_room_order() {
+        let cursor = Cursor::parse("rust:40,lobby:12").unwrap();
+        assert_eq!(cursor.to_string(), "lobby:12,rust:40");
+        assert_eq!(cursor.start(&room("lobby")), Start::After(12));
+        assert_eq!(cursor.start(&room("go")), Start::Latest);
+        assert_eq!(Cursor::parse("").unwrap(), Cursor::default());
+        assert_eq!(Cursor::parse(" lobby:0 ").unwrap().start(&room("lobby")), Start::After(0));
+    }
+
+    #[test]
+    fn garbage_is_refused_with_the_reason() {
+        for bad in ["lobby", "lobby:", "lobby:x", "lobby:-1", "Lobby:1", ":1", "a:1;b:2", "a:99999999999999999999"] {
+            assert_eq!(Cursor::parse(bad), Err(CursorError::Malformed), "{bad:?}");
+        }
+        assert_eq!(Cursor::parse("a:1,a:2"), Err(CursorError::Repeated("a".into())));
+    }
+
+    #[test]
+    fn positions_move_and_can_be_forgotten() {
+        let mut cursor = Cursor::default();
+        cursor.set(&room("b"), 3);
+        cursor.set(&room("a"), 1);
+        cursor.set(&room("b"), 4);
+        assert_eq!(cursor.to_string(), "a:1,b:4");
+        cursor.forget(&room("a"));
+        assert_eq!(cursor.to_string(), "b:4");
+        assert_eq!(cursor.get(&room("b")), Some(4));
+    }
+}

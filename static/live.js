@@ -1,0 +1,185 @@
+// One event stream per browser, shared by all its tabs.
+//
+// Browsers open at most six HTTP/1.1 connections per origin, so a tab each
+// with its own EventSource would stall the seventh tab. Instead the tabs elect
+// one leader with a Web Lock (released by the browser when the tab goes); the
+// leader opens GET /events?rooms=<every tab's room> and relays each event over
+// a BroadcastChannel. The stream's event id is a cursor over all its rooms, so
+// a reconnect, or a new leader after the old one closed, resumes every room
+// with no gap. Where Web Locks or BroadcastChannel are missing (e.g. a page
+// served over plain HTTP from another host), each tab opens its own stream.
+//
+// This file only moves events; app.js decides what the page shows.
+"use strict";
+
+window.ChatLive = (function () {
+  const CHANNEL = "chat-live";
+  const LEADER_LOCK = "chat-live-leader";
+  // Coalesces the tabs' announcements before (re)opening the stream.
+  const SETTLE_MS = 40;
+
+  // subscriber: { room, me, after() -> last message id shown,
+  //               onEvent(kind, data), onState(state), onRole(role) }
+  function connect(subscriber) {
+    const shared = "BroadcastChannel" in window && navigator.locks && navigator.locks.request;
+    if (!shared) {
+      subscriber.onRole("solo");
+      const leader = new Leader(subscriber, null);
+      leader.want("self", subscriber.room, subscriber.after(), subscriber.me);
+      return;
+    }
+    const tab = Math.random().toString(36).slice(2);
+    const channel = new BroadcastChannel(CHANNEL);
+    let leader = null;
+    // The stream's last cursor, so this tab can resume it if it takes over.
+    let cursor = "";
+    const announce = () =>
+      channel.postMessage({ type: "want", tab, room: subscriber.room, after: subscriber.after(), me: subscriber.me });
+
+    channel.addEventListener("message", (event) => {
+      const note = event.data;
+      if (note.type === "event") {
+        if (note.cursor) cursor = note.cursor;
+        deliver(subscriber, note);
+      }
+      else if (note.type === "state") subscriber.onState(note.state);
+      else if (note.type === "who") announce();
+      else if (leader && note.type === "want") leader.want(note.tab, note.room, note.after, note.me);
+      else if (leader && note.type === "bye") leader.bye(note.tab);
+    });
+    subscriber.onRole("follower");
+    announce();
+    window.addEventListener("pagehide", () => channel.postMessage({ type: "bye", tab }));
+
+    // Held until the tab closes: the promise never settles.
+    navigator.locks.request(LEADER_LOCK, () => {
+      subscriber.onRole("leader");
+      leader = new Leader(subscriber, channel);
+      leader.resume(cursor);
+      leader.want(tab, subscriber.room, subscriber.after(), subscriber.me);
+      channel.postMessage({ type: "who" });
+      return new Promise(() => {});
+    });
+  }
+
+  // Hands an event to the page if it is about the page's room.
+  function deliver(subscriber, note) {
+    if (note.room === subscriber.room) subscriber.onEvent(note.kind, note.data);
+  }
+
+  // The tab that holds the stream.
+  class Leader {
+    constructor(self, channel) {
+      this.self = self;
+      this.channel = channel;
+      this.wants = new Map(); // tab -> { room, after }
+      this.cursor = new Map(); // room -> last id relayed
+      this.presence = new Map(); // room -> last presence JSON
+      this.me = self.me;
+      this.rooms = "";
+      this.source = null;
+      this.state = "connecting";
+      this.timer = 0;
+      this.backoff = 1000;
+    }
+
+    want(tab, room, after, me) {
+      const known = this.rooms.split(",").includes(room);
+      this.wants.set(tab, { room, after });
+      // A page loaded after a login or logout knows the browser's identity
+      // better than the stream opened before it.
+      if (me !== this.me) {
+        this.me = me;
+        this.rooms = "";
+      }
+      this.send({ type: "state", state: this.state });
+      if (known && this.presence.has(room)) this.relay("presence", room, this.presence.get(room));
+      this.settle();
+    }
+
+    // Takes over the position of a stream another tab held.
+    resume(cursor) {
+      for (const pair of cursor.split(",")) {
+        const [room, id] = pair.split(":");
+        if (room) this.cursor.set(room, Number(id));
+      }
+    }
+
+    bye(tab) {
+      this.wants.delete(tab);
+      this.settle();
+    }
+
+    settle() {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.open(), SETTLE_MS);
+    }
+
+    // (Re)opens the stream when the set of rooms changed, resuming each room
+    // from what was relayed, or from what the tab that wants it shows.
+    open(force) {
+      const after = new Map();
+      for (const { room, after: id } of this.wants.values()) {
+        after.set(room, Math.min(id, after.has(room) ? after.get(room) : id));
+      }
+      const rooms = [...after.keys()].sort().join(",");
+      if (!force && rooms === this.rooms && this.source) return;
+      if (this.source) this.source.close();
+      this.source = null;
+      this.rooms = rooms;
+      if (!rooms) return;
+      for (const room of this.cursor.keys()) if (!after.has(room)) this.cursor.delete(room);
+      for (const room of this.presence.keys()) if (!after.has(room)) this.presence.delete(room);
+      for (const [room, id] of after) if (!this.cursor.has(room)) this.cursor.set(room, id);
+      const cursor = [...this.cursor].map(([room, id]) => room + ":" + id).join(",");
+      const source = new EventSource("/events?rooms=" + rooms + "&last_event_id=" + cursor);
+      this.source = source;
+      source.addEventListener("open", () => {
+        this.backoff = 1000;
+        this.setState("connected");
+      });
+      source.addEventListener("error", () => {
+        if (source !== this.source) return;
+        if (source.readyState !== EventSource.CLOSED) return this.setState("reconnecting");
+        // Refused (too many streams, an ended session, the server away):
+        // EventSource gives up, so try again later.
+        this.setState("offline");
+        setTimeout(() => source === this.source && this.open(true), this.backoff);
+        this.backoff = Math.min(this.backoff * 2, 30000);
+      });
+      source.addEventListener("message", (event) => {
+        const message = JSON.parse(event.data);
+        this.resume(event.lastEventId);
+        this.relay("message", message.room, message, event.lastEventId);
+      });
+      source.addEventListener("presence", (event) => {
+        const presence = JSON.parse(event.data);
+        this.presence.set(presence.room, presence);
+        this.relay("presence", presence.room, presence);
+      });
+      source.addEventListener("reset", (event) => {
+        const { room } = JSON.parse(event.data);
+        this.cursor.delete(room);
+        this.relay("reset", room, { room });
+      });
+    }
+
+    setState(state) {
+      this.state = state;
+      this.self.onState(state);
+      this.send({ type: "state", state });
+    }
+
+    relay(kind, room, data, cursor) {
+      const note = { type: "event", kind, room, data, cursor };
+      deliver(this.self, note);
+      this.send(note);
+    }
+
+    send(note) {
+      if (this.channel) this.channel.postMessage(note);
+    }
+  }
+
+  return { connect };
+})();
