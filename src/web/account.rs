@@ -227,6 +227,23 @@ pub fn account(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> Answer 
     account_page(&user, Status::Ok, notice, None, &csrf.0)
 }
 
+/// What every action that asks for the password checks first: a member
+/// (guests go to log in), not throttled for wrong passwords (which count
+/// like failed logins, so a stolen session cannot guess the password).
+fn password_action(
+    visitor: Visitor,
+    ip: Option<IpAddr>,
+    limits: &Limits,
+    csrf: &str,
+) -> Result<SessionUser, Box<Answer>> {
+    let user = member(visitor)?;
+    if let Err(wait) = limits.login.check(&user.name, ip) {
+        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
+        return Err(Box::new(account_page(&user, Status::TooManyRequests, None, Some(error), csrf)));
+    }
+    Ok(user)
+}
+
 #[derive(rocket::FromForm)]
 pub struct PasswordChange {
     #[field(default = String::new())]
@@ -252,14 +269,10 @@ pub async fn change_password(
     accounts: &State<Accounts>,
     limits: &State<Limits>,
 ) -> Result<Answer, Status> {
-    let user = match member(visitor) {
+    let user = match password_action(visitor, client_ip, limits, &form.csrf) {
         Ok(user) => user,
-        Err(to_login) => return Ok(*to_login),
+        Err(answer) => return Ok(*answer),
     };
-    if let Err(wait) = limits.login.check(&user.name, client_ip) {
-        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
-        return Ok(account_page(&user, Status::TooManyRequests, None, Some(error), &form.csrf));
-    }
     match accounts.change_password(&user, &form.current, &form.new).await {
         Ok(session) => Ok(logged_in(&jar, session, "/account?done=password")),
         Err(error @ (AccountError::Invalid(_) | AccountError::WrongCurrentPassword)) => {
@@ -314,14 +327,10 @@ pub async fn delete_account(
     accounts: &State<Accounts>,
     limits: &State<Limits>,
 ) -> Result<Answer, Status> {
-    let user = match member(visitor) {
+    let user = match password_action(visitor, client_ip, limits, &form.csrf) {
         Ok(user) => user,
-        Err(to_login) => return Ok(*to_login),
+        Err(answer) => return Ok(*answer),
     };
-    if let Err(wait) = limits.login.check(&user.name, client_ip) {
-        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
-        return Ok(account_page(&user, Status::TooManyRequests, None, Some(error), &form.csrf));
-    }
     match accounts.delete_account(&user, &form.password).await {
         Ok(()) => {
             log::info!("account {:?} deleted", user.name);
