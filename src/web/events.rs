@@ -175,10 +175,28 @@ pub async fn multi_events(
     Ok(live_events(feed, EventIds::Cursor, admitted, watch, &context, shutdown))
 }
 
+/// One open stream in a gauge, for exactly as long as it lives.
+struct OpenStream(prometheus::IntGauge);
+
+impl OpenStream {
+    fn new(gauge: prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// What moderation asks of an open stream: its rooms, its viewer, and the
 /// announcements (deletions to pass on; kicks, bans and access changes
 /// that end it).
 struct Moderated {
+    /// Counts this stream in `streams_open{transport="sse"}` while it lives.
+    _open: OpenStream,
     moderation: Moderation,
     viewer: Visitor,
     rooms: Vec<RoomName>,
@@ -208,7 +226,8 @@ impl Moderated {
             }
         }
         let controls = moderation.controls();
-        Ok(Self { moderation, viewer: visitor, rooms: rooms.to_vec(), controls })
+        let open = OpenStream::new(chat.hub().metrics().streams_open.with_label_values(&["sse"]));
+        Ok(Self { _open: open, moderation, viewer: visitor, rooms: rooms.to_vec(), controls })
     }
 
     /// The next announcement for this stream: `Some(event)` to send,

@@ -157,5 +157,10 @@ async fn metrics_count_a_scripted_session() {
     assert_eq!(value(r#"chat_logins_total{outcome="success"}"#), 1.0);
     assert_eq!(value("chat_store_batch_messages_count"), 10.0, "one batch per sequential post");
     assert_eq!(value("chat_bus_up"), 1.0);
+    let stream = app.client.get("/rooms/lobby/events").dispatch().await;
+    let text = app.client.get("/metrics").dispatch().await.into_string().await.unwrap();
+    assert!(text.contains(r#"chat_streams_open{transport="sse"} 1"#), "{text}");
+    assert!(text.contains("chat_replay_messages_count 1"), "{text}");
+    drop(stream);
     assert!(value(r#"chat_request_seconds_count{method="POST",route="/rooms/<room>/messages",status="2xx"}"#) >= 10.0);
 }

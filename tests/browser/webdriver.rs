@@ -7,6 +7,7 @@
 //! gets a fresh Chromium profile, so two sessions are two cookie jars.
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,6 +38,9 @@ impl Driver {
             .arg("--log-level=OFF")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, with the browsers it starts: a failed
+            // test that never quit its browsers still takes them down.
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
         let driver = Driver { process, addr: SocketAddr::from(([127, 0, 0, 1], port)), chromium: chromium.to_owned() };
@@ -89,7 +93,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.process.kill();
+        let group = format!("-{}", self.process.id());
+        let killed = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        if !killed.is_ok_and(|status| status.success()) {
+            let _ = self.process.kill();
+        }
         let _ = self.process.wait();
     }
 }
