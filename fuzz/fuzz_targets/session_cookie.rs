@@ -2,24 +2,27 @@
 //! the answer is always 200 and a guest, never an error, never a member.
 #![no_main]
 
-use std::sync::LazyLock;
-
 use libfuzzer_sys::fuzz_target;
 use rocket::http::{Header, Status};
 use rocket::local::blocking::Client;
 
-static CLIENT: LazyLock<Client> = LazyLock::new(|| {
-    let dir = Box::leak(Box::new(std::env::temp_dir().join("chat-fuzz-session-cookie")));
-    let figment = chat::figment().merge(("data_dir", &*dir)).merge(("log_level", "off"));
-    Client::untracked(chat::build(figment).expect("config")).expect("app")
-});
+thread_local! {
+    // One app per fuzzing thread (the blocking client is not `Sync`).
+    static CLIENT: Client = {
+        let dir = std::env::temp_dir().join("chat-fuzz-session-cookie");
+        let figment = chat::figment().merge(("data_dir", dir)).merge(("log_level", "off"));
+        Client::untracked(chat::build(figment).expect("config")).expect("app")
+    };
+}
 
 fuzz_target!(|cookie_header: &str| {
     if cookie_header.contains(['\r', '\n', '\0']) {
         return; // not a header value a client can send
     }
-    let response = CLIENT.get("/api/me").header(Header::new("Cookie", cookie_header.to_owned())).dispatch();
-    assert_eq!(response.status(), Status::Ok);
-    let me: rocket::serde::json::Value = response.into_json().expect("JSON");
-    assert_eq!(me["guest"], true);
+    CLIENT.with(|client| {
+        let response = client.get("/api/me").header(Header::new("Cookie", cookie_header.to_owned())).dispatch();
+        assert_eq!(response.status(), Status::Ok);
+        let me: rocket::serde::json::Value = response.into_json().expect("JSON");
+        assert_eq!(me["guest"], true);
+    });
 });
