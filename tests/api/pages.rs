@@ -151,11 +151,14 @@ async fn metrics_count_a_scripted_session() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} in\n{text}"))
     };
-    assert_eq!(value("chat_messages_posted_total"), 10.0, "a member's burst of 10");
-    assert_eq!(value(r#"chat_rate_limited_total{limit="post"}"#), 2.0);
+    // A member's burst is 10; a slow run may earn a token back meanwhile.
+    let posted = value("chat_messages_posted_total");
+    let limited = value(r#"chat_rate_limited_total{limit="post"}"#);
+    assert!(posted >= 10.0 && limited >= 1.0, "posted {posted}, limited {limited}");
+    assert_eq!(posted + limited, 12.0);
     assert_eq!(value(r#"chat_logins_total{outcome="failure"}"#), 1.0);
     assert_eq!(value(r#"chat_logins_total{outcome="success"}"#), 1.0);
-    assert_eq!(value("chat_store_batch_messages_count"), 10.0, "one batch per sequential post");
+    assert_eq!(value("chat_store_batch_messages_count"), posted, "one batch per sequential post");
     assert_eq!(value("chat_bus_up"), 1.0);
     let stream = app.client.get("/rooms/lobby/events").dispatch().await;
     let text = app.client.get("/metrics").dispatch().await.into_string().await.unwrap();
