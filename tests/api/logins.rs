@@ -103,40 +103,12 @@ async fn failed_logins_are_also_limited_per_client_address() {
         f.merge(("rate_limits", true)).merge(("login_failures_per_ip", 4)).merge(("ip_header", "X-Real-IP"))
     })
     .await;
-    let from = |ip: &'static str| Header::new("X-Real-IP", ip);
     for i in 0..4 {
-        let name = format!("name{i}");
-        let body = login_body(&app, &name).await;
-        let response = app
-            .client
-            .post("/login")
-            .header(rocket::http::ContentType::Form)
-            .header(from("10.1.1.1"))
-            .body(body)
-            .dispatch()
-            .await;
-        assert_eq!(response.status(), Status::Unauthorized);
+        assert_eq!(wrong_login_from(&app, &format!("name{i}"), "10.1.1.1").await, Status::Unauthorized);
     }
-    let body = login_body(&app, "fresh-name").await;
-    let blocked = app
-        .client
-        .post("/login")
-        .header(rocket::http::ContentType::Form)
-        .header(from("10.1.1.1"))
-        .body(body)
-        .dispatch()
-        .await;
-    assert_eq!(blocked.status(), Status::TooManyRequests);
-    let body = login_body(&app, "fresh-name").await;
-    let other = app
-        .client
-        .post("/login")
-        .header(rocket::http::ContentType::Form)
-        .header(from("10.2.2.2"))
-        .body(body)
-        .dispatch()
-        .await;
-    assert_eq!(other.status(), Status::Unauthorized, "another address has its own budget");
+    assert_eq!(wrong_login_from(&app, "fresh-name", "10.1.1.1").await, Status::TooManyRequests);
+    let other = wrong_login_from(&app, "fresh-name", "10.2.2.2").await;
+    assert_eq!(other, Status::Unauthorized, "another address has its own budget");
 }
 
 #[rocket::async_test]
@@ -146,32 +118,19 @@ async fn the_client_address_header_is_ignored_unless_configured() {
         spawn_app_with_clock(clock.clone(), |f| f.merge(("rate_limits", true)).merge(("login_failures_per_ip", 3)))
             .await;
     for (i, spoofed) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].into_iter().enumerate() {
-        let body = login_body(&app, &format!("name{i}")).await;
-        let response = app
-            .client
-            .post("/login")
-            .header(rocket::http::ContentType::Form)
-            .header(Header::new("X-Real-IP", spoofed))
-            .body(body)
-            .dispatch()
-            .await;
-        assert_eq!(response.status(), Status::Unauthorized);
+        assert_eq!(wrong_login_from(&app, &format!("name{i}"), spoofed).await, Status::Unauthorized);
     }
-    let body = login_body(&app, "fresh-name").await;
-    let spoofed = app
-        .client
-        .post("/login")
-        .header(rocket::http::ContentType::Form)
-        .header(Header::new("X-Real-IP", "10.9.9.9"))
-        .body(body)
-        .dispatch()
-        .await;
-    assert_eq!(spoofed.status(), Status::TooManyRequests, "a forged X-Real-IP buys no new budget");
+    let spoofed = wrong_login_from(&app, "fresh-name", "10.9.9.9").await;
+    assert_eq!(spoofed, Status::TooManyRequests, "a forged X-Real-IP buys no new budget");
 }
 
-async fn login_body(app: &TestApp, name: &str) -> String {
+/// A failed login for `name`, claiming (through `X-Real-IP`) to come from `ip`.
+async fn wrong_login_from(app: &TestApp, name: &str, ip: &'static str) -> Status {
     let token = app.csrf().await;
-    crate::helpers::encode_form(&[("username", name), ("password", "wrong password"), ("csrf", &token)])
+    let body = crate::helpers::encode_form(&[("username", name), ("password", "wrong password"), ("csrf", &token)]);
+    let request =
+        app.client.post("/login").header(rocket::http::ContentType::Form).header(Header::new("X-Real-IP", ip));
+    request.body(body).dispatch().await.status()
 }
 
 #[rocket::async_test]
