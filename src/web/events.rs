@@ -208,12 +208,8 @@ impl Moderated {
     /// not exist) or has been kicked from or banned (204: EventSource
     /// stops reconnecting).
     async fn admit(chat: &Chat, viewer: &StreamViewer, rooms: &[RoomName]) -> Result<Self, ApiError> {
-        let visitor = match viewer {
-            StreamViewer::Member(user) => Visitor::User(user.clone()),
-            StreamViewer::Guest(Some(name)) => Visitor::Guest { name: name.clone() },
-            // No name yet: a stand-in that is never on an allow list.
-            StreamViewer::Guest(None) | StreamViewer::Ended => Visitor::Guest { name: GuestName::generate() },
-        };
+        // No name yet: a stand-in that is never on an allow list.
+        let visitor = viewer.visitor().unwrap_or_else(|| Visitor::Guest { name: GuestName::generate() });
         let moderation = chat.moderation().clone();
         for room in rooms {
             if !chat.can_read(&visitor, room).await? {

@@ -150,9 +150,15 @@ pub enum StreamViewer {
 impl StreamViewer {
     /// The key the per-session stream cap counts under.
     pub fn limit_key(&self) -> Option<String> {
+        self.visitor().map(|visitor| visitor.limit_key())
+    }
+
+    /// The visitor behind the stream, when it has a name (a member, or a
+    /// guest whose browser has its guest cookie).
+    pub fn visitor(&self) -> Option<Visitor> {
         match self {
-            StreamViewer::Member(user) => Some(Visitor::User(user.clone()).limit_key()),
-            StreamViewer::Guest(Some(name)) => Some(Visitor::Guest { name: name.clone() }.limit_key()),
+            StreamViewer::Member(user) => Some(Visitor::User(user.clone())),
+            StreamViewer::Guest(Some(name)) => Some(Visitor::Guest { name: name.clone() }),
             StreamViewer::Guest(None) | StreamViewer::Ended => None,
         }
     }

@@ -69,16 +69,15 @@ pub async fn room_ws(
     shutdown: Shutdown,
 ) -> Result<Channel<'static>, ApiError> {
     let room = RoomName::parse(room)?;
-    let visitor = match context.viewer.clone() {
-        StreamViewer::Ended => return Err(ApiError::SessionEnded),
-        StreamViewer::Member(user) => Visitor::User(user),
-        StreamViewer::Guest(Some(name)) => Visitor::Guest { name },
-        StreamViewer::Guest(None) => {
-            let name = GuestName::generate();
-            jar.add_private(GUEST_COOKIE, name.as_str().to_owned(), rocket::time::Duration::days(365));
-            Visitor::Guest { name }
-        }
-    };
+    if matches!(context.viewer, StreamViewer::Ended) {
+        return Err(ApiError::SessionEnded);
+    }
+    // A socket posts, so a browser without a guest name gets one now.
+    let visitor = context.viewer.visitor().unwrap_or_else(|| {
+        let name = GuestName::generate();
+        jar.add_private(GUEST_COOKIE, name.as_str().to_owned(), rocket::time::Duration::days(365));
+        Visitor::Guest { name }
+    });
     if !chat.can_read(&visitor, &room).await? {
         return Err(ModerationError::NoSuchRoom.into());
     }
