@@ -80,15 +80,27 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let settings = rocket.state::<Settings>().expect("settings are managed").clone();
     let metrics = rocket.state::<Arc<metrics::Metrics>>().expect("metrics are managed").clone();
     let hub = stream::Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
+    // With Redis, moderation announcements travel too: these are the two
+    // ends the moderation service is given once it exists.
+    let mut peers = None;
     let (publish, bus, fanout): (Arc<dyn store::Publish>, _, _) = match &settings.redis_url {
         None => (Arc::new(hub.clone()), bus::Bus::InProcess, None),
         Some(url) => {
             let health = Arc::new(bus::BusHealth::connecting());
             let (outbox, outgoing) = tokio::sync::mpsc::channel(BUS_OUTBOX);
+            let (controls_out, controls_outgoing) = tokio::sync::mpsc::channel(BUS_OUTBOX);
+            let (controls_in, controls_incoming) = tokio::sync::mpsc::unbounded_channel();
+            peers = Some((controls_out, controls_incoming));
             let (fanout, starter) = bus::Fanout::new(hub.clone(), Some(outbox));
-            if let Err(e) =
-                bus::RedisBus::start(url, settings.redis_channel.clone(), fanout.clone(), outgoing, health.clone())
-            {
+            let links = bus::BusLinks {
+                channel: settings.redis_channel.clone(),
+                fanout: fanout.clone(),
+                outbox: outgoing,
+                controls_out: controls_outgoing,
+                controls_in,
+                health: health.clone(),
+            };
+            if let Err(e) = bus::RedisBus::start(url, links) {
                 log::error!("invalid redis_url: {e}");
                 return Err(rocket);
             }
@@ -114,7 +126,11 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     };
     let clock = rocket.state::<Clock>().expect("the clock is managed").clone();
     let sessions = auth::Sessions::new(store.clone(), clock.clone(), settings.session_policy());
-    let moderation = moderation::Moderation::new(store.clone(), clock.clone(), sessions.clone());
+    let mut moderation = moderation::Moderation::new(store.clone(), clock.clone(), sessions.clone());
+    if let Some((outgoing, incoming)) = peers {
+        moderation = moderation.with_peers(outgoing);
+        moderation.follow_peers(incoming);
+    }
     let chat = messages::Chat::new(store.clone(), hub.clone(), moderation, settings.allow_guests);
     let accounts = auth::Accounts::new(store, hasher, sessions.clone()).counting(metrics);
     Ok(rocket.manage(chat).manage(sessions).manage(accounts).manage(bus).manage(hub))

@@ -69,6 +69,14 @@ impl Serialize for RoomName {
     }
 }
 
+/// Only valid names deserialize: a name from another instance is checked too.
+impl<'de> serde::Deserialize<'de> for RoomName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        RoomName::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The text of a message: trimmed, 1-2000 Unicode scalar values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);

@@ -45,6 +45,12 @@ fn unique(prefix: &str) -> String {
 
 /// Two instances sharing a fresh schema, a fresh Redis channel and a key.
 async fn cluster(services: &Services) -> (LiveApp, LiveApp) {
+    let (a, b, _) = cluster_and_database(services).await;
+    (a, b)
+}
+
+/// A cluster, and the URL of the database both instances use.
+async fn cluster_and_database(services: &Services) -> (LiveApp, LiveApp, String) {
     let database_url = helpers::postgres_schema(&services.postgres, &unique("chat_s_"));
     let channel = unique("chat:test:");
     let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
@@ -59,7 +65,7 @@ async fn cluster(services: &Services) -> (LiveApp, LiveApp) {
     for app in [&a, &b] {
         wait_for_bus(app).await;
     }
-    (a, b)
+    (a, b, database_url)
 }
 
 async fn wait_for_bus(app: &LiveApp) {
@@ -198,4 +204,65 @@ async fn with_redis_unreachable_health_is_503_but_posting_and_local_delivery_go_
     assert_eq!(ids(&stream.messages_until(id, WAIT).await), vec![id]);
     let history = app.browser().get("/rooms/solo/messages").await;
     assert_eq!(history.status, 200);
+}
+
+async fn member_on(app: &LiveApp, name: &str) -> http::Browser {
+    let mut browser = app.browser();
+    let registered = browser.post_form("/register", &[("username", name), ("password", "correct horse battery")]).await;
+    assert_eq!(registered.status, 303, "{name}");
+    browser
+}
+
+async fn make_moderator(database_url: &str, name: &str) {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(database_url).await.unwrap();
+    sqlx::query("UPDATE users SET role = 'moderator' WHERE name = $1").bind(name).execute(&mut db).await.unwrap();
+}
+
+/// Reads events until one of kind `kind`, skipping the rest.
+async fn next_of_kind(stream: &mut http::EventStream, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = stream.next_event_within(left).await.expect("the stream ended early");
+        if event.event.as_deref() == Some(kind) {
+            return event.json();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_on_one_instance_reaches_open_streams_on_the_other_at_once() {
+    let Some(services) = services("moderation_on_one_instance_reaches_open_streams_on_the_other_at_once") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b, database_url) = cluster_and_database(&services).await;
+    let mut moderator = member_on(&a, "mod").await;
+    make_moderator(&database_url, "mod").await;
+    let mut alice = member_on(&b, "alice").await;
+    let mut bob = member_on(&b, "bob").await;
+    let mut reader_on_b = b.browser().events("/rooms/m/events", &[]).await;
+    let mut alice_on_b = alice.events("/rooms/m/events", &[]).await;
+    let mut bob_on_b = bob.events("/rooms/m/events", &[]).await;
+    let id = alice.say("m", "regrettable").await;
+    reader_on_b.messages_until(id, WAIT).await;
+
+    let deleted = moderator.post_json(&format!("/rooms/m/messages/{id}/delete"), &serde_json::json!({})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(next_of_kind(&mut reader_on_b, "delete").await, serde_json::json!({ "room": "m", "id": id }));
+
+    let kicked = moderator.post_json("/rooms/m/kick", &serde_json::json!({ "user": "alice" })).await;
+    assert_eq!(kicked.status, 200, "{}", kicked.body);
+    let ended =
+        tokio::time::timeout(Duration::from_secs(5), async { while alice_on_b.next_event().await.is_some() {} });
+    ended.await.expect("alice's stream on B ends");
+    let again = alice.send("GET", "/rooms/m/events", &[], None).await;
+    assert_eq!(again.status, 204, "B refuses alice's reconnect too");
+
+    let banned = moderator.post_json("/admin/ban", &serde_json::json!({ "user": "bob" })).await;
+    assert_eq!(banned.status, 200, "{}", banned.body);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async { while bob_on_b.next_event().await.is_some() {} });
+    ended.await.expect("bob's stream on B ends");
+    assert_eq!(bob.get("/api/me").await.json()["guest"], true, "bob's session is gone on B at once");
 }

@@ -155,6 +155,12 @@ impl Sessions {
         Ok(())
     }
 
+    /// Drops the cached sessions of an account whose sessions another
+    /// instance ended: the next check reads the store.
+    pub fn forget_user(&self, user_id: i64) {
+        self.cache().retain(|_, entry| entry.record.user_id != user_id);
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use fanout::{Fanout, FanoutStarter, Notice};
-pub use redis::RedisBus;
+pub use redis::{BusLinks, RedisBus};
 
 /// Whether the Redis connections are up, for `/healthz` and the log.
 #[derive(Debug, Default)]

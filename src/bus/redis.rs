@@ -6,6 +6,12 @@
 //! at the posting instance). While Redis is away the instance goes on
 //! storing and delivering locally; the fan-out catches up from the store
 //! when the subscription is back.
+//!
+//! Moderation announcements go on a second channel (`<channel>:control`),
+//! tagged with the sending instance so it ignores its own. They are not
+//! caught up after an outage: what they change is in the store, which every
+//! instance re-reads within seconds; only the instant reaction of open
+//! streams is lost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +21,7 @@ use rocket::futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::{BusHealth, Fanout, Notice};
+use crate::moderation::Control;
 use crate::rooms::Delivery;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -38,31 +45,66 @@ impl Backoff {
     }
 }
 
+/// What travels between this instance and the Redis tasks.
+pub struct BusLinks {
+    /// The channel messages go on; controls go on `<channel>:control`.
+    pub channel: String,
+    /// Where received messages go.
+    pub fanout: Fanout,
+    /// This instance's commits, to publish.
+    pub outbox: mpsc::Receiver<Arc<Delivery>>,
+    /// This instance's moderation announcements, to publish.
+    pub controls_out: mpsc::Receiver<Control>,
+    /// Where the other instances' announcements go.
+    pub controls_in: mpsc::UnboundedSender<Control>,
+    pub health: Arc<BusHealth>,
+}
+
+/// A moderation announcement on the wire, with the instance that made it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ControlNote {
+    origin: u64,
+    #[serde(flatten)]
+    control: Control,
+}
+
 pub struct RedisBus;
 
 impl RedisBus {
     /// Starts the subscriber and publisher tasks. Fails only on a malformed
     /// URL; an unreachable server is retried in the background.
-    pub fn start(
-        url: &str,
-        channel: String,
-        fanout: Fanout,
-        outbox: mpsc::Receiver<Arc<Delivery>>,
-        health: Arc<BusHealth>,
-    ) -> Result<(), redis::RedisError> {
+    pub fn start(url: &str, links: BusLinks) -> Result<(), redis::RedisError> {
         let client = redis::Client::open(url)?;
-        tokio::spawn(publish(client.clone(), channel.clone(), outbox, health.clone()));
-        tokio::spawn(subscribe(client, channel, fanout, health));
+        let channels =
+            Channels { control: format!("{}:control", links.channel), messages: links.channel, origin: rand::random() };
+        let outgoing = Outgoing { deliveries: links.outbox, controls: links.controls_out };
+        tokio::spawn(publish(client.clone(), channels.clone(), outgoing, links.health.clone()));
+        tokio::spawn(subscribe(client, channels, links.fanout, links.controls_in, links.health));
         Ok(())
     }
 }
 
-async fn subscribe(client: redis::Client, channel: String, fanout: Fanout, health: Arc<BusHealth>) {
+/// The two channels, and this instance's tag on its announcements.
+#[derive(Clone)]
+struct Channels {
+    messages: String,
+    control: String,
+    origin: u64,
+}
+
+async fn subscribe(
+    client: redis::Client,
+    channels: Channels,
+    fanout: Fanout,
+    controls_in: mpsc::UnboundedSender<Control>,
+    health: Arc<BusHealth>,
+) {
+    let channel = &channels.messages;
     let mut backoff = Backoff::new();
     loop {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
+            pubsub.subscribe(&[channel, &channels.control]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         match subscribed.await {
@@ -74,7 +116,18 @@ async fn subscribe(client: redis::Client, channel: String, fanout: Fanout, healt
                 fanout.notify(Notice::Resync);
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
-                    match std::str::from_utf8(message.get_payload_bytes()).ok().and_then(Delivery::from_json) {
+                    let payload = message.get_payload_bytes();
+                    if message.get_channel_name() == channels.control {
+                        match serde_json::from_slice::<ControlNote>(payload) {
+                            Ok(note) if note.origin == channels.origin => {}
+                            Ok(note) => {
+                                let _ = controls_in.send(note.control);
+                            }
+                            Err(_) => log::warn!("bus: ignored a malformed announcement on {:?}", channels.control),
+                        }
+                        continue;
+                    }
+                    match std::str::from_utf8(payload).ok().and_then(Delivery::from_json) {
                         Some(delivery) => fanout.notify(Notice::Committed(delivery)),
                         None => log::warn!("bus: ignored a malformed message on {channel:?}"),
                     }
@@ -91,20 +144,45 @@ async fn subscribe(client: redis::Client, channel: String, fanout: Fanout, healt
     }
 }
 
-async fn publish(
-    client: redis::Client,
+/// What this instance publishes: its commits and its announcements.
+struct Outgoing {
+    deliveries: mpsc::Receiver<Arc<Delivery>>,
+    controls: mpsc::Receiver<Control>,
+}
+
+/// One publication: the channel and the bytes.
+struct Publication {
     channel: String,
-    mut outbox: mpsc::Receiver<Arc<Delivery>>,
-    health: Arc<BusHealth>,
-) {
+    payload: Arc<str>,
+}
+
+impl Outgoing {
+    /// The next thing to publish; `None` once the server is going away.
+    async fn next(&mut self, channels: &Channels) -> Option<Publication> {
+        tokio::select! {
+            // Announcements are rare and should not wait behind a burst.
+            biased;
+            Some(control) = self.controls.recv() => {
+                let note = ControlNote { origin: channels.origin, control };
+                let payload = serde_json::to_string(&note).expect("a control serializes");
+                Some(Publication { channel: channels.control.clone(), payload: payload.into() })
+            }
+            delivery = self.deliveries.recv() => {
+                delivery.map(|d| Publication { channel: channels.messages.clone(), payload: d.json.clone() })
+            }
+        }
+    }
+}
+
+async fn publish(client: redis::Client, channels: Channels, mut outgoing: Outgoing, health: Arc<BusHealth>) {
     let mut backoff = Backoff::new();
     let mut connection: Option<ConnectionManager> = None;
-    let mut unsent: Option<Arc<Delivery>> = None;
+    let mut unsent: Option<Publication> = None;
     loop {
-        let delivery = match unsent.take() {
-            Some(delivery) => delivery,
-            None => match outbox.recv().await {
-                Some(delivery) => delivery,
+        let publication = match unsent.take() {
+            Some(publication) => publication,
+            None => match outgoing.next(&channels).await {
+                Some(publication) => publication,
                 None => return,
             },
         };
@@ -114,7 +192,7 @@ async fn publish(
                 Err(e) => {
                     health.set_publisher_up(false);
                     log::warn!("bus: cannot connect to Redis to publish ({e}); retrying");
-                    unsent = Some(delivery);
+                    unsent = Some(publication);
                     backoff.wait().await;
                     continue;
                 }
@@ -122,7 +200,7 @@ async fn publish(
         }
         let Some(conn) = connection.as_mut() else { continue };
         let sent: redis::RedisResult<i64> =
-            redis::cmd("PUBLISH").arg(&channel).arg(delivery.json.as_bytes()).query_async(conn).await;
+            redis::cmd("PUBLISH").arg(&publication.channel).arg(publication.payload.as_bytes()).query_async(conn).await;
         match sent {
             Ok(_) => {
                 health.set_publisher_up(true);
@@ -131,7 +209,7 @@ async fn publish(
             Err(e) => {
                 health.set_publisher_up(false);
                 log::warn!("bus: publishing on Redis failed ({e}); retrying");
-                unsent = Some(delivery);
+                unsent = Some(publication);
                 connection = None;
                 backoff.wait().await;
             }

@@ -5,17 +5,20 @@
 //! Access checks run on every post and stream, so room policies and bans
 //! are cached in memory (re-read at least every `POLICY_TTL_MS`, so other
 //! instances' changes show within that time). Actions that affect open
-//! streams (a deletion, a kick, a ban, a changed allow list) are announced
-//! on a broadcast channel the streams listen to; they are rare, so each
-//! stream filtering them costs nothing on the message path. This module
-//! knows nothing of HTTP.
+//! streams are announced through [`control`], to this instance's streams
+//! and to the other instances', which apply them to their own caches first
+//! ([`Moderation::follow_peers`]). This module knows nothing of HTTP.
+
+mod control;
+
+pub use control::{Announcer, Control};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::{Role, Sessions, Visitor};
 use crate::clock::Clock;
@@ -28,19 +31,6 @@ const POLICY_TTL_MS: i64 = 2_000;
 const AUTHOR_DELETE_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// How long a kicked visitor's reconnects to the room are refused.
 pub const KICK_MS: i64 = 60 * 1000;
-
-/// Something open streams must react to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Control {
-    /// A message became a tombstone: pages remove it.
-    Deleted { room: RoomName, id: i64 },
-    /// A visitor (by lowercase name) was kicked from a room.
-    Kicked { room: RoomName, name: String },
-    /// A name was banned site-wide.
-    Banned { name: String },
-    /// A room's allow list changed: streams re-check who may read.
-    AccessChanged { room: RoomName },
-}
 
 #[derive(Debug, Error)]
 pub enum ModerationError {
@@ -76,7 +66,7 @@ pub struct Moderation {
     policies: Arc<Mutex<HashMap<RoomName, Cached<RoomPolicy>>>>,
     bans: Arc<Mutex<Option<Cached<HashSet<String>>>>>,
     kicks: Arc<Mutex<HashMap<(RoomName, String), i64>>>,
-    controls: broadcast::Sender<Control>,
+    controls: Announcer,
 }
 
 impl Moderation {
@@ -88,13 +78,51 @@ impl Moderation {
             policies: Arc::default(),
             bans: Arc::default(),
             kicks: Arc::default(),
-            controls: broadcast::channel(256).0,
+            controls: Announcer::local_only(),
         }
     }
 
     /// Announcements for open streams.
     pub fn controls(&self) -> broadcast::Receiver<Control> {
         self.controls.subscribe()
+    }
+
+    /// Also announces this instance's actions to the other instances.
+    pub fn with_peers(self, peers: mpsc::Sender<Control>) -> Self {
+        Self { controls: self.controls.with_peers(peers), ..self }
+    }
+
+    /// Applies the other instances' announcements here, as they arrive: the
+    /// caches they make stale are dropped before this instance's streams
+    /// hear of them (so a stream re-checking its viewer sees the change).
+    pub fn follow_peers(&self, mut peers: mpsc::UnboundedReceiver<Control>) {
+        let moderation = self.clone();
+        tokio::spawn(async move {
+            while let Some(control) = peers.recv().await {
+                moderation.apply_from_peer(&control).await;
+                moderation.controls.tell_streams(control);
+            }
+        });
+    }
+
+    async fn apply_from_peer(&self, control: &Control) {
+        match control {
+            Control::Deleted { .. } => {}
+            Control::Kicked { room, name } => {
+                lock(&self.kicks).insert((room.clone(), name.clone()), self.clock.now_ms() + KICK_MS);
+            }
+            Control::Banned { name } => {
+                self.forget(None);
+                // The sessions are already gone from the store; stop trusting
+                // the cached copies now rather than at their next re-read.
+                match self.store.find_user(name).await {
+                    Ok(Some(user)) => self.sessions.forget_user(user.id),
+                    Ok(None) => {}
+                    Err(e) => log::warn!("moderation: cannot look up banned {name:?}: {e}"),
+                }
+            }
+            Control::AccessChanged { room } => self.forget(Some(room)),
+        }
     }
 
     async fn role(&self, visitor: &Visitor) -> Result<Option<Role>, StoreError> {
@@ -238,7 +266,7 @@ impl Moderation {
             self.store.tombstone(room.as_str(), id, actor.name(), now).await?;
             self.record(actor.name(), "delete", &message.name, Some(room), Some(format!("message {id}"))).await?;
         }
-        let _ = self.controls.send(Control::Deleted { room: room.clone(), id });
+        self.controls.announce(Control::Deleted { room: room.clone(), id });
         Ok(())
     }
 
@@ -263,7 +291,7 @@ impl Moderation {
         let name = target.to_lowercase();
         lock(&self.kicks).insert((room.clone(), name.clone()), self.clock.now_ms() + KICK_MS);
         self.record(actor.name(), "kick", target, Some(room), None).await?;
-        let _ = self.controls.send(Control::Kicked { room: room.clone(), name });
+        self.controls.announce(Control::Kicked { room: room.clone(), name });
         Ok(())
     }
 
@@ -278,7 +306,7 @@ impl Moderation {
         }
         self.record(actor.name(), if banned { "ban" } else { "unban" }, target, None, None).await?;
         if banned {
-            let _ = self.controls.send(Control::Banned { name: target.to_lowercase() });
+            self.controls.announce(Control::Banned { name: target.to_lowercase() });
         }
         Ok(())
     }
@@ -315,7 +343,7 @@ impl Moderation {
         self.forget(Some(room));
         let detail = format!("members-only {on}, added {add:?}, removed {remove:?}");
         self.record(actor.name(), "members-only", room.as_str(), Some(room), Some(detail)).await?;
-        let _ = self.controls.send(Control::AccessChanged { room: room.clone() });
+        self.controls.announce(Control::AccessChanged { room: room.clone() });
         Ok(())
     }
 
