@@ -6,8 +6,9 @@
 //! values. This module owns no I/O and knows nothing of HTTP or storage.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -177,12 +178,31 @@ pub struct Delivery {
     pub message: Message,
     /// The message's JSON, made once when it was committed.
     pub json: Arc<str>,
+    /// Its Server-Sent Events frame, made by the first stream that sends it.
+    sse: OnceLock<Bytes>,
 }
 
 impl Delivery {
     pub fn new(message: Message) -> Arc<Self> {
         let json = serde_json::to_string(&message).expect("a message always serializes");
-        Arc::new(Self { message, json: json.into() })
+        Arc::new(Self { message, json: json.into(), sse: OnceLock::new() })
+    }
+
+    /// The message as one SSE event, `event: message`, its id as the event
+    /// id and its JSON (which escapes every newline) as the only data line.
+    pub fn sse_frame(&self) -> Bytes {
+        self.sse
+            .get_or_init(|| {
+                let id = self.message.id.to_string();
+                let mut frame = BytesMut::with_capacity(self.json.len() + id.len() + 32);
+                frame.put_slice(b"event: message\nid: ");
+                frame.put_slice(id.as_bytes());
+                frame.put_slice(b"\ndata: ");
+                frame.put_slice(self.json.as_bytes());
+                frame.put_slice(b"\n\n");
+                frame.freeze()
+            })
+            .clone()
     }
 
     pub fn id(&self) -> i64 {
@@ -223,7 +243,7 @@ impl Delivery {
             at: parse_at(&wire.at)?,
             deleted,
         };
-        Some(Arc::new(Self { message, json: json.into() }))
+        Some(Arc::new(Self { message, json: json.into(), sse: OnceLock::new() }))
     }
 }
 

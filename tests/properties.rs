@@ -8,11 +8,11 @@ use chat::auth::{Accounts, Activity, GuestName, PasswordHasher, SessionPolicy, S
 use chat::rooms::{Delivery, Message, MessageText, RoomName};
 use chat::store::{NewMessage, Store};
 use chat::stream::{FeedItem, Hub, Start};
+use chat::web::sse::Sse;
 use proptest::prelude::*;
 use rocket::futures::stream;
 use rocket::local::asynchronous::Client;
 use rocket::response::Responder;
-use rocket::response::stream::EventStream;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| tokio::runtime::Runtime::new().unwrap());
 
@@ -56,7 +56,7 @@ fn parse_sse(body: &str) -> Vec<Received> {
 async fn wire_bytes(delivery: &Delivery) -> String {
     let client = Client::untracked(rocket::build()).await.unwrap();
     let request = client.get("/");
-    let events = EventStream::from(stream::iter(vec![chat::web::message_event(delivery)])).heartbeat(None);
+    let events = Sse(stream::iter(vec![chat::web::sse::message_frame(delivery)]));
     let mut response = events.respond_to(request.inner()).unwrap();
     response.body_mut().to_string().await.unwrap()
 }

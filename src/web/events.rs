@@ -15,24 +15,26 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use rocket::futures::Stream;
+use bytes::Bytes;
 use rocket::futures::future::try_join_all;
+use rocket::futures::stream::{self, BoxStream};
+use rocket::futures::{FutureExt, Stream, StreamExt};
 use rocket::request::{self, FromRequest, Request};
-use rocket::response::stream::{Event, EventStream};
-use rocket::response::{self, Responder, Response};
+use rocket::response::stream::ByteStream;
 use rocket::serde::json::json;
 use rocket::{Shutdown, State, get};
 use tokio::sync::broadcast;
 
 use super::error::ApiError;
 use super::identity::StreamViewer;
+use super::sse::{self, Batch, Sse};
 use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::config::Settings;
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::Chat;
 use crate::moderation::{Control, Moderation, ModerationError};
 use crate::presence::{Member, Presence, PresenceGuard, PresenceWatch};
-use crate::rooms::{Delivery, RoomName};
+use crate::rooms::RoomName;
 use crate::stream::{Cursor, LiveItem, RoomsFeed, Start};
 
 /// Most rooms one multi-room stream may carry (its cursor, the event id,
@@ -86,16 +88,6 @@ pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
     Ok(rooms)
 }
 
-/// An `EventStream` with the header that stops proxies (nginx) from
-/// buffering it.
-pub struct Sse<S>(EventStream<S>);
-
-impl<'r, S: Stream<Item = Event> + Send + 'r> Responder<'r, 'r> for Sse<S> {
-    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'r> {
-        Response::build_from(self.0.respond_to(request)?).raw_header("X-Accel-Buffering", "no").ok()
-    }
-}
-
 /// Who asks for a stream and what governs it, gathered in one guard.
 pub struct StreamContext<'r> {
     pub viewer: StreamViewer,
@@ -141,7 +133,7 @@ pub async fn room_events(
     context: StreamContext<'_>,
     chat: &State<Chat>,
     shutdown: Shutdown,
-) -> Result<Sse<impl Stream<Item = Event> + use<>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Bytes> + use<>>, ApiError> {
     let room = RoomName::parse(room)?;
     let start = start_from(header.0.as_deref(), last_event_id)?;
     let watch = Moderated::admit(chat, &context.viewer, std::slice::from_ref(&room)).await?;
@@ -160,7 +152,7 @@ pub async fn multi_events(
     context: StreamContext<'_>,
     chat: &State<Chat>,
     shutdown: Shutdown,
-) -> Result<Sse<impl Stream<Item = Event> + use<>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Bytes> + use<>>, ApiError> {
     let rooms = stream_rooms(rooms)?;
     let cursor = Cursor::parse(header.0.as_deref().or(last_event_id).unwrap_or_default())?;
     let watch = Moderated::admit(chat, &context.viewer, &rooms).await?;
@@ -226,13 +218,21 @@ impl Moderated {
         Ok(Self { _open: open, moderation, viewer: visitor, rooms: rooms.to_vec(), controls })
     }
 
-    /// The next announcement for this stream: `Some(event)` to send,
+    /// The announcements for this stream as frames to send; it ends when
+    /// the stream must. One future lives across polls, so waiting costs
+    /// nothing per message.
+    fn into_frames(self) -> BoxStream<'static, Bytes> {
+        stream::unfold(self, |mut moderated| async move { moderated.next().await.map(|frame| (frame, moderated)) })
+            .boxed()
+    }
+
+    /// The next announcement for this stream: `Some(frame)` to send,
     /// `None` to end the stream. Others are skipped.
-    async fn next(&mut self) -> Option<Event> {
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
             match self.controls.recv().await {
                 Ok(Control::Deleted { room, id }) if self.rooms.contains(&room) => {
-                    return Some(Event::data(json!({ "room": room, "id": id }).to_string()).event("delete"));
+                    return Some(sse::named("delete", &json!({ "room": room, "id": id }).to_string()));
                 }
                 Ok(control) => {
                     for room in &self.rooms {
@@ -294,17 +294,19 @@ impl Admitted {
 
 /// The SSE body of an admitted stream: until the client leaves, the server
 /// shuts down, the session ends, or the store fails (the client then
-/// reconnects and resumes from its last id).
+/// reconnects and resumes from its last id). Everything the loop waits on
+/// lives across iterations, so a message wakes it without re-registering
+/// anything; messages already queued when it wakes go out as one chunk.
 fn live_events(
     mut feed: RoomsFeed,
     ids: EventIds,
     admitted: Admitted,
-    mut moderated: Moderated,
+    moderated: Moderated,
     context: &StreamContext<'_>,
     mut shutdown: Shutdown,
-) -> Sse<impl Stream<Item = Event> + use<>> {
+) -> Sse<impl Stream<Item = Bytes> + use<>> {
     let settings = context.settings;
-    let retry = Duration::from_millis(settings.sse_retry_ms);
+    let retry_ms = settings.sse_retry_ms;
     let mut heartbeat = Duration::from_secs(settings.heartbeat_secs);
     if admitted.member.is_some() {
         heartbeat = heartbeat.min(PRESENCE_HEARTBEAT);
@@ -313,42 +315,72 @@ fn live_events(
         .session_id
         .clone()
         .map(|id| SessionCheck::new(context.sessions.clone(), id, settings.session_check_secs));
-    let stream = EventStream! {
+    let mut controls = moderated.into_frames();
+    let stream = ByteStream! {
         let _admitted = admitted;
-        yield Event::retry(retry);
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        yield sse::retry(retry_ms);
         loop {
-            let item = rocket::tokio::select! {
+            let mut next = rocket::tokio::select! {
                 item = feed.next() => item,
                 _ = &mut shutdown => break,
                 live = SessionCheck::next(&mut session_check) => {
                     if live { continue } else { break }
                 }
-                control = moderated.next() => match control {
-                    Some(event) => {
-                        yield event;
+                control = controls.next() => match control {
+                    Some(frame) => {
+                        yield frame;
                         continue;
                     }
                     None => break,
                 },
+                _ = beat.tick() => {
+                    yield Bytes::from_static(sse::HEARTBEAT);
+                    continue;
+                }
             };
-            match item {
-                Some(Ok(LiveItem::Message(delivery))) => yield match ids {
-                    EventIds::MessageId => message_event(&delivery),
-                    EventIds::Cursor => cursor_message_event(&delivery, feed.cursor()),
-                },
-                Some(Ok(LiveItem::Reset(room))) => yield reset_event(&room),
-                Some(Ok(LiveItem::Presence(online))) => {
-                    yield Event::data(online.json.to_string()).event("presence")
+            let mut batch = Batch::default();
+            let ended = loop {
+                match next {
+                    Some(Ok(item)) => batch.push(frame(item, ids, feed.cursor())),
+                    None => break true,
+                    Some(Err(e)) => {
+                        log::warn!("ending an event stream: {e}");
+                        break true;
+                    }
                 }
-                None => break,
-                Some(Err(e)) => {
-                    log::warn!("ending an event stream: {e}");
-                    break;
+                // What is already queued goes in the same chunk; the feed is
+                // cancel-safe, so asking without waiting loses nothing.
+                if batch.is_full() {
+                    break false;
                 }
+                match feed.next().now_or_never() {
+                    Some(item) => next = item,
+                    None => break false,
+                }
+            };
+            if let Some(chunk) = batch.take() {
+                yield chunk;
+            }
+            if ended {
+                break;
             }
         }
     };
-    Sse(stream.heartbeat(heartbeat))
+    Sse(stream.0)
+}
+
+/// The frame of one item; `cursor` is the stream's position after it.
+fn frame(item: LiveItem, ids: EventIds, cursor: &Cursor) -> Bytes {
+    match item {
+        LiveItem::Message(delivery) => match ids {
+            EventIds::MessageId => sse::message_frame(&delivery),
+            EventIds::Cursor => sse::message_with_id(&delivery, &cursor.to_string()),
+        },
+        LiveItem::Reset(room) => sse::named("reset", &json!({ "room": room }).to_string()),
+        LiveItem::Presence(online) => sse::named("presence", &online.json),
+    }
 }
 
 /// Re-checks a member stream's session every few seconds, so a stream of
@@ -383,21 +415,6 @@ impl SessionCheck {
             }
         }
     }
-}
-
-/// The SSE event of one message: its id as the event id, its JSON (which
-/// escapes every newline) as the only data line.
-pub fn message_event(delivery: &Delivery) -> Event {
-    Event::data(delivery.json.to_string()).event("message").id(delivery.id().to_string())
-}
-
-/// A message on a multi-room stream: the id is the cursor of every room.
-fn cursor_message_event(delivery: &Delivery, cursor: &Cursor) -> Event {
-    Event::data(delivery.json.to_string()).event("message").id(cursor.to_string())
-}
-
-fn reset_event(room: &RoomName) -> Event {
-    Event::data(rocket::serde::json::json!({ "room": room }).to_string()).event("reset")
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@ mod moderation;
 mod ops;
 mod origin;
 mod rooms;
+pub mod sse;
 mod ws;
 
 pub use account::safe_next;
 pub use error::ApiError;
-pub use events::{MAX_STREAM_ROOMS, message_event, start_from, stream_rooms};
+pub use events::{MAX_STREAM_ROOMS, start_from, stream_rooms};
 pub use headers::{CONTENT_SECURITY_POLICY, SecurityHeaders};
 pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
 pub use origin::CrossOriginGuard;

@@ -1,0 +1,141 @@
+//! Server-Sent Events on the wire: each event framed as bytes, and the
+//! responder that streams them.
+//!
+//! A message's frame (`event:`, `id:`, `data:`) is made once, by the first
+//! stream that sends it, and shared by every other one (see
+//! [`Delivery::sse_frame`]); a stream that finds several events ready sends
+//! them as one chunk. Rocket's `Event` builder would instead copy the data
+//! into every subscriber's own event and hand the body each line as a
+//! separate chunk. Data is always JSON from `serde_json`, which escapes every
+//! newline, so user text can never start a line of its own. This module
+//! knows nothing of rooms or sessions: `events` decides what to send.
+
+use std::io::Cursor;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rocket::futures::{Stream, StreamExt};
+use rocket::http::ContentType;
+use rocket::request::Request;
+use rocket::response::stream::ReaderStream;
+use rocket::response::{self, Responder, Response};
+
+use crate::rooms::Delivery;
+
+/// A comment line: keeps proxies from timing the stream out, and makes the
+/// server notice a closed connection at its next write.
+pub const HEARTBEAT: &[u8] = b":\n";
+
+/// The largest chunk handed to the connection at once: several ready
+/// events go out in one write.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// An event stream's body: chunks of whole events.
+pub struct Sse<S>(pub S);
+
+impl<'r, S: Stream<Item = Bytes> + Send + 'r> Responder<'r, 'r> for Sse<S> {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'r> {
+        Response::build()
+            .header(ContentType::EventStream)
+            .raw_header("Cache-Control", "no-cache")
+            // Stops proxies (nginx) from buffering the stream.
+            .raw_header("X-Accel-Buffering", "no")
+            .streamed_body(ReaderStream::from(self.0.map(Cursor::new)))
+            .max_chunk_size(MAX_CHUNK)
+            .ok()
+    }
+}
+
+/// The `retry:` field alone: how long a browser waits before reconnecting.
+pub fn retry(ms: u64) -> Bytes {
+    Bytes::from(format!("retry: {ms}\n\n"))
+}
+
+/// One message on a one-room stream, its id as the event id: shared.
+pub fn message_frame(delivery: &Delivery) -> Bytes {
+    delivery.sse_frame()
+}
+
+/// One message on a multi-room stream: the id is this stream's cursor of
+/// every room, so only the shared JSON is copied.
+pub fn message_with_id(delivery: &Delivery, id: &str) -> Bytes {
+    let json = delivery.json.as_bytes();
+    let mut frame = BytesMut::with_capacity(json.len() + id.len() + 32);
+    frame.put_slice(b"event: message\ndata: ");
+    frame.put_slice(json);
+    frame.put_slice(b"\nid: ");
+    frame.put_slice(id.as_bytes());
+    frame.put_slice(b"\n\n");
+    frame.freeze()
+}
+
+/// A named event without an id (presence, reset, delete): it never moves
+/// the browser's position. `json` must be JSON from `serde_json`.
+pub fn named(event: &str, json: &str) -> Bytes {
+    let mut frame = BytesMut::with_capacity(json.len() + event.len() + 16);
+    frame.put_slice(b"event: ");
+    frame.put_slice(event.as_bytes());
+    frame.put_slice(b"\ndata: ");
+    frame.put_slice(json.as_bytes());
+    frame.put_slice(b"\n\n");
+    frame.freeze()
+}
+
+/// Frames ready at the same moment, joined into one chunk. Holding a single
+/// frame costs nothing: the shared bytes go out as they are.
+#[derive(Default)]
+pub struct Batch {
+    first: Option<Bytes>,
+    joined: Option<BytesMut>,
+}
+
+impl Batch {
+    pub fn push(&mut self, frame: Bytes) {
+        match (&mut self.joined, self.first.take()) {
+            (Some(joined), _) => joined.put_slice(&frame),
+            (None, None) => self.first = Some(frame),
+            (None, Some(first)) => {
+                let mut joined = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+                joined.put_slice(&first);
+                joined.put_slice(&frame);
+                self.joined = Some(joined);
+            }
+        }
+    }
+
+    /// Whether more frames would make the chunk too big to write at once.
+    pub fn is_full(&self) -> bool {
+        self.joined.as_ref().is_some_and(|joined| joined.len() >= MAX_CHUNK)
+    }
+
+    pub fn take(&mut self) -> Option<Bytes> {
+        match self.joined.take() {
+            Some(joined) => Some(joined.freeze()),
+            None => self.first.take(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_one_is_the_frame_itself_and_more_are_joined_in_order() {
+        let mut batch = Batch::default();
+        assert_eq!(batch.take(), None);
+        let one = Bytes::from_static(b"a\n\n");
+        batch.push(one.clone());
+        let taken = batch.take().unwrap();
+        assert_eq!(taken.as_ptr(), one.as_ptr(), "no copy for a single frame");
+        for frame in ["a\n\n", "b\n\n", "c\n\n"] {
+            batch.push(Bytes::from_static(frame.as_bytes()));
+        }
+        assert_eq!(batch.take().unwrap(), Bytes::from_static(b"a\n\nb\n\nc\n\n"));
+        assert_eq!(batch.take(), None);
+    }
+
+    #[test]
+    fn named_events_carry_no_id() {
+        assert_eq!(named("reset", r#"{"room":"x"}"#), Bytes::from_static(b"event: reset\ndata: {\"room\":\"x\"}\n\n"));
+    }
+}
