@@ -1,4 +1,5 @@
-// One event stream per browser, shared by all its tabs.
+// How the page hears about new messages: one event stream per browser,
+// shared by all its tabs; or, per tab, a WebSocket or long polling.
 //
 // Browsers open at most six HTTP/1.1 connections per origin, so a tab each
 // with its own EventSource would stall the seventh tab. Instead the tabs elect
@@ -9,6 +10,11 @@
 // with no gap. Where Web Locks or BroadcastChannel are missing (e.g. a page
 // served over plain HTTP from another host), each tab opens its own stream.
 //
+// A browser without EventSource long-polls GET /rooms/<room>/messages
+// instead. `?transport=ws|sse|poll` in the page's address forces one
+// transport (to get through a proxy that breaks one of them, or to test
+// them); a forced WebSocket or long poll belongs to its tab alone.
+//
 // This file only moves events; app.js decides what the page shows.
 "use strict";
 
@@ -18,9 +24,38 @@ window.ChatLive = (function () {
   // Coalesces the tabs' announcements before (re)opening the stream.
   const SETTLE_MS = 40;
 
+  // Retry delays of the per-tab transports.
+  const FIRST_RETRY_MS = 1000;
+  const LAST_RETRY_MS = 30000;
+  // How long one long poll waits: under the server's 30 s limit, and under
+  // the idle timeout of most proxies.
+  const POLL_WAIT_SECS = 25;
+  // Most messages one poll fetches (the server's limit).
+  const POLL_LIMIT = 200;
+
   // subscriber: { room, me, after() -> last message id shown,
   //               onEvent(kind, data), onState(state), onRole(role) }
+  // onEvent kinds: "message", "presence", "reset" ({room}), "delete"
+  // ({room, id}). onRole: "leader", "follower" or "solo" on the event
+  // stream, else the transport ("ws", "poll").
   function connect(subscriber) {
+    const transport = pickTransport();
+    if (transport === "ws") return openSocket(subscriber);
+    if (transport === "poll") return longPoll(subscriber);
+    shareStream(subscriber);
+  }
+
+  // The transport asked for in the address, else the event stream where
+  // the browser has one.
+  function pickTransport() {
+    const asked = new URLSearchParams(location.search).get("transport");
+    if (asked === "ws" && window.WebSocket) return "ws";
+    if (asked === "poll" || !window.EventSource) return "poll";
+    return "sse";
+  }
+
+  // --- the shared event stream --------------------------------------------
+  function shareStream(subscriber) {
     const shared = "BroadcastChannel" in window && navigator.locks && navigator.locks.request;
     if (!shared) {
       subscriber.onRole("solo");
@@ -162,6 +197,10 @@ window.ChatLive = (function () {
         this.cursor.delete(room);
         this.relay("reset", room, { room });
       });
+      source.addEventListener("delete", (event) => {
+        const { room, id } = JSON.parse(event.data);
+        this.relay("delete", room, { room, id });
+      });
     }
 
     setState(state) {
@@ -178,6 +217,108 @@ window.ChatLive = (function () {
 
     send(note) {
       if (this.channel) this.channel.postMessage(note);
+    }
+  }
+
+  // --- per tab: a WebSocket ------------------------------------------------
+  // Server frames: a message (its JSON plus "type":"message"), "reset",
+  // "delete", and "ack"/"error" answers to frames this page never sends
+  // (it posts over HTTP). The server ends a kicked or banned visitor's socket
+  // with a plain close, like a restart, so every close is retried; a refused
+  // reconnect costs one handshake per backoff step.
+  function openSocket(subscriber) {
+    subscriber.onRole("ws");
+    const retry = new Retry(subscriber);
+    // The newest id this socket delivered: resuming from what the page shows
+    // could skip a message from someone else that arrived before the page's
+    // own post.
+    let after = subscriber.after();
+    const open = () => {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const room = encodeURIComponent(subscriber.room);
+      const socket = new WebSocket(scheme + "://" + location.host + "/rooms/" + room + "/ws?after=" + after);
+      socket.addEventListener("open", () => retry.succeeded());
+      socket.addEventListener("message", (event) => {
+        const { type, ...data } = JSON.parse(event.data);
+        if (type === "message") {
+          after = Math.max(after, data.id);
+          subscriber.onEvent("message", data);
+        } else if (type === "reset" || type === "delete") {
+          subscriber.onEvent(type, data);
+        }
+      });
+      // A refused handshake or a dropped connection: both end here.
+      socket.addEventListener("close", () => retry.failed(open));
+    };
+    open();
+  }
+
+  // --- per tab: long polling ---------------------------------------------
+  // Each request returns at once with what is newer than `after`, or waits
+  // up to POLL_WAIT_SECS for the next message. Long polling carries messages
+  // only: no presence, no deletions.
+  function longPoll(subscriber) {
+    subscriber.onRole("poll");
+    const retry = new Retry(subscriber);
+    const room = encodeURIComponent(subscriber.room);
+    // The newest id a poll returned (see openSocket for why not the page's).
+    let after = subscriber.after();
+    // The first request does not wait, so the page says "connected" at once.
+    let wait = 0;
+    const poll = async () => {
+      let messages;
+      try {
+        const query = "?after=" + after + "&wait=" + wait + "&limit=" + POLL_LIMIT;
+        const response = await fetch("/rooms/" + room + "/messages" + query, { headers: { Accept: "application/json" } });
+        if (!response.ok) throw new Error("poll answered " + response.status);
+        messages = await response.json();
+      } catch (e) {
+        return retry.failed(poll);
+      }
+      retry.succeeded();
+      for (const message of messages) {
+        after = Math.max(after, message.id);
+        subscriber.onEvent("message", message);
+      }
+      wait = POLL_WAIT_SECS;
+      poll();
+    };
+    poll();
+  }
+
+  // Reconnecting for the per-tab transports: 1 s, doubling to 30 s, back to
+  // 1 s after a success. The first failure says "reconnecting"; a failed
+  // retry, or a browser that knows it has no network, says "offline".
+  class Retry {
+    constructor(subscriber) {
+      this.subscriber = subscriber;
+      this.delay = FIRST_RETRY_MS;
+      this.failures = 0;
+      this.pending = null;
+      // Back on the network: try now rather than at the end of the wait.
+      window.addEventListener("online", () => {
+        if (!this.pending) return;
+        clearTimeout(this.pending.timer);
+        this.pending.again();
+      });
+    }
+
+    succeeded() {
+      this.delay = FIRST_RETRY_MS;
+      this.failures = 0;
+      this.subscriber.onState("connected");
+    }
+
+    failed(again) {
+      this.failures += 1;
+      const offline = navigator.onLine === false || this.failures > 1;
+      this.subscriber.onState(offline ? "offline" : "reconnecting");
+      const run = () => {
+        this.pending = null;
+        again();
+      };
+      this.pending = { again: run, timer: setTimeout(run, this.delay) };
+      this.delay = Math.min(this.delay * 2, LAST_RETRY_MS);
     }
   }
 
