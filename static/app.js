@@ -1,7 +1,8 @@
 // The room page: live messages (through the browser's one shared stream, see
 // live.js), who is online with join and leave notices, older history on
 // scrolling up, unread count in the title, @mentions, the room list, sending
-// with fetch, local times. Text from users is only ever inserted with
+// with fetch, local times, deleted messages as tombstones (the moderation
+// menu itself is moderation.js). Text from users is only ever inserted with
 // textContent, never as HTML; join and leave lines exist only on this page.
 "use strict";
 
@@ -13,6 +14,7 @@
   const PAGE = 50; // messages per history page (the server shows the latest 50)
   const room = chat.dataset.room;
   const me = chat.dataset.me;
+  const role = chat.dataset.role || "guest";
   const list = document.getElementById("messages");
   const state = document.getElementById("state");
   const form = document.getElementById("send");
@@ -20,12 +22,19 @@
   const mention = mentionPattern(me);
   const baseTitle = document.title;
 
+  // The per-message menu; its actions' refusals show in the error line.
+  const moderation = window.ChatModeration.setup({ chat, room, me, role, showError, clearError, onDeleted: deleted });
+
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
+  // Ids deleted while this page was open, in case one arrives after that.
+  const deletedIds = new Set();
   let newest = Number(chat.dataset.lastId) || 0;
   for (const li of list.querySelectorAll("li.msg")) {
     seen.add(Number(li.dataset.id));
+    if (li.classList.contains("deleted")) continue;
     if (mention.test(li.querySelector(".text").textContent)) li.classList.add("mention");
+    moderation.decorate(li);
   }
   let historyDone = seen.size < PAGE;
   if (historyDone && seen.size > 0) markHistoryStart();
@@ -42,6 +51,7 @@
     onEvent(kind, data) {
       if (kind === "message") show(data, true);
       else if (kind === "presence") showPresence(data);
+      else if (kind === "delete") deleted(data.id);
       else if (kind === "reset") {
         seen.clear();
         newest = 0;
@@ -96,12 +106,40 @@
     const user = document.createElement("span");
     user.className = message.guest ? "user guest" : "user";
     user.textContent = message.user;
+    li.append(time, " ", user, " ");
+    if (message.deleted || deletedIds.has(message.id)) {
+      li.classList.add("deleted");
+      li.append(tombstoneText());
+      return li;
+    }
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
-    li.append(time, " ", user, " ", text);
+    li.append(text);
     if (mention.test(message.text)) li.classList.add("mention");
+    moderation.decorate(li);
     return li;
+  }
+
+  // A message was deleted (here, or announced by the stream): its row
+  // becomes a tombstone at once, with no text and no menu.
+  function deleted(id) {
+    deletedIds.add(id);
+    const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
+    if (!li || li.classList.contains("deleted")) return;
+    moderation.strip(li);
+    li.classList.remove("mention");
+    li.classList.add("deleted");
+    const text = li.querySelector(".text");
+    if (text) text.replaceWith(tombstoneText());
+    else li.append(tombstoneText());
+  }
+
+  function tombstoneText() {
+    const span = document.createElement("span");
+    span.className = "tombstone";
+    span.textContent = "message deleted";
+    return span;
   }
 
   // A join or leave notice: a line on this page only, never a message.

@@ -19,8 +19,10 @@ mod proxy;
 mod webdriver;
 
 mod chat;
+mod moderation;
 mod page;
 mod tabs;
+mod transports;
 
 use std::io::Write;
 use std::path::PathBuf;
