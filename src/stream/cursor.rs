@@ -6,8 +6,11 @@
 //! (`Last-Event-ID`) resumes every room at once. A room the cursor does not
 //! name starts with its latest messages. Room names cannot contain `:` or
 //! `,`, so the format needs no escaping. This type only parses and formats.
+//!
+//! Positions are a vector kept in name order, not a map: a stream carries at
+//! most 50 rooms, usually one, and every open stream holds a cursor, so its
+//! size matters more than its lookup time.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use thiserror::Error;
@@ -27,46 +30,55 @@ pub enum CursorError {
 /// The last message id a client has from each room it names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cursor {
-    positions: BTreeMap<RoomName, i64>,
+    /// Sorted by room name, each room once.
+    positions: Vec<(RoomName, i64)>,
 }
 
 impl Cursor {
     /// Reads `room:id,room:id`; an empty string is an empty cursor.
     pub fn parse(raw: &str) -> Result<Self, CursorError> {
-        let mut positions = BTreeMap::new();
+        let mut cursor = Self::default();
         for pair in raw.trim().split(',').filter(|p| !p.is_empty()) {
             let (room, id) = pair.split_once(':').ok_or(CursorError::Malformed)?;
             let room = RoomName::parse(room).map_err(|_| CursorError::Malformed)?;
             let id = id.parse::<u64>().ok().and_then(|id| i64::try_from(id).ok()).ok_or(CursorError::Malformed)?;
-            if positions.insert(room.clone(), id).is_some() {
+            if cursor.get(&room).is_some() {
                 return Err(CursorError::Repeated(room.to_string()));
             }
+            cursor.set(&room, id);
         }
-        Ok(Self { positions })
+        Ok(cursor)
+    }
+
+    fn find(&self, room: &RoomName) -> Result<usize, usize> {
+        self.positions.binary_search_by(|(named, _)| named.cmp(room))
     }
 
     /// Where a room's feed starts for a client holding this cursor.
     pub fn start(&self, room: &RoomName) -> Start {
-        self.positions.get(room).map_or(Start::Latest, |id| Start::After(*id))
+        self.get(room).map_or(Start::Latest, Start::After)
     }
 
     pub fn get(&self, room: &RoomName) -> Option<i64> {
-        self.positions.get(room).copied()
+        self.find(room).ok().map(|at| self.positions[at].1)
     }
 
     /// The client now has every message of `room` up to `id`.
     pub fn set(&mut self, room: &RoomName, id: i64) {
-        match self.positions.get_mut(room) {
-            Some(position) => *position = id,
-            None => {
-                self.positions.insert(room.clone(), id);
+        match self.find(room) {
+            Ok(at) => self.positions[at].1 = id,
+            Err(at) => {
+                self.positions.reserve_exact(1);
+                self.positions.insert(at, (room.clone(), id));
             }
         }
     }
 
     /// The client's position in `room` is unknown (after a reset).
     pub fn forget(&mut self, room: &RoomName) {
-        self.positions.remove(room);
+        if let Ok(at) = self.find(room) {
+            self.positions.remove(at);
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -103,10 +103,12 @@ impl Feed {
                 }
                 // A jump in ids, or messages dropped from under us: everything
                 // published is already committed, so the store has the rest.
-                Ok(_) => self.catch_up().await?,
+                // (Boxed: a store read is a large future that an idle
+                // subscriber should not carry while it waits.)
+                Ok(_) => Box::pin(self.catch_up()).await?,
                 Err(RecvError::Lagged(_)) => {
                     self.hub.metrics().lagged_catch_ups.inc();
-                    self.catch_up().await?
+                    Box::pin(self.catch_up()).await?
                 }
                 Err(RecvError::Closed) => return Ok(None),
             }

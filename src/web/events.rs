@@ -234,9 +234,11 @@ impl Moderated {
                 Ok(Control::Deleted { room, id }) if self.rooms.contains(&room) => {
                     return Some(sse::named("delete", &json!({ "room": room, "id": id }).to_string()));
                 }
+                // Boxed, like every rare store read here: the waiting state
+                // of the many idle streams stays small.
                 Ok(control) => {
                     for room in &self.rooms {
-                        if self.moderation.ends_stream(&control, &self.viewer, room).await {
+                        if Box::pin(self.moderation.ends_stream(&control, &self.viewer, room)).await {
                             return None;
                         }
                     }
@@ -244,7 +246,7 @@ impl Moderated {
                 // Missed announcements: re-check access the slow way.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     for room in &self.rooms {
-                        if !matches!(self.moderation.can_read(&self.viewer, room).await, Ok(true)) {
+                        if !matches!(Box::pin(self.moderation.can_read(&self.viewer, room)).await, Ok(true)) {
                             return None;
                         }
                     }
@@ -315,6 +317,10 @@ fn live_events(
         .session_id
         .clone()
         .map(|id| SessionCheck::new(context.sessions.clone(), id, settings.session_check_secs));
+    if let Some(check) = &session_check {
+        // One timer per stream does both.
+        heartbeat = heartbeat.min(check.every);
+    }
     let mut controls = moderated.into_frames();
     let stream = ByteStream! {
         let _admitted = admitted;
@@ -325,9 +331,6 @@ fn live_events(
             let mut next = rocket::tokio::select! {
                 item = feed.next() => item,
                 _ = &mut shutdown => break,
-                live = SessionCheck::next(&mut session_check) => {
-                    if live { continue } else { break }
-                }
                 control = controls.next() => match control {
                     Some(frame) => {
                         yield frame;
@@ -336,6 +339,9 @@ fn live_events(
                     None => break,
                 },
                 _ = beat.tick() => {
+                    if !SessionCheck::still_live(&mut session_check).await {
+                        break;
+                    }
                     yield Bytes::from_static(sse::HEARTBEAT);
                     continue;
                 }
@@ -385,29 +391,29 @@ fn frame(item: LiveItem, ids: EventIds, cursor: &Cursor) -> Bytes {
 
 /// Re-checks a member stream's session every few seconds, so a stream of
 /// an ended session (logout, expiry, password change, deletion, also on
-/// another instance) closes within that time.
+/// another instance) closes within that time. It has no timer of its own:
+/// the stream asks at each heartbeat whether a check is due.
 pub struct SessionCheck {
     sessions: Sessions,
     session_id: String,
-    every: rocket::tokio::time::Interval,
+    every: Duration,
+    last: tokio::time::Instant,
 }
 
 impl SessionCheck {
     fn new(sessions: Sessions, session_id: String, every_secs: u64) -> Self {
-        let period = Duration::from_secs(every_secs);
-        let every = rocket::tokio::time::interval_at(rocket::tokio::time::Instant::now() + period, period);
-        Self { sessions, session_id, every }
+        Self { sessions, session_id, every: Duration::from_secs(every_secs), last: tokio::time::Instant::now() }
     }
 
-    /// Waits for the next check and answers whether the session is still
-    /// live; never resolves for guests (`None`). A store error keeps the
-    /// stream open: the next check decides.
-    async fn next(check: &mut Option<Self>) -> bool {
-        let Some(check) = check else {
-            return std::future::pending().await;
-        };
-        check.every.tick().await;
-        match check.sessions.authenticate(&check.session_id, Activity::Passive).await {
+    /// Whether the session is still live, if a check is due; `true` if not
+    /// (and for guests, `None`). A store error keeps the stream open: the
+    /// next check decides.
+    async fn still_live(check: &mut Option<Self>) -> bool {
+        let Some(check) = check.as_mut().filter(|c| c.last.elapsed() >= c.every) else { return true };
+        check.last = tokio::time::Instant::now();
+        // Boxed: a store read is a large future, and a rare one; the
+        // stream's own state stays small for the many idle streams.
+        match Box::pin(check.sessions.authenticate(&check.session_id, Activity::Passive)).await {
             Ok(session) => session.is_some(),
             Err(e) => {
                 log::warn!("checking a stream's session failed: {e}");

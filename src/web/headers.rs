@@ -2,9 +2,10 @@
 //!
 //! HTML pages get a strict Content-Security-Policy (scripts and styles are
 //! static files, so no `'unsafe-inline'`), `Cache-Control: no-store` (every
-//! page shows who is logged in), and `Referrer-Policy: same-origin`; every
-//! text type gets an explicit charset; HSTS is sent when cookies are marked
-//! `Secure` (TLS in front). Rocket's `Shield` adds `nosniff` and the rest.
+//! page shows who is logged in), `Referrer-Policy: same-origin`, and HSTS
+//! when cookies are marked `Secure` (TLS in front); every text type gets an
+//! explicit charset. Rocket's `Shield` adds `nosniff` and `X-Frame-Options`
+//! to every response.
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Header};
@@ -24,10 +25,6 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, _: &'r Request<'_>, response: &mut Response<'r>) {
-        response.set_header(Header::new("Referrer-Policy", "same-origin"));
-        if self.hsts {
-            response.set_header(Header::new("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
-        }
         let Some(content_type) = response.content_type() else {
             return;
         };
@@ -36,9 +33,16 @@ impl Fairing for SecurityHeaders {
                 .with_params(("charset", "utf-8"));
             response.set_header(with_charset);
         }
+        // These govern documents, so only pages carry them: an event stream
+        // keeps its headers in memory for as long as it is open, and every
+        // header past seven doubles the map that holds them.
         if content_type.is_html() {
             response.set_header(Header::new("Content-Security-Policy", CONTENT_SECURITY_POLICY));
             response.set_header(Header::new("Cache-Control", "no-store"));
+            response.set_header(Header::new("Referrer-Policy", "same-origin"));
+            if self.hsts {
+                response.set_header(Header::new("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+            }
         }
     }
 }
