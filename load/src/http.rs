@@ -33,7 +33,9 @@ impl Response {
     }
 }
 
-async fn connect(target: &Target, timeout: Duration) -> Result<TcpStream> {
+/// Connects to the target (with `TCP_NODELAY`: requests are small and
+/// latency is measured).
+pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<TcpStream> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect(target.addr))
         .await
         .with_context(|| format!("connecting to {} timed out", target.addr))?
@@ -106,6 +108,13 @@ impl Conn {
                 Err(e.into_error())
             }
         }
+    }
+
+    /// The `Cookie` header value this connection sends (`None` without
+    /// cookies), for another socket of the same visitor.
+    pub fn cookie_header(&self) -> Option<String> {
+        let pairs: Vec<String> = self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
     fn build_request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) {

@@ -4,11 +4,13 @@
 //!
 //! It talks to a server on this machine only ([`target`] refuses any other
 //! URL), over its own lean HTTP/1.1 client ([`http`], on the decoders in
-//! [`wire`]), so that thousands of event streams cost it little. Each
-//! scenario ([`scenario`]) prints a short human summary and one JSON line
-//! ([`report`]), including the tool's own CPU use ([`sys`]) so a reader can
-//! tell whether the client saturated. Message texts carry their send time
-//! and identity ([`probe`]) to measure latency, losses and duplicates.
+//! [`wire`]) and WebSocket client, so that thousands of event streams,
+//! sockets or long polls cost it little; subscribers use any of the
+//! server's three transports ([`transport`]). Each scenario ([`scenario`])
+//! prints a short human summary and one JSON line ([`report`]), including
+//! the tool's own CPU use ([`sys`]) so a reader can tell whether the
+//! client saturated. Message texts carry their send time and identity
+//! ([`probe`]) to measure latency, losses and duplicates.
 
 pub mod http;
 pub mod probe;
@@ -16,8 +18,10 @@ pub mod report;
 pub mod scenario;
 pub mod sys;
 pub mod target;
+pub mod transport;
 pub mod wire;
 
 pub use report::Report;
 pub use scenario::{Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, run};
 pub use target::{Kind, Target};
+pub use transport::Transport;

@@ -17,11 +17,15 @@ Servers (loopback only; the chat server with rate limits off):
 
 Examples:
   chat-load --url http://127.0.0.1:8200 fanout -s 1000 -r 20 -d 10
+  chat-load --url http://127.0.0.1:8200 fanout --transport ws -s 1000 -r 20 -d 10
   chat-load --url http://127.0.0.1:8200 --server-pid $PID idle -n 10000 --hold 10
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID idle --transport poll -n 2000 --hold 10
   chat-load --url http://127.0.0.1:8300 --target bare maxpost -p 4 -d 10
   chat-load --url http://127.0.0.1:8200 login-storm -s 1000 -r 20 -d 10 --logins 50
 
-Each run prints a short summary, then one JSON line with every figure.";
+Each run prints a short summary, then one JSON line with every figure.
+After a --transport poll run the server may hold the abandoned long polls
+for up to 30 s: wait that long before the next run.";
 
 /// Load benchmark for the chat server (and the bare Rocket SSE server).
 #[derive(Debug, Parser)]

@@ -1,6 +1,6 @@
 //! Smoke runs of every scenario at tiny sizes against the real chat server,
 //! started in-process on an ephemeral port (as `tests/api/helpers.rs` does),
-//! plus the binary's command line. Only correctness is asserted (nothing
+//! `fanout` and `idle` over each transport, plus the binary's command line. Only correctness is asserted (nothing
 //! lost or duplicated, counts above zero, the JSON line parses): timings
 //! belong to the benchmark, not to tests.
 
@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chat_load::{Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target};
+use chat_load::{Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target, Transport};
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
 use serde_json::Value;
@@ -83,7 +83,15 @@ async fn run(common: &Common, scenario: Scenario) -> Value {
 }
 
 fn tiny_fanout() -> FanoutArgs {
-    FanoutArgs { subscribers: 3, posters: 2, rate: 20.0, duration: 1.0, drain: 5.0, in_flight: 4 }
+    FanoutArgs {
+        subscribers: 3,
+        posters: 2,
+        rate: 20.0,
+        duration: 1.0,
+        drain: 5.0,
+        in_flight: 4,
+        transport: Transport::Sse,
+    }
 }
 
 fn assert_all_delivered(json: &Value, subscribers: u64) {
@@ -100,25 +108,70 @@ fn assert_all_delivered(json: &Value, subscribers: u64) {
     assert_eq!(json["post_count"], json["posts_attempted"], "{json}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fanout_delivers_every_post_to_every_subscriber_once() {
+/// A gentle fan-out over `transport`: every post reaches every subscriber
+/// exactly once.
+async fn fanout_over(transport: Transport) {
     let server = spawn_chat().await;
-    let json = run(&common(&server), Scenario::Fanout(tiny_fanout())).await;
+    let json = run(&common(&server), Scenario::Fanout(FanoutArgs { transport, ..tiny_fanout() })).await;
     assert_all_delivered(&json, 3);
     assert_eq!(json["target"], "chat");
+    assert_eq!(json["transport"], transport.to_string());
+    assert_eq!(json["streams_ended_early"], 0, "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn idle_holds_its_streams_and_reads_memory() {
+async fn fanout_delivers_every_post_to_every_subscriber_once() {
+    fanout_over(Transport::Sse).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fanout_over_websockets_delivers_every_post_once() {
+    fanout_over(Transport::Ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fanout_over_long_polls_delivers_every_post_once() {
+    fanout_over(Transport::Poll).await;
+}
+
+/// Holds 20 subscriptions over `transport` for a second.
+async fn idle_over(transport: Transport) {
     let server = spawn_chat().await;
     let mut common = common(&server);
     common.server_pid = Some(std::process::id());
-    let json = run(&common, Scenario::Idle(IdleArgs { streams: 20, hold: 1.0 })).await;
+    let json = run(&common, Scenario::Idle(IdleArgs { streams: 20, hold: 1.0, transport })).await;
+    assert_eq!(json["transport"], transport.to_string());
     assert_eq!(json["streams_opened"], 20, "{json}");
     assert_eq!(json["streams_open_at_end"], 20, "{json}");
     assert!(json["rss_before_kib"].as_u64().unwrap() > 0, "{json}");
     assert!(json["rss_end_kib"].as_u64().unwrap() > 0, "{json}");
     assert!(json["rss_per_stream_kib"].is_number(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_holds_its_streams_and_reads_memory() {
+    idle_over(Transport::Sse).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_holds_websockets() {
+    idle_over(Transport::Ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_holds_long_polls() {
+    idle_over(Transport::Poll).await;
+}
+
+#[tokio::test]
+async fn the_bare_server_is_only_measured_over_sse() {
+    // Refused before any socket is opened: no server is needed.
+    let target = Target::at("127.0.0.1:9".parse().unwrap(), Kind::Bare).unwrap();
+    for transport in [Transport::Ws, Transport::Poll] {
+        let scenario = Scenario::Fanout(FanoutArgs { transport, ..tiny_fanout() });
+        let error = chat_load::run(&Common::new(target.clone()), &scenario).await.unwrap_err().to_string();
+        assert!(error.contains("needs --target chat"), "{transport}: {error}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

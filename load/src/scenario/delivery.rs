@@ -10,12 +10,14 @@ use serde_json::{Map, Value};
 use super::fanout::{self, Outcome, Plan};
 use super::{Common, FanoutArgs, MaxPostArgs};
 use crate::report::{Report, brief};
+use crate::transport::Transport;
 
 pub(super) fn plan(args: &FanoutArgs) -> Plan {
     // Every poster sends at most its share of rate × duration (plus one).
     let per_poster = (args.rate * args.duration / args.posters as f64).ceil() as u64 + 1;
     Plan {
         subscribers: args.subscribers,
+        transport: args.transport,
         posters: args.posters,
         rate: Some(args.rate),
         duration: Duration::from_secs_f64(args.duration),
@@ -36,6 +38,7 @@ pub(super) async fn fanout(common: &Common, args: &FanoutArgs) -> Result<Report>
 pub(super) async fn maxpost(common: &Common, args: &MaxPostArgs) -> Result<Report> {
     let plan = Plan {
         subscribers: 1,
+        transport: Transport::Sse,
         posters: args.posters,
         rate: None,
         duration: Duration::from_secs_f64(args.duration),
@@ -67,8 +70,10 @@ pub(super) fn describe(report: &mut Report, plan: &Plan, o: &Outcome) {
     let rejected: Map<String, Value> = o.posts_rejected.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
     let rejected_total: u64 = o.posts_rejected.values().sum();
 
-    let mut line =
-        format!("subscribers: {} of {} connected in {:.2} s", o.subscribers_connected, plan.subscribers, o.setup_s);
+    let mut line = format!(
+        "subscribers ({}): {} of {} connected in {:.2} s",
+        plan.transport, o.subscribers_connected, plan.subscribers, o.setup_s
+    );
     if o.subscriber_errors > 0 {
         line.push_str(&format!(
             "; {} failed ({})",
@@ -77,7 +82,7 @@ pub(super) fn describe(report: &mut Report, plan: &Plan, o: &Outcome) {
         ));
     }
     if o.streams_ended_early > 0 {
-        line.push_str(&format!("; {} streams ended early", o.streams_ended_early));
+        line.push_str(&format!("; {} ended early", o.streams_ended_early));
     }
     report.line(line);
     let target_rate = plan.rate.map_or("as fast as possible".to_owned(), |r| format!("target {r} msgs/s"));

@@ -1,9 +1,10 @@
-//! The fan-out engine behind `fanout`, `maxpost` and `login-storm`: S event
-//! streams on one room, P posters (at a total rate, or as fast as they can)
-//! for a set time, then a bounded drain for stragglers. It owns the
-//! delivery accounting: per subscriber the (poster, seq) pairs received,
-//! reconciled at the end against the posts the server acknowledged, and
-//! the post-to-delivery and POST latency histograms.
+//! The fan-out engine behind `fanout`, `maxpost` and `login-storm`: S
+//! subscribers on one room (over any transport), P posters (at a total
+//! rate, or as fast as they can) for a set time, then a bounded drain for
+//! stragglers. It owns the delivery accounting: per subscriber the
+//! (poster, seq) pairs received, reconciled at the end against the posts
+//! the server acknowledged, and the post-to-delivery and POST latency
+//! histograms.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,14 +18,16 @@ use tokio::time::Instant;
 
 use super::Common;
 use super::poster::{self, Posted};
-use crate::http::EventStream;
-use crate::probe::{Bits, Probe, Seen, now_ns};
+use crate::probe::{Bits, Seen, now_ns};
 use crate::report::{Latency, latency, record_us};
+use crate::transport::{Subscription, Transport};
 
 /// What one fan-out run does.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub subscribers: usize,
+    /// How the subscribers receive.
+    pub transport: Transport,
     pub posters: usize,
     /// Total messages per second over all posters; `None`: as fast as each
     /// poster's previous post is acknowledged.
@@ -138,16 +141,14 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::channel(plan.subscribers.max(1));
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
-    let path = format!("/rooms/{}/events", common.room);
     let setup_started = Instant::now();
     let mut subscribers = JoinSet::new();
     for _ in 0..plan.subscribers {
-        let (common, path, shared, stop, ready) =
-            (common.clone(), path.clone(), shared.clone(), stop_rx.clone(), ready_tx.clone());
-        let permits = permits.clone();
+        let (common, shared, stop, ready) = (common.clone(), shared.clone(), stop_rx.clone(), ready_tx.clone());
+        let (permits, transport) = (permits.clone(), plan.transport);
         subscribers.spawn(async move {
             let permit = permits.acquire_owned().await;
-            let opened = EventStream::open(&common.target, &path, common.timeout, 16 * 1024).await;
+            let opened = Subscription::open(transport, &common.target, &common.room, common.timeout, 16 * 1024).await;
             drop(permit);
             match opened {
                 Ok(stream) => {
@@ -172,11 +173,11 @@ pub async fn run(
                 first_error.get_or_insert(e);
             }
             Ok(None) => break,
-            Err(_) => bail!("only {connected} of {} event streams opened in time", plan.subscribers),
+            Err(_) => bail!("only {connected} of {} subscribers connected in time", plan.subscribers),
         }
     }
     if connected == 0 && plan.subscribers > 0 {
-        bail!("no event stream could be opened: {}", first_error.unwrap_or_default());
+        bail!("no subscriber could connect: {}", first_error.unwrap_or_default());
     }
     let setup_s = setup_started.elapsed().as_secs_f64();
 
@@ -259,8 +260,8 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// Reads one stream until told to stop (or the server ends it).
-async fn subscribe(mut stream: EventStream, shared: &Shared, mut stop: watch::Receiver<bool>) -> Subscriber {
+/// Reads one subscription until told to stop (or the server ends it).
+async fn subscribe(mut subscription: Subscription, shared: &Shared, mut stop: watch::Receiver<bool>) -> Subscriber {
     let mut sub = Subscriber {
         seen: Seen::default(),
         ended_early: false,
@@ -271,9 +272,9 @@ async fn subscribe(mut stream: EventStream, shared: &Shared, mut stop: watch::Re
         out_window: latency(),
     };
     loop {
-        let read = stream.read_events(|event| {
+        let read = subscription.read(|probe| {
             let now = now_ns();
-            let probe = match Probe::from_event_data(event.data) {
+            let probe = match probe {
                 Some(probe) if probe.run == shared.run => probe,
                 _ => {
                     sub.foreign += 1;
@@ -302,6 +303,6 @@ async fn subscribe(mut stream: EventStream, shared: &Shared, mut stop: watch::Re
             break;
         }
     }
-    sub.heartbeats = stream.comments();
+    sub.heartbeats = subscription.heartbeats();
     sub
 }

@@ -1,7 +1,8 @@
-//! The `idle` scenario: open N event streams (with bounded concurrency),
-//! hold them for T seconds, and measure what they cost the server in
-//! resident memory (VmRSS before opening, once all are open, and at the end
-//! of the hold), hence the RSS per connection.
+//! The `idle` scenario: open N subscriptions over one transport (event
+//! streams, WebSockets, or long polls re-issued as they return) with
+//! bounded concurrency, hold them for T seconds, and measure what they cost
+//! the server in resident memory (VmRSS before opening, once all are open,
+//! and at the end of the hold), hence the RSS per connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +13,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{Common, IdleArgs};
-use crate::http::EventStream;
 use crate::report::Report;
 use crate::sys::memory;
+use crate::transport::Subscription;
 
-/// Each idle stream reads with a small buffer: they only get heartbeats.
+/// Each idle stream or socket reads with a small buffer: they only get
+/// heartbeats.
 const IDLE_READ_SIZE: usize = 512;
 
 pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
@@ -25,16 +27,19 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::channel(args.streams);
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
-    let path = format!("/rooms/{}/events", common.room);
     let opening = Instant::now();
     let mut streams = JoinSet::new();
     for _ in 0..args.streams {
-        let (common, path, permits, ready) = (common.clone(), path.clone(), permits.clone(), ready_tx.clone());
+        let (common, permits, ready, transport) = (common.clone(), permits.clone(), ready_tx.clone(), args.transport);
         let mut stop = stop_rx.clone();
         streams.spawn(async move {
             let permit = permits.acquire_owned().await;
-            let opened = EventStream::open(&common.target, &path, common.timeout, IDLE_READ_SIZE).await;
+            let opened =
+                Subscription::open(transport, &common.target, &common.room, common.timeout, IDLE_READ_SIZE).await;
             drop(permit);
+            // A poller is ready once its first visit is answered; its first
+            // long poll goes out at once below, well within the settling
+            // pause before memory is read.
             let mut stream = match opened {
                 Ok(stream) => stream,
                 Err(e) => {
@@ -48,13 +53,13 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
                 let more = tokio::select! {
                     biased;
                     _ = stop.changed() => break,
-                    more = stream.read_events(|_| events += 1) => more,
+                    more = stream.read(|_| events += 1) => more,
                 };
                 if !matches!(more, Ok(true)) {
-                    return Some((true, events, stream.comments()));
+                    return Some((true, events, stream.heartbeats()));
                 }
             }
-            Some((false, events, stream.comments()))
+            Some((false, events, stream.heartbeats()))
         });
     }
     drop(ready_tx);
@@ -68,14 +73,15 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
                 first_error.get_or_insert(e);
             }
             Ok(None) => break,
-            Err(_) => bail!("only {opened} of {} event streams opened in time", args.streams),
+            Err(_) => bail!("only {opened} of {} {} subscriptions opened in time", args.streams, args.transport),
         }
     }
     let open_s = opening.elapsed().as_secs_f64();
     if opened == 0 {
-        bail!("no event stream could be opened: {}", first_error.unwrap_or_default());
+        bail!("no {} subscription could be opened: {}", args.transport, first_error.unwrap_or_default());
     }
-    // A moment for the server to finish setting up the last streams.
+    // A moment for the server to finish setting up the last streams (and
+    // to receive the last pollers' first long polls).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after_open = memory(pid)?;
     tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
@@ -97,14 +103,15 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     let client = memory(std::process::id()).ok();
     let mut report = Report::new("idle");
     report.line(format!(
-        "streams: {opened} of {} open in {open_s:.2} s ({errors} failed{}); {} still open after {:.1} s",
+        "{} subscriptions: {opened} of {} open in {open_s:.2} s ({errors} failed{}); {} still open after {:.1} s",
+        args.transport,
         args.streams,
         first_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         opened - ended_early,
         args.hold
     ));
     report.line(format!(
-        "server RSS: {} KiB before, {} KiB once open, {} KiB at the end = {:.1} KiB per stream (peak {} KiB, {} threads)",
+        "server RSS: {} KiB before, {} KiB once open, {} KiB at the end = {:.1} KiB per connection (peak {} KiB, {} threads)",
         before.rss_kib,
         after_open.rss_kib,
         at_end.rss_kib,

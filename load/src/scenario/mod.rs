@@ -17,6 +17,7 @@ use crate::probe::run_id;
 use crate::report::Report;
 use crate::sys::Usage;
 use crate::target::{Kind, Target};
+use crate::transport::Transport;
 
 pub use login::csrf_token;
 
@@ -78,17 +79,27 @@ pub struct FanoutArgs {
     /// own keep-alive connection (so a slow server still gets the rate).
     #[arg(long, default_value_t = 8)]
     pub in_flight: usize,
+    /// How subscribers receive: sse (event streams), ws (WebSockets) or
+    /// poll (long polls); ws and poll need --target chat.
+    #[arg(long, value_enum, default_value_t = Transport::Sse)]
+    pub transport: Transport,
 }
 
-/// `idle`: N open event streams held for T seconds.
+/// `idle`: N open subscriptions (streams, sockets or long polls) held for
+/// T seconds.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdleArgs {
-    /// Event streams to open and hold.
+    /// Subscriptions to open and hold: event streams, WebSockets, or long
+    /// polls (each re-issued when it returns).
     #[arg(long, short = 'n', default_value_t = 10_000)]
     pub streams: usize,
     /// Seconds to hold them open once all are open.
     #[arg(long, default_value_t = 10.0)]
     pub hold: f64,
+    /// What to hold: sse (event streams), ws (WebSockets) or poll (long
+    /// polls); ws and poll need --target chat.
+    #[arg(long, value_enum, default_value_t = Transport::Sse)]
+    pub transport: Transport,
 }
 
 /// `maxpost`: P posters as fast as they can for D seconds, one subscriber.
@@ -119,11 +130,12 @@ pub struct LoginStormArgs {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Scenario {
-    /// S subscribers on one room, P posters at R msgs/s for D s: delivery
-    /// counts, losses, duplicates, post-to-delivery and POST latency.
+    /// S subscribers on one room (over --transport), P posters at R msgs/s
+    /// for D s: delivery counts, losses, duplicates, post-to-delivery and
+    /// POST latency.
     Fanout(FanoutArgs),
-    /// Hold N event streams open: the server's RSS before and after, and per
-    /// connection (needs --server-pid).
+    /// Hold N subscriptions open (over --transport): the server's RSS before
+    /// and after, and per connection (needs --server-pid).
     Idle(IdleArgs),
     /// P posters as fast as they can, one subscriber: acknowledged posts/s,
     /// POST latency, and that the subscriber got them all.
@@ -141,6 +153,16 @@ impl Scenario {
             Scenario::Idle(_) => "idle",
             Scenario::MaxPost(_) => "maxpost",
             Scenario::LoginStorm(_) => "login-storm",
+        }
+    }
+
+    /// How the scenario's subscribers receive (`maxpost` has one SSE
+    /// subscriber).
+    pub fn transport(&self) -> Transport {
+        match self {
+            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.transport,
+            Scenario::Idle(a) => a.transport,
+            Scenario::MaxPost(_) => Transport::Sse,
         }
     }
 
@@ -195,6 +217,9 @@ impl Scenario {
                 }
             }
         }
+        if self.transport() != Transport::Sse && common.target.kind != Kind::Chat {
+            bail!("--transport {} needs --target chat: the bare server only has event streams", self.transport());
+        }
         if let Scenario::LoginStorm(a) = self {
             count("--logins", a.logins, 10_000)?;
             if common.target.kind != Kind::Chat {
@@ -225,8 +250,9 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
     report.summary.insert(
         0,
         format!(
-            "chat-load {} against {} at {} (room {}, run {:08x})",
+            "chat-load {} over {} against {} at {} (room {}, run {:08x})",
             scenario.name(),
+            scenario.transport(),
             common.target.kind,
             common.target.url(),
             common.room,
@@ -234,6 +260,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         ),
     );
     report.set("scenario", scenario.name());
+    report.set("transport", scenario.transport().to_string());
     report.set("target", common.target.kind.to_string());
     report.set("url", common.target.url());
     report.set("room", common.room.clone());
