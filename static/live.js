@@ -223,9 +223,9 @@ window.ChatLive = (function () {
   // --- per tab: a WebSocket ------------------------------------------------
   // Server frames: a message (its JSON plus "type":"message"), "reset",
   // "delete", and "ack"/"error" answers to frames this page never sends
-  // (it posts over HTTP). The server ends a kicked or banned visitor's socket
-  // with a plain close, like a restart, so every close is retried; a refused
-  // reconnect costs one handshake per backoff step.
+  // (it posts over HTTP). The server closes for good with 4403 (kicked,
+  // banned, no access) or 4401 (session ended): like EventSource after a 204
+  // or 401, the page then stops. Any other close is retried.
   function openSocket(subscriber) {
     subscriber.onRole("ws");
     const retry = new Retry(subscriber);
@@ -248,7 +248,10 @@ window.ChatLive = (function () {
         }
       });
       // A refused handshake or a dropped connection: both end here.
-      socket.addEventListener("close", () => retry.failed(open));
+      socket.addEventListener("close", (event) => {
+        if (event.code === 4403 || event.code === 4401) return subscriber.onState("offline");
+        retry.failed(open);
+      });
     };
     open();
   }

@@ -9,6 +9,8 @@
 //! POST) and `{"type":"resume","after":<id>}` replays what was missed. The
 //! handshake is refused (403) from another origin and (401) for an ended
 //! session; a slow client is caught up from the store like a slow SSE one.
+//! A socket the server ends for good closes with code 4403 (kicked, banned,
+//! no access) or 4401 (session ended); any other close invites a reconnect.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use rocket::{Shutdown, State, get};
 use rocket_ws::{Channel, Message, WebSocket};
 use tokio::sync::broadcast;
 
+use rocket_ws::frame::{CloseCode, CloseFrame};
 use rocket_ws::stream::DuplexStream;
 
 use super::error::{ApiError, RefusalReason};
@@ -139,6 +142,8 @@ impl Socket {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let mut session_check =
             tokio::time::interval_at(tokio::time::Instant::now() + self.check_every, self.check_every);
+        // A plain close (a restart, the store away) invites a reconnect.
+        let mut ending = None;
         loop {
             tokio::select! {
                 item = feed.next() => match item {
@@ -163,12 +168,14 @@ impl Socket {
                     }
                     Ok(control) => {
                         if self.chat.moderation().ends_stream(&control, &self.visitor, &self.room).await {
+                            ending = Some(Ending::ShutOut);
                             break;
                         }
                     }
                     // Missed announcements: re-check access the slow way.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         if !matches!(self.chat.can_read(&self.visitor, &self.room).await, Ok(true)) {
+                            ending = Some(Ending::ShutOut);
                             break;
                         }
                     }
@@ -177,13 +184,14 @@ impl Socket {
                 _ = ping.tick() => stream.send(Message::Ping(Vec::new())).await?,
                 _ = session_check.tick() => {
                     if !self.session_live(Activity::Passive).await {
+                        ending = Some(Ending::SessionEnded);
                         break;
                     }
                 }
                 _ = &mut shutdown => break,
             }
         }
-        let _ = stream.close(None).await;
+        let _ = stream.close(ending.map(Ending::frame)).await;
         Ok(())
     }
 
@@ -251,6 +259,31 @@ impl Socket {
             }
             Visitor::Guest { .. } => true,
         }
+    }
+}
+
+/// Why the server closed a socket for good: the page stops reconnecting on
+/// these codes (the private range 4000-4999 of RFC 6455), as EventSource
+/// stops on a 204 or 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Kicked from the room, banned, or no longer allowed in a members-only
+    /// room.
+    ShutOut,
+    /// The session ended (logout, expiry, password change).
+    SessionEnded,
+}
+
+impl Ending {
+    pub const SHUT_OUT: u16 = 4403;
+    pub const SESSION_ENDED: u16 = 4401;
+
+    fn frame(self) -> CloseFrame<'static> {
+        let (code, reason) = match self {
+            Ending::ShutOut => (Self::SHUT_OUT, "you may not read this room now"),
+            Ending::SessionEnded => (Self::SESSION_ENDED, "your session has ended"),
+        };
+        CloseFrame { code: CloseCode::from(code), reason: reason.into() }
     }
 }
 

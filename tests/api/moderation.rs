@@ -111,12 +111,14 @@ async fn a_kick_ends_the_users_streams_and_reconnects_get_204() {
     assert_eq!(act(&mut moderator, "/rooms/k/kick", json!({ "user": "alice" })).await.0, 200);
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(Ok(frame)) = socket.next().await {
-            if frame.is_close() {
-                break;
+            if let Message::Close(close) = frame {
+                return close.map(|c| u16::from(c.code));
             }
         }
+        None
     });
-    closed.await.expect("the socket ends");
+    let code = closed.await.expect("the socket ends");
+    assert_eq!(code, Some(4403), "a close code that tells the page not to reconnect");
     let sse_closed =
         tokio::time::timeout(Duration::from_secs(5), async { while stream.next_event().await.is_some() {} });
     sse_closed.await.expect("the event stream ends");

@@ -290,12 +290,14 @@ async fn a_members_socket_posts_under_their_name_and_an_ended_session_gets_401()
     assert_eq!(alice.post_form("/logout", &[]).await.status, 303);
     let closed = tokio::time::timeout(WAIT, async {
         while let Some(Ok(frame)) = ws.next().await {
-            if frame.is_close() {
-                break;
+            if let Message::Close(close) = frame {
+                return close.map(|c| u16::from(c.code));
             }
         }
+        None
     });
-    closed.await.expect("the socket closes once the session has ended");
+    let code = closed.await.expect("the socket closes once the session has ended");
+    assert_eq!(code, Some(4401), "a close code that tells the page not to reconnect");
     match socket_with(&app, "m", None, Some(&cookies)).await.unwrap_err() {
         tokio_tungstenite::tungstenite::Error::Http(response) => assert_eq!(response.status(), 401),
         other => panic!("expected a 401, got {other:?}"),
