@@ -142,7 +142,7 @@ async fn rate_limits_false_turns_login_throttling_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn argon2_runs_off_the_executor_behind_one_permit_per_core() {
+async fn argon2_runs_off_the_executor_behind_one_permit_per_core_but_one() {
     use chat::auth::{Password, PasswordHasher};
     let hasher = PasswordHasher::new(0).await.unwrap();
     let hash = hasher.hash(Password::for_login(PASSWORD)).await.unwrap();
@@ -161,5 +161,6 @@ async fn argon2_runs_off_the_executor_behind_one_permit_per_core() {
     let (_, ticks) = tokio::join!(rocket::futures::future::join_all(storm), ticks);
     assert_eq!(ticks, 10);
     let cores = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(hasher.peak_concurrency(), cores, "never more hashes at once than cores");
+    let permits = cores.saturating_sub(1).max(1);
+    assert_eq!(hasher.peak_concurrency(), permits, "a core is always left for delivery");
 }
