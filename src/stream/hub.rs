@@ -88,6 +88,12 @@ impl Hub {
         self.inner.rooms().iter().map(|(room, queue)| (room.clone(), queue.last)).collect()
     }
 
+    /// The last id put on `room`'s queue, if the room has subscribers and
+    /// has delivered since its queue was made.
+    pub fn last_delivered(&self, room: &RoomName) -> Option<i64> {
+        self.inner.rooms().get(room).and_then(|queue| queue.last)
+    }
+
     /// Puts a committed message on its room's queue if it is the next one
     /// that room's queue is owed: one map lookup, whatever the number of
     /// rooms.
@@ -134,6 +140,11 @@ impl RoomSubscription {
 
     pub async fn recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::RecvError> {
         self.receiver.as_mut().expect("receiver present until drop").recv().await
+    }
+
+    /// The next delivery if one is already queued.
+    pub fn try_recv(&mut self) -> Result<Arc<Delivery>, broadcast::error::TryRecvError> {
+        self.receiver.as_mut().expect("receiver present until drop").try_recv()
     }
 }
 
