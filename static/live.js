@@ -221,8 +221,8 @@ window.ChatLive = (function () {
   }
 
   // --- per tab: a WebSocket ------------------------------------------------
-  // Server frames: a message (its JSON plus "type":"message"), "reset",
-  // "delete", and "ack"/"error" answers to frames this page never sends
+  // Server frames: a message (its JSON plus "type":"message"), "presence",
+  // "reset", "delete", and "ack"/"error" answers to frames this page never sends
   // (it posts over HTTP). The server closes for good with 4403 (kicked,
   // banned, no access) or 4401 (session ended): like EventSource after a 204
   // or 401, the page then stops. Any other close is retried.
@@ -243,7 +243,7 @@ window.ChatLive = (function () {
         if (type === "message") {
           after = Math.max(after, data.id);
           subscriber.onEvent("message", data);
-        } else if (type === "reset" || type === "delete") {
+        } else if (type === "reset" || type === "delete" || type === "presence") {
           subscriber.onEvent(type, data);
         }
       });

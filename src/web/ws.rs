@@ -2,7 +2,8 @@
 //! Server-Sent Events do not get through.
 //!
 //! Server to client: the same message JSON as SSE with `"type":"message"`
-//! added, `{"type":"reset",...}`, `{"type":"ack","id":..}` for a sent
+//! added, the online list as `{"type":"presence",...}` (on connect and on
+//! change; the socket counts its visitor as online), `{"type":"reset",...}`, `{"type":"ack","id":..}` for a sent
 //! message, and `{"type":"error","code":422,"reason":"..."}` for a refused
 //! one (the socket stays open). Client to server: `{"type":"send","text":..}`
 //! posts as the session's user (the same rules, limits and reasons as a
@@ -34,6 +35,7 @@ use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::{Chat, PostError};
 use crate::moderation::{Control, ModerationError};
+use crate::presence::{Member, PresenceGuard, PresenceWatch};
 use crate::rooms::{Delivery, RoomName};
 use crate::stream::{Feed, FeedItem, Start};
 
@@ -88,6 +90,11 @@ pub async fn room_ws(
         return Err(ApiError::ShutOut);
     }
     let controls = chat.moderation().controls();
+    // A socket counts in presence like an event stream. It needs no
+    // heartbeat for that: it reads the connection, so a closed one is
+    // noticed at once.
+    let online = context.presence.join(&room, Member::new(visitor.name(), visitor.is_guest()));
+    let presence = context.presence.watch(&room);
     let slot = context
         .limits
         .streams
@@ -104,6 +111,8 @@ pub async fn room_ws(
         limits: context.limits.clone(),
         check_every: Duration::from_secs(context.settings.session_check_secs),
         controls,
+        presence,
+        _online: online,
         _slot: slot,
     };
     let gauge = chat.hub().metrics().streams_open.with_label_values(&["ws"]);
@@ -128,6 +137,10 @@ struct Socket {
     check_every: Duration,
     /// Moderation announcements (deletions, kicks, bans, access changes).
     controls: broadcast::Receiver<Control>,
+    /// Who else is online in the room, sent on connect and on each change.
+    presence: PresenceWatch,
+    /// Counts this socket's visitor as online while it lives.
+    _online: PresenceGuard,
     /// This socket's place under the stream caps, freed when it ends.
     _slot: StreamSlot,
 }
@@ -144,6 +157,7 @@ impl Socket {
             tokio::time::interval_at(tokio::time::Instant::now() + self.check_every, self.check_every);
         // A plain close (a restart, the store away) invites a reconnect.
         let mut ending = None;
+        stream.send(Message::text(typed_frame("presence", &self.presence.current().json))).await?;
         loop {
             tokio::select! {
                 item = feed.next() => match item {
@@ -181,6 +195,9 @@ impl Socket {
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
+                online = self.presence.changed() => {
+                    stream.send(Message::text(typed_frame("presence", &online.json))).await?;
+                }
                 _ = ping.tick() => stream.send(Message::Ping(Vec::new())).await?,
                 _ = session_check.tick() => {
                     if !self.session_live(Activity::Passive).await {
@@ -290,7 +307,13 @@ impl Ending {
 /// The SSE message JSON with `"type":"message"` in front, made from the
 /// shared serialization without parsing it again.
 fn message_frame(delivery: &Delivery) -> String {
-    format!(r#"{{"type":"message",{}"#, &delivery.json[1..])
+    typed_frame("message", &delivery.json)
+}
+
+/// A JSON object made once for every stream (a message, an online list)
+/// with `"type"` put in front. `object` is serde_json's `{...}`.
+fn typed_frame(kind: &str, object: &str) -> String {
+    format!(r#"{{"type":"{kind}",{}"#, &object[1..])
 }
 
 fn frame(value: Value) -> Message {

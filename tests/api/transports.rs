@@ -199,13 +199,50 @@ async fn socket_with(
     tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
 }
 
+/// The next JSON frame that is not an online list.
 async fn next_json(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time").unwrap().unwrap();
         if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).unwrap();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] != "presence" {
+                return value;
+            }
         }
     }
+}
+
+/// The next online list a socket sends.
+async fn next_presence(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time").unwrap().unwrap();
+        if let Message::Text(text) = frame {
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "presence" {
+                return value;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_counts_in_presence_and_sends_the_online_list() {
+    let app = spawn_server().await;
+    let mut alice = app.browser();
+    let registered =
+        alice.post_form("/register", &[("username", "alice"), ("password", "correct horse battery")]).await;
+    assert_eq!(registered.status, 303);
+    let mut ws = socket_with(&app, "here", None, Some(&alice.cookie_header())).await.unwrap();
+    let first = next_presence(&mut ws).await;
+    assert_eq!(first, json!({ "type": "presence", "room": "here", "online": [{ "user": "alice", "guest": false }] }));
+    let listed = app.browser().get("/rooms/here/presence").await.json();
+    assert_eq!(listed["online"], first["online"], "the socket's visitor is online for everyone");
+    let mut bob = app.browser();
+    let bob_name = bob.get("/api/me").await.json()["user"].as_str().unwrap().to_owned();
+    let _stream = bob.events("/rooms/here/events", &[]).await;
+    let both = next_presence(&mut ws).await;
+    let names: Vec<&str> = both["online"].as_array().unwrap().iter().map(|m| m["user"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alice", bob_name.as_str()], "a join elsewhere reaches the socket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

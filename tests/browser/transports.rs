@@ -111,11 +111,19 @@ async fn a_forced_transport_is_live_and_catches_up_after_a_cut(transport: &str) 
         ["before the page", "live one", "missed 1", "missed 2", "missed 3", "after the cut"]
     );
 
-    // Deletions reach a socket; long polling carries messages only.
+    // Deletions and who is online reach a socket; long polling carries
+    // messages only.
     if transport == "ws" {
         let deleted = poster.post_json(&format!("/rooms/{room}/messages/{last}/delete"), &json!({})).await;
         assert_eq!(deleted.status, 200, "{}", deleted.body);
         wait_for_delete(&browser, &room, last).await;
+        browser
+            .wait_for(
+                "the socket's visitor in the online list",
+                LIVE,
+                "return document.querySelectorAll('#online li').length === 1",
+            )
+            .await;
     }
     assert_eq!(stream_of(&browser).await, transport, "still the forced transport after reconnecting");
     browser.quit().await;
