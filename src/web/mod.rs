@@ -5,6 +5,7 @@
 //! this module must not grow business logic of its own.
 
 mod account;
+mod admission;
 mod csrf;
 mod directory;
 mod error;

@@ -28,8 +28,8 @@ use tokio::sync::broadcast;
 use rocket_ws::frame::{CloseCode, CloseFrame};
 use rocket_ws::stream::DuplexStream;
 
+use super::admission::StreamContext;
 use super::error::{ApiError, RefusalReason};
-use super::events::StreamContext;
 use super::identity::{GUEST_COOKIE, Jar, StreamViewer};
 use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::limits::{Limits, StreamSlot};
