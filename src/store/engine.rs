@@ -96,9 +96,14 @@ fn with_create_mode(url: &str) -> String {
     }
 }
 
-fn create_parent_dir(url: &str) -> Result<(), StoreError> {
+/// The file of a `sqlite://<path>?<options>` URL.
+pub fn sqlite_path(url: &str) -> &str {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
+    path.split('?').next().unwrap_or_default()
+}
+
+fn create_parent_dir(url: &str) -> Result<(), StoreError> {
+    let path = sqlite_path(url);
     if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     }
@@ -115,6 +120,12 @@ mod tests {
         assert_eq!(Engine::of("postgres://localhost/test").unwrap(), Engine::Postgres);
         assert_eq!(Engine::of("postgresql://localhost/test").unwrap(), Engine::Postgres);
         assert!(Engine::of("mysql://localhost/test").is_err());
+    }
+
+    #[test]
+    fn a_sqlite_url_names_its_file() {
+        assert_eq!(sqlite_path("sqlite://data/chat.db?mode=rwc"), "data/chat.db");
+        assert_eq!(sqlite_path("sqlite:/tmp/x.db"), "/tmp/x.db");
     }
 
     #[test]

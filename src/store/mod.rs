@@ -2,10 +2,10 @@
 //! embedded default) or PostgreSQL (shared by several instances), chosen by
 //! the scheme of `database_url`.
 //!
-//! `Store` is a cheap handle (clone it freely) around two connection pools: a
-//! read pool that also takes the rare account and session writes, and a
-//! single-connection pool owned by the message writer task (`writer`), which
-//! assigns per-room ids and commits messages in batches. The store knows
+//! `Store` is a cheap handle (clone it freely) around a connection pool that
+//! reads and takes the rare account and session writes, and the message
+//! writer (`writer`) with a connection of its own, which assigns per-room
+//! ids and commits messages in batches. The store knows
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
 
@@ -32,8 +32,10 @@ pub enum StoreError {
     UsernameTaken,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Native(Arc<rusqlite::Error>),
     #[error("a batch of messages failed to commit: {0}")]
-    Batch(Arc<sqlx::Error>),
+    Batch(Arc<StoreError>),
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the message writer has stopped")]
@@ -100,8 +102,13 @@ impl Store {
         let engine = Engine::of(url)?;
         let pool = engine::connect(engine, url, 8).await?;
         engine::migrate(engine, &pool).await?;
-        let write_pool = engine::connect(engine, url, 1).await?;
-        let writer = writer::MessageWriter::spawn(write_pool, publish, metrics);
+        let writer = match engine {
+            Engine::Sqlite => writer::MessageWriter::spawn_sqlite(engine::sqlite_path(url), publish, metrics)?,
+            Engine::Postgres => {
+                let write_pool = engine::connect(engine, url, 1).await?;
+                writer::MessageWriter::spawn_pooled(write_pool, publish, metrics)
+            }
+        };
         Ok(Self { pool, writer, engine })
     }
 

@@ -1,0 +1,189 @@
+//! The message writer: one writer, one connection, group commit.
+//!
+//! Every post is queued to the writer, which takes everything waiting at
+//! that moment (up to `MAX_BATCH`), writes it in one transaction with one
+//! fsync, and only then hands each message to the publisher, in id order,
+//! before answering the posters. One writer means no `SQLITE_BUSY` between
+//! posters, and publishing from here means subscribers see ids in commit
+//! order.
+//!
+//! A batch is always the same statements: one counter bump per room, then
+//! one insert for all its messages. With SQLite they run on a thread of the
+//! writer's own through SQLite's own API (`sqlite`), so a batch costs one
+//! hand-off instead of one per statement; with PostgreSQL a task runs them
+//! through the pool (`pooled`).
+
+mod pooled;
+mod sqlite;
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+use crate::metrics::Metrics;
+use crate::rooms::{Author, Delivery, Message, MessageText, RoomName};
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// How many posts may wait for the writer before posters wait to queue.
+const QUEUE_DEPTH: usize = 4096;
+
+/// Takes `count` ids in a room: the room's counter row is bumped inside the
+/// inserting transaction, which makes the id allocation and the insert one
+/// atomic step (and, on PostgreSQL, holds the room's row lock until commit).
+/// `$1` room, `$2` count, `$3` time; returns the room's new last id.
+const BUMP_ROOM_SQL: &str = "INSERT INTO rooms (name, last_id, last_at_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET last_id = rooms.last_id + $2, last_at_ms = excluded.last_at_ms \
+     RETURNING last_id";
+
+/// Receives every committed message, in commit order, exactly once.
+pub trait Publish: Send + Sync + 'static {
+    fn publish(&self, delivery: &Arc<Delivery>);
+}
+
+/// A message as posted, before it has an id and a time.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: RoomName,
+    pub author: Author,
+    pub text: MessageText,
+}
+
+struct Job {
+    message: NewMessage,
+    done: oneshot::Sender<Result<Arc<Delivery>, StoreError>>,
+}
+
+/// The queue into the writer; the writer ends when every handle is gone.
+#[derive(Clone)]
+pub(super) struct MessageWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl MessageWriter {
+    /// A writer task on `pool` (PostgreSQL).
+    pub(super) fn spawn_pooled(pool: AnyPool, publish: Arc<dyn Publish>, metrics: Arc<Metrics>) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(pooled::run(pool, queue, publish, metrics));
+        Self { jobs }
+    }
+
+    /// A writer thread on the SQLite file at `path` (already migrated).
+    pub(super) fn spawn_sqlite(
+        path: &str,
+        publish: Arc<dyn Publish>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, StoreError> {
+        let connection = sqlite::open(path)?;
+        let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || sqlite::run(connection, queue, publish, metrics))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(Self { jobs })
+    }
+
+    pub(super) async fn append(&self, message: NewMessage) -> Result<Arc<Delivery>, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.jobs.send(Job { message, done }).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Orders a batch for writing: room rows are locked in name order, so two
+/// instances' batches (PostgreSQL) can never wait on each other in a cycle.
+/// The sort is stable: posts to one room keep their order.
+fn sort_by_room(batch: &mut [Job]) {
+    batch.sort_by(|a, b| a.message.room.cmp(&b.message.room));
+}
+
+/// The rooms of a sorted batch, each with how many of its messages it holds.
+fn room_runs(batch: &[Job]) -> impl Iterator<Item = (&RoomName, usize)> {
+    batch.chunk_by(|a, b| a.message.room == b.message.room).map(|run| (&run[0].message.room, run.len()))
+}
+
+/// The committed messages of a batch, given the ids each room handed out.
+fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc<Delivery>> {
+    batch
+        .iter()
+        .zip(ids)
+        .map(|(Job { message, .. }, id)| {
+            Delivery::new(Message {
+                id,
+                room: message.room.clone(),
+                user: message.author.name.clone(),
+                guest: message.author.guest,
+                text: message.text.as_str().to_owned(),
+                at,
+                deleted: None,
+            })
+        })
+        .collect()
+}
+
+/// After a batch: publishes and answers every post (in id order), or tells
+/// every poster why it failed. Nothing is published unless it committed.
+fn finish(
+    batch: &mut Vec<Job>,
+    committed: Result<Vec<Arc<Delivery>>, StoreError>,
+    started: std::time::Instant,
+    publish: &dyn Publish,
+    metrics: &Metrics,
+) {
+    match committed {
+        Ok(deliveries) => {
+            metrics.store_write_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.store_batch_size.observe(batch.len() as f64);
+            metrics.messages_posted.inc_by(batch.len() as u64);
+            for (job, delivery) in batch.drain(..).zip(deliveries) {
+                publish.publish(&delivery);
+                // The poster may have gone away; the message is stored and
+                // delivered regardless.
+                let _ = job.done.send(Ok(delivery));
+            }
+        }
+        Err(error) => {
+            log::error!("committing {} message(s) failed: {error}", batch.len());
+            let error = Arc::new(error);
+            for job in batch.drain(..) {
+                let _ = job.done.send(Err(StoreError::Batch(error.clone())));
+            }
+        }
+    }
+}
+
+/// `INSERT INTO messages ... VALUES ($1, ..., $7), ($8, ...)` for `rows` rows
+/// (at most `MAX_BATCH`: 1792 parameters, within both engines' limits). The
+/// columns, in order: room, id, user_id, user_name, guest, text, at_ms.
+fn insert_messages_sql(rows: usize) -> String {
+    const COLUMNS: usize = 7;
+    let mut sql = String::from("INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES ");
+    for row in 0..rows {
+        let first = row * COLUMNS + 1;
+        let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&params.join(", "));
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_insert_numbers_every_parameter_once() {
+        assert_eq!(
+            insert_messages_sql(2),
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
+        );
+    }
+}

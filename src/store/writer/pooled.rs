@@ -1,0 +1,73 @@
+//! The writer as a task on a one-connection pool (PostgreSQL): the batch's
+//! statements go through sqlx, each a round trip to the server.
+
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use tokio::sync::mpsc;
+
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, insert_messages_sql, room_runs, sort_by_room};
+use crate::metrics::Metrics;
+use crate::rooms::{self, Delivery};
+use crate::store::StoreError;
+
+pub(super) async fn run(
+    pool: AnyPool,
+    mut queue: mpsc::Receiver<Job>,
+    publish: Arc<dyn Publish>,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The writer keeps its connection between batches: taking it from the
+    // pool each time would cost a health-check round trip per batch.
+    let mut connection: Option<PoolConnection<Any>> = None;
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        sort_by_room(&mut batch);
+        let started = std::time::Instant::now();
+        let committed = match connection.as_mut() {
+            Some(held) => commit(held, &batch).await,
+            None => match pool.acquire().await {
+                Ok(fresh) => commit(connection.insert(fresh), &batch).await,
+                Err(error) => Err(error),
+            },
+        };
+        if committed.is_err() {
+            // The connection may be what failed: the pool checks it before
+            // the next batch gets one again.
+            connection = None;
+        }
+        finish(&mut batch, committed.map_err(StoreError::from), started, publish.as_ref(), &metrics);
+    }
+    drop(connection);
+    pool.close().await;
+}
+
+/// Writes a sorted batch in one transaction.
+async fn commit(connection: &mut AnyConnection, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
+    let at = rooms::now();
+    let at_ms = rooms::to_millis(at);
+    let mut tx = connection.begin().await?;
+    let mut ids = Vec::with_capacity(batch.len());
+    for (room, count) in room_runs(batch) {
+        let count = count as i64;
+        let last: i64 =
+            sqlx::query_scalar(BUMP_ROOM_SQL).bind(room.as_str()).bind(count).bind(at_ms).fetch_one(&mut *tx).await?;
+        ids.extend(last - count + 1..=last);
+    }
+    let sql = insert_messages_sql(batch.len());
+    let mut insert = sqlx::query(&sql);
+    for (Job { message, .. }, id) in batch.iter().zip(&ids) {
+        insert = insert
+            .bind(message.room.as_str())
+            .bind(*id)
+            .bind(message.author.user_id)
+            .bind(&message.author.name)
+            .bind(i64::from(message.author.guest))
+            .bind(message.text.as_str())
+            .bind(at_ms);
+    }
+    insert.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(deliveries(batch, ids, at))
+}

@@ -1,0 +1,90 @@
+//! The writer on a thread of its own, through SQLite's own API (rusqlite):
+//! a batch runs BEGIN, the room bumps, the insert and COMMIT on this thread,
+//! with no hand-off between statements, and the posters' tasks are woken
+//! once, after the commit.
+//!
+//! The connection has the same settings as the pool's (WAL, `synchronous =
+//! FULL`, a busy timeout) and the same SQL; the file is migrated before
+//! this writer opens it.
+
+use std::sync::Arc;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
+use tokio::sync::mpsc;
+
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, insert_messages_sql, room_runs, sort_by_room};
+use crate::metrics::Metrics;
+use crate::rooms::{self, Delivery};
+use crate::store::StoreError;
+
+/// The writer's connection to the file at `path`.
+pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(native)?;
+    // WAL lets readers go on while the writer commits; FULL makes every
+    // commit durable before a 201 is sent.
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(native)?;
+    Ok(connection)
+}
+
+/// Runs until every sender is gone (the store is dropped).
+pub(super) fn run(
+    mut connection: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    publish: Arc<dyn Publish>,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        // Everything else waiting at this moment rides on the same commit.
+        while batch.len() < MAX_BATCH
+            && let Ok(job) = queue.try_recv()
+        {
+            batch.push(job);
+        }
+        sort_by_room(&mut batch);
+        let started = std::time::Instant::now();
+        let committed = commit(&mut connection, &batch).map_err(native);
+        finish(&mut batch, committed, started, publish.as_ref(), &metrics);
+    }
+}
+
+/// Writes a sorted batch in one transaction; a failure rolls it back (the
+/// transaction is dropped uncommitted).
+fn commit(connection: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Arc<Delivery>>> {
+    let at = rooms::now();
+    let at_ms = rooms::to_millis(at);
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = Vec::with_capacity(batch.len());
+    for (room, count) in room_runs(batch) {
+        let count = count as i64;
+        let last: i64 =
+            tx.prepare_cached(BUMP_ROOM_SQL)?.query_row(params![room.as_str(), count, at_ms], |row| row.get(0))?;
+        ids.extend(last - count + 1..=last);
+    }
+    let mut values = Vec::with_capacity(batch.len() * 7);
+    for (Job { message, .. }, id) in batch.iter().zip(&ids) {
+        values.extend([
+            Value::Text(message.room.as_str().to_owned()),
+            Value::Integer(*id),
+            message.author.user_id.map_or(Value::Null, Value::Integer),
+            Value::Text(message.author.name.clone()),
+            Value::Integer(i64::from(message.author.guest)),
+            Value::Text(message.text.as_str().to_owned()),
+            Value::Integer(at_ms),
+        ]);
+    }
+    tx.prepare_cached(&insert_messages_sql(batch.len()))?.execute(params_from_iter(values))?;
+    tx.commit()?;
+    Ok(deliveries(batch, ids, at))
+}
+
+fn native(error: rusqlite::Error) -> StoreError {
+    StoreError::Native(Arc::new(error))
+}
