@@ -163,15 +163,20 @@
   const onlineList = document.getElementById("online");
   const onlineCount = document.getElementById("online-count");
   let online = null; // key -> member, after the first list
+  let onlineComplete = false; // whether that list named everyone
 
   function showPresence(presence) {
     const next = new Map(presence.online.map((m) => [(m.guest ? "g:" : "m:") + m.user, m]));
-    if (online) {
+    // A crowded room lists only its first names (and counts everyone); who
+    // joined or left is then unknowable, and would be noise anyway.
+    const everyone = presence.count === undefined || presence.count <= presence.online.length;
+    if (online && onlineComplete && everyone) {
       for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine(m.user + " joined");
       for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine(m.user + " left");
     }
     online = next;
-    onlineCount.textContent = String(next.size);
+    onlineComplete = everyone;
+    onlineCount.textContent = String(presence.count ?? next.size);
     const items = [...next.values()].map((m) => {
       const li = document.createElement("li");
       const name = document.createElement("span");

@@ -123,7 +123,7 @@ async fn a_browser_without_a_guest_name_is_not_counted_and_bad_rooms_are_422() {
     assert_eq!(bad.status, 422);
     assert!(bad.json()["error"].as_str().unwrap().contains("room names"));
     let empty = app.browser().get("/rooms/quiet/presence").await.json();
-    assert_eq!(empty, serde_json::json!({ "room": "quiet", "online": [] }));
+    assert_eq!(empty, serde_json::json!({ "room": "quiet", "online": [], "count": 0 }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

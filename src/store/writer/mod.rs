@@ -124,8 +124,9 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .collect()
 }
 
-/// After a batch: publishes and answers every post (in id order), or tells
-/// every poster why it failed. Nothing is published unless it committed.
+/// After a batch: answers every post, then publishes the messages in id
+/// order; or tells every poster why it failed. Nothing is published unless
+/// it committed.
 fn finish(
     batch: &mut Vec<Job>,
     committed: Result<Vec<Arc<Delivery>>, StoreError>,
@@ -138,11 +139,15 @@ fn finish(
             metrics.store_write_seconds.observe(started.elapsed().as_secs_f64());
             metrics.store_batch_size.observe(batch.len() as f64);
             metrics.messages_posted.inc_by(batch.len() as u64);
-            for (job, delivery) in batch.drain(..).zip(deliveries) {
-                publish.publish(&delivery);
+            // Posters first: a publish wakes every subscriber of the room,
+            // and a poster woken after them would wait behind all of them.
+            for (job, delivery) in batch.drain(..).zip(&deliveries) {
                 // The poster may have gone away; the message is stored and
                 // delivered regardless.
-                let _ = job.done.send(Ok(delivery));
+                let _ = job.done.send(Ok(delivery.clone()));
+            }
+            for delivery in &deliveries {
+                publish.publish(delivery);
             }
         }
         Err(error) => {
