@@ -199,30 +199,27 @@ async fn socket_with(
     tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
 }
 
-/// The next JSON frame that is not an online list.
-async fn next_json(socket: &mut Socket) -> Value {
+/// The next JSON frame `wanted` accepts.
+async fn next_frame(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Value {
     loop {
         let frame = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time").unwrap().unwrap();
         if let Message::Text(text) = frame {
             let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] != "presence" {
+            if wanted(&value) {
                 return value;
             }
         }
     }
 }
 
+/// The next JSON frame that is not an online list.
+async fn next_json(socket: &mut Socket) -> Value {
+    next_frame(socket, |frame| frame["type"] != "presence").await
+}
+
 /// The next online list a socket sends.
 async fn next_presence(socket: &mut Socket) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time").unwrap().unwrap();
-        if let Message::Text(text) = frame {
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == "presence" {
-                return value;
-            }
-        }
-    }
+    next_frame(socket, |frame| frame["type"] == "presence").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
