@@ -130,6 +130,19 @@ impl Moderation {
         Ok(self.store.role_of(user.user_id).await?.and_then(|role| role.parse().ok()))
     }
 
+    /// What a page offers `visitor` in `room`: their role (`None` for
+    /// guests; an account without one is a member) and, for those who may
+    /// lock it, whether the room is locked. The server checks every action
+    /// again; this only decides which controls to show.
+    pub async fn page_controls(&self, visitor: &Visitor, room: &RoomName) -> Result<(Option<Role>, bool), StoreError> {
+        if visitor.is_guest() {
+            return Ok((None, false));
+        }
+        let role = self.role(visitor).await?.unwrap_or(Role::Member);
+        let locked = role.moderates() && self.policy(room).await?.locked;
+        Ok((Some(role), locked))
+    }
+
     async fn moderates(&self, visitor: &Visitor) -> Result<bool, StoreError> {
         Ok(self.role(visitor).await?.is_some_and(Role::moderates))
     }

@@ -74,21 +74,11 @@ async fn room_page(
         }
     }
     rooms.sort();
-    let role = role_of(chat, visitor).await?;
-    // Only moderators get the lock control, so only they need its state.
-    let locked = role.is_some_and(Role::moderates) && chat.store().room_policy(room.as_str()).await?.locked;
+    let (role, locked) = chat.moderation().page_controls(visitor, &room).await?;
     let me = context! { name: visitor.name(), guest: visitor.is_guest(), role: role.map_or("guest", Role::as_str) };
     let csrf = &csrf.0;
     let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft, csrf, locked };
     Ok((status, Template::render("room", context)))
-}
-
-/// The visitor's role (`None` for guests), for the page to offer only the
-/// moderation actions it may take; the server checks each action again.
-async fn role_of(chat: &Chat, visitor: &Visitor) -> Result<Option<Role>, ApiError> {
-    let Visitor::User(user) = visitor else { return Ok(None) };
-    let role = chat.store().role_of(user.user_id).await?.and_then(|r| r.parse().ok());
-    Ok(Some(role.unwrap_or(Role::Member)))
 }
 
 #[post("/rooms/<room>/messages", format = "json", data = "<body>")]
