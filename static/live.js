@@ -244,6 +244,8 @@ window.ChatLive = (function () {
           after = Math.max(after, data.id);
           subscriber.onEvent("message", data);
         } else if (type === "reset" || type === "delete" || type === "presence") {
+          // After a reset the latest messages follow: resume from those.
+          if (type === "reset") after = 0;
           subscriber.onEvent(type, data);
         }
       });
