@@ -126,6 +126,7 @@ mod tests {
     fn a_sqlite_url_names_its_file() {
         assert_eq!(sqlite_path("sqlite://data/chat.db?mode=rwc"), "data/chat.db");
         assert_eq!(sqlite_path("sqlite:/tmp/x.db"), "/tmp/x.db");
+        assert_eq!(sqlite_path("sqlite::memory:"), ":memory:");
     }
 
     #[test]

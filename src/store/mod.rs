@@ -100,6 +100,11 @@ impl Store {
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
         let engine = Engine::of(url)?;
+        // The writer has a connection of its own: an in-memory database
+        // would be a different, empty one for it.
+        if engine == Engine::Sqlite && matches!(engine::sqlite_path(url), "" | ":memory:") {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
         let pool = engine::connect(engine, url, 8).await?;
         engine::migrate(engine, &pool).await?;
         let writer = match engine {

@@ -42,3 +42,13 @@ async fn a_login_survives_a_restart_with_the_generated_key() {
         restarted.get("/api/me").cookie(Cookie::new("session", cookie)).dispatch().await.into_json().await.unwrap();
     assert_eq!(me, serde_json::json!({ "user": "alice", "guest": false }));
 }
+
+#[tokio::test]
+async fn an_in_memory_database_is_refused_because_it_would_keep_nothing() {
+    struct Nobody;
+    impl chat::store::Publish for Nobody {
+        fn publish(&self, _: &std::sync::Arc<chat::rooms::Delivery>) {}
+    }
+    let opened = chat::store::Store::open("sqlite::memory:", std::sync::Arc::new(Nobody)).await;
+    assert!(matches!(opened, Err(chat::store::StoreError::UnsupportedUrl(_))));
+}
