@@ -11,6 +11,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::auth::Visitor;
+use crate::metrics::Holding;
 use crate::moderation::{Moderation, ModerationError};
 use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName};
 use crate::store::{NewMessage, Store, StoreError};
@@ -168,6 +169,8 @@ impl Chat {
         } else if wait.is_zero() {
             return Ok(Vec::new());
         }
+        // A held long poll counts as an open stream while it waits.
+        let _waiting = Holding::new(self.hub.metrics().streams_open.with_label_values(&["poll"]));
         let woke = async {
             loop {
                 match subscription.recv().await {

@@ -119,6 +119,23 @@ impl Metrics {
     }
 }
 
+/// Counts one in a gauge for exactly as long as it lives: an open stream, a
+/// waiting long poll.
+pub struct Holding(IntGauge);
+
+impl Holding {
+    pub fn new(gauge: IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Times every request into `request_seconds`.
 pub struct RequestTimer(pub Arc<Metrics>);
 

@@ -23,6 +23,7 @@ use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::config::Settings;
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::Chat;
+use crate::metrics::Holding;
 use crate::moderation::{Control, Moderation, ModerationError};
 use crate::presence::{Member, Presence, PresenceGuard, PresenceWatch};
 use crate::rooms::RoomName;
@@ -55,28 +56,12 @@ impl<'r> FromRequest<'r> for StreamContext<'r> {
     }
 }
 
-/// One open stream in a gauge, for exactly as long as it lives.
-pub(super) struct OpenStream(prometheus::IntGauge);
-
-impl OpenStream {
-    fn new(gauge: prometheus::IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge)
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 /// What moderation asks of an open stream: its rooms, its viewer, and the
 /// announcements (deletions to pass on; kicks, bans and access changes
 /// that end it).
 pub(super) struct Moderated {
     /// Counts this stream in `streams_open{transport="sse"}` while it lives.
-    _open: OpenStream,
+    _open: Holding,
     moderation: Moderation,
     viewer: Visitor,
     rooms: Vec<RoomName>,
@@ -102,7 +87,7 @@ impl Moderated {
             }
         }
         let controls = moderation.controls();
-        let open = OpenStream::new(chat.hub().metrics().streams_open.with_label_values(&["sse"]));
+        let open = Holding::new(chat.hub().metrics().streams_open.with_label_values(&["sse"]));
         Ok(Self { _open: open, moderation, viewer: visitor, rooms: rooms.to_vec(), controls })
     }
 

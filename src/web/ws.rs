@@ -34,6 +34,7 @@ use super::identity::{GUEST_COOKIE, Jar, StreamViewer};
 use crate::auth::{Activity, GuestName, Sessions, Visitor};
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::{Chat, PostError};
+use crate::metrics::Holding;
 use crate::moderation::{Control, ModerationError};
 use crate::presence::{Member, PresenceGuard, PresenceWatch};
 use crate::rooms::{Delivery, RoomName};
@@ -118,10 +119,8 @@ pub async fn room_ws(
     let gauge = chat.hub().metrics().streams_open.with_label_values(&["ws"]);
     Ok(handshake.0.channel(move |stream| {
         Box::pin(async move {
-            gauge.inc();
-            let result = socket.run(stream, feed, shutdown).await;
-            gauge.dec();
-            result
+            let _open = Holding::new(gauge);
+            socket.run(stream, feed, shutdown).await
         })
     }))
 }

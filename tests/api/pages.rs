@@ -166,4 +166,15 @@ async fn metrics_count_a_scripted_session() {
     assert!(text.contains("chat_replay_messages_count 1"), "{text}");
     drop(stream);
     assert!(value(r#"chat_request_seconds_count{method="POST",route="/rooms/<room>/messages",status="2xx"}"#) >= 10.0);
+    // A held long poll counts while it waits, and no longer once answered.
+    let poll = app.client.get("/rooms/quiet/messages?after=0&wait=1").dispatch();
+    let during = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.client.get("/metrics").dispatch().await.into_string().await.unwrap()
+    };
+    let (answered, text) = tokio::join!(poll, during);
+    assert_eq!(answered.status(), Status::Ok);
+    assert!(text.contains(r#"chat_streams_open{transport="poll"} 1"#), "{text}");
+    let text = app.client.get("/metrics").dispatch().await.into_string().await.unwrap();
+    assert!(text.contains(r#"chat_streams_open{transport="poll"} 0"#), "{text}");
 }
