@@ -52,3 +52,23 @@ async fn an_in_memory_database_is_refused_because_it_would_keep_nothing() {
     let opened = chat::store::Store::open("sqlite::memory:", std::sync::Arc::new(Nobody)).await;
     assert!(matches!(opened, Err(chat::store::StoreError::UnsupportedUrl(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_waits_for_another_writer_to_the_file_and_then_commits() {
+    if crate::helpers::postgres_base_url().is_some() {
+        println!("skipping: this pins SQLite's write lock");
+        return;
+    }
+    let app = crate::helpers::spawn_server().await;
+    // Another connection holds the file's write lock, as an account or
+    // session write through the pool does for a moment.
+    let blocker = rusqlite::Connection::open(app.dir().join("chat.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE; UPDATE rooms SET last_at_ms = last_at_ms;").unwrap();
+    let mut poster = app.browser();
+    let post = tokio::spawn(async move { poster.say("locked", "patience").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!post.is_finished(), "no 201 while the message cannot be on disk");
+    blocker.execute_batch("COMMIT").unwrap();
+    let id = tokio::time::timeout(std::time::Duration::from_secs(5), post).await.expect("committed once free").unwrap();
+    assert_eq!(id, 1);
+}

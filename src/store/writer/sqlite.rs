@@ -24,13 +24,27 @@ pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
     // WAL lets readers go on while the writer commits; FULL makes every
     // commit durable before a 201 is sent.
     connection
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        )
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(native)?;
+    // Session and account writes (through the pool) take the same file's
+    // write lock for a moment. SQLite's own busy timeout sleeps 1, 2, 5,
+    // 10... ms between tries, so a message batch that met one of them would
+    // wait milliseconds for a lock held for a fraction of one.
+    connection.busy_handler(Some(wait_briefly)).map_err(native)?;
     Ok(connection)
 }
+
+/// Tries again after 50 µs, for up to ~10 s (like the pool's busy timeout).
+fn wait_briefly(attempts: i32) -> bool {
+    if attempts >= BUSY_ATTEMPTS {
+        return false;
+    }
+    std::thread::sleep(BUSY_PAUSE);
+    true
+}
+
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
+const BUSY_ATTEMPTS: i32 = 200_000;
 
 /// Runs until every sender is gone (the store is dropped).
 pub(super) fn run(
