@@ -158,9 +158,11 @@ impl Chat {
         };
         // Subscribe before reading, so a message committed in between wakes us.
         let mut subscription = self.hub.subscribe(room);
+        // The queue can answer only for a poll that is not bounded above.
+        let open_ended = query.before.is_none();
         // Nothing newer than `after` has been delivered here, and anything
         // committed later reaches the queue: no need to ask the store.
-        let known_empty = query.before.is_none() && self.hub.last_delivered(room).is_some_and(|last| last <= after);
+        let known_empty = open_ended && self.hub.last_delivered(room).is_some_and(|last| last <= after);
         if !known_empty {
             let found = self.history(room, query).await?;
             if !found.is_empty() || wait.is_zero() {
@@ -184,7 +186,7 @@ impl Chat {
                 // The next message and whatever follows it already queued,
                 // straight from the queue: a message wakes many long polls,
                 // and none of them should need the store for it.
-                Some(first) if first.id() == after + 1 && query.before.is_none() => {
+                Some(first) if first.id() == after + 1 && open_ended => {
                     Ok(queued_run(first, &mut subscription, query.limit))
                 }
                 // A jump in ids or a lagged queue: the store has the rest.

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -188,21 +188,11 @@ impl Delivery {
         Arc::new(Self { message, json: json.into(), sse: OnceLock::new() })
     }
 
-    /// The message as one SSE event, `event: message`, its id as the event
-    /// id and its JSON (which escapes every newline) as the only data line.
-    pub fn sse_frame(&self) -> Bytes {
-        self.sse
-            .get_or_init(|| {
-                let id = self.message.id.to_string();
-                let mut frame = BytesMut::with_capacity(self.json.len() + id.len() + 32);
-                frame.put_slice(b"event: message\nid: ");
-                frame.put_slice(id.as_bytes());
-                frame.put_slice(b"\ndata: ");
-                frame.put_slice(self.json.as_bytes());
-                frame.put_slice(b"\n\n");
-                frame.freeze()
-            })
-            .clone()
+    /// The message's Server-Sent Events frame: made by `make` the first
+    /// time any stream asks, then shared by every other. The web layer
+    /// decides its bytes; this only keeps them with the message.
+    pub fn sse_frame(&self, make: impl FnOnce(&Self) -> Bytes) -> Bytes {
+        self.sse.get_or_init(|| make(self)).clone()
     }
 
     pub fn id(&self) -> i64 {

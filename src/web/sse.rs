@@ -51,32 +51,37 @@ pub fn retry(ms: u64) -> Bytes {
     Bytes::from(format!("retry: {ms}\n\n"))
 }
 
-/// One message on a one-room stream, its id as the event id: shared.
+/// One message on a one-room stream, its id as the event id: made once per
+/// message and shared by every stream.
 pub fn message_frame(delivery: &Delivery) -> Bytes {
-    delivery.sse_frame()
+    delivery.sse_frame(|d| frame("message", Some(&d.id().to_string()), &d.json))
 }
 
 /// One message on a multi-room stream: the id is this stream's cursor of
 /// every room, so only the shared JSON is copied.
 pub fn message_with_id(delivery: &Delivery, id: &str) -> Bytes {
-    let json = delivery.json.as_bytes();
-    let mut frame = BytesMut::with_capacity(json.len() + id.len() + 32);
-    frame.put_slice(b"event: message\ndata: ");
-    frame.put_slice(json);
-    frame.put_slice(b"\nid: ");
-    frame.put_slice(id.as_bytes());
-    frame.put_slice(b"\n\n");
-    frame.freeze()
+    frame("message", Some(id), &delivery.json)
 }
 
 /// A named event without an id (presence, reset, delete): it never moves
 /// the browser's position. `json` must be JSON from `serde_json`.
 pub fn named(event: &str, json: &str) -> Bytes {
-    let mut frame = BytesMut::with_capacity(json.len() + event.len() + 16);
+    frame(event, None, json)
+}
+
+/// `event:`, then `id:` if given, then one `data:` line. `data` must be JSON
+/// from `serde_json` (no raw newline); `event` and `id` are the server's own.
+fn frame(event: &str, id: Option<&str>, data: &str) -> Bytes {
+    let id_len = id.map_or(0, |id| id.len() + 5);
+    let mut frame = BytesMut::with_capacity(event.len() + id_len + data.len() + 17);
     frame.put_slice(b"event: ");
     frame.put_slice(event.as_bytes());
+    if let Some(id) = id {
+        frame.put_slice(b"\nid: ");
+        frame.put_slice(id.as_bytes());
+    }
     frame.put_slice(b"\ndata: ");
-    frame.put_slice(json.as_bytes());
+    frame.put_slice(data.as_bytes());
     frame.put_slice(b"\n\n");
     frame.freeze()
 }
