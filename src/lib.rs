@@ -103,7 +103,7 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
                 health: health.clone(),
             };
             if let Err(e) = bus::RedisBus::start(url, links) {
-                log::error!("invalid redis_url: {e}");
+                tracing::error!("invalid redis_url: {e}");
                 return Err(rocket);
             }
             (Arc::new(fanout), bus::Bus::Redis(health), Some(starter))
@@ -112,7 +112,7 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let store = match store::Store::open_with_metrics(&settings.database_url(), publish, metrics.clone()).await {
         Ok(store) => store,
         Err(e) => {
-            log::error!("cannot open the database: {e}");
+            tracing::error!("cannot open the database: {e}");
             return Err(rocket);
         }
     };
@@ -122,7 +122,7 @@ async fn open_store(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build
     let hasher = match auth::PasswordHasher::new(settings.hash_concurrency).await {
         Ok(hasher) => hasher,
         Err(e) => {
-            log::error!("cannot start password hashing: {e}");
+            tracing::error!("cannot start password hashing: {e}");
             return Err(rocket);
         }
     };

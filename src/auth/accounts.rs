@@ -95,7 +95,7 @@ impl Accounts {
         if rehash {
             let hash = self.hasher.hash(Password::for_login(password)).await?;
             self.store.set_password_hash(user.id, &hash).await?;
-            log::info!("upgraded the password hash of {:?}", user.name);
+            tracing::info!("upgraded the password hash of {:?}", user.name);
         }
         Ok(self.sessions.start(user.id, user.name).await?)
     }

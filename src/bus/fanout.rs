@@ -57,7 +57,7 @@ impl Publish for Fanout {
             // A full outbox (Redis away for long) drops the notice; the other
             // instances fill it from the store at their next gap or sweep.
             if outbox.try_send(delivery.clone()).is_err() {
-                log::warn!(
+                tracing::warn!(
                     "bus outbox full: message {} of #{} left to the sweep",
                     delivery.id(),
                     delivery.message.room
@@ -100,7 +100,7 @@ impl FanoutTask {
             };
             if let Err(e) = result {
                 // The next gap, resync or sweep retries.
-                log::warn!("fan-out could not read the store: {e}");
+                tracing::warn!("fan-out could not read the store: {e}");
             }
         }
     }

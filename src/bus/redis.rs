@@ -111,7 +111,7 @@ async fn subscribe(
             Ok(mut pubsub) => {
                 health.set_subscriber_up(true);
                 backoff.reset();
-                log::info!("bus: subscribed to Redis channel {channel:?}");
+                tracing::info!("bus: subscribed to Redis channel {channel:?}");
                 // Whatever was published while we were away is in the store.
                 fanout.notify(Notice::Resync);
                 let mut messages = pubsub.on_message();
@@ -123,21 +123,21 @@ async fn subscribe(
                             Ok(note) => {
                                 let _ = controls_in.send(note.control);
                             }
-                            Err(_) => log::warn!("bus: ignored a malformed announcement on {:?}", channels.control),
+                            Err(_) => tracing::warn!("bus: ignored a malformed announcement on {:?}", channels.control),
                         }
                         continue;
                     }
                     match std::str::from_utf8(payload).ok().and_then(Delivery::from_json) {
                         Some(delivery) => fanout.notify(Notice::Committed(delivery)),
-                        None => log::warn!("bus: ignored a malformed message on {channel:?}"),
+                        None => tracing::warn!("bus: ignored a malformed message on {channel:?}"),
                     }
                 }
                 health.set_subscriber_up(false);
-                log::warn!("bus: lost the Redis subscription; delivering locally and catching up when it is back");
+                tracing::warn!("bus: lost the Redis subscription; delivering locally and catching up when it is back");
             }
             Err(e) => {
                 health.set_subscriber_up(false);
-                log::warn!("bus: cannot subscribe on Redis ({e}); retrying");
+                tracing::warn!("bus: cannot subscribe on Redis ({e}); retrying");
             }
         }
         backoff.wait().await;
@@ -191,7 +191,7 @@ async fn publish(client: redis::Client, channels: Channels, mut outgoing: Outgoi
                 Ok(connected) => connection = Some(connected),
                 Err(e) => {
                     health.set_publisher_up(false);
-                    log::warn!("bus: cannot connect to Redis to publish ({e}); retrying");
+                    tracing::warn!("bus: cannot connect to Redis to publish ({e}); retrying");
                     unsent = Some(publication);
                     backoff.wait().await;
                     continue;
@@ -208,7 +208,7 @@ async fn publish(client: redis::Client, channels: Channels, mut outgoing: Outgoi
             }
             Err(e) => {
                 health.set_publisher_up(false);
-                log::warn!("bus: publishing on Redis failed ({e}); retrying");
+                tracing::warn!("bus: publishing on Redis failed ({e}); retrying");
                 unsent = Some(publication);
                 connection = None;
                 backoff.wait().await;

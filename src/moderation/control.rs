@@ -60,7 +60,7 @@ impl Announcer {
             // Redis away for long: the other instances still pick the change
             // up from the store (policies and bans within seconds, tombstones
             // in history); only their open streams react late.
-            log::warn!("bus outbox full: moderation announcement {control:?} not sent to other instances");
+            tracing::warn!("bus outbox full: moderation announcement {control:?} not sent to other instances");
         }
         self.tell_streams(control);
     }

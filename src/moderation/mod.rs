@@ -118,7 +118,7 @@ impl Moderation {
                 match self.store.find_user(name).await {
                     Ok(Some(user)) => self.sessions.forget_user(user.id),
                     Ok(None) => {}
-                    Err(e) => log::warn!("moderation: cannot look up banned {name:?}: {e}"),
+                    Err(e) => tracing::warn!("moderation: cannot look up banned {name:?}: {e}"),
                 }
             }
             Control::AccessChanged { room } => self.forget(Some(room)),
@@ -251,7 +251,7 @@ impl Moderation {
             room: room.map(|r| r.as_str().to_owned()),
             detail,
         };
-        log::info!("moderation: {actor:?} {action} {target:?}");
+        tracing::info!("moderation: {actor:?} {action} {target:?}");
         self.store.audit(&entry).await
     }
 

@@ -120,27 +120,27 @@ pub async fn login(
 ) -> Answer {
     let who = format!("user {:?} from {}", form.username, show_ip(client_ip));
     if let Err(wait) = limits.login.check(&form.username, client_ip) {
-        log::warn!("login throttled: {who}");
+        tracing::warn!("login throttled: {who}");
         return throttled("login", wait, form.next.as_deref(), &form.csrf);
     }
     let login = match accounts.login(&form.username, &form.password).await {
         // A banned account fails like a wrong password (after the same work).
         Ok(session) if chat.moderation().login_refused(&session.name).await.unwrap_or(true) => {
             let _ = accounts.logout(&session.session_id).await;
-            log::info!("login refused (banned): {who}");
+            tracing::info!("login refused (banned): {who}");
             Err(AccountError::WrongCredentials)
         }
         other => other,
     };
     match login {
         Ok(session) => {
-            log::info!("login succeeded: {who}");
+            tracing::info!("login succeeded: {who}");
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
             logged_in(&jar, session, &next)
         }
         Err(error) => {
             if matches!(error, AccountError::WrongCredentials) {
-                log::info!("login failed: {who}");
+                tracing::info!("login failed: {who}");
                 limits.login.record_failure(&form.username, client_ip);
             }
             account_error_page("login", error, &form, &form.csrf)
@@ -164,7 +164,7 @@ fn account_error_page(kind: &str, error: AccountError, form: &Credentials, csrf:
         AccountError::NameTaken => Status::Conflict,
         AccountError::WrongCredentials | AccountError::WrongCurrentPassword => Status::Unauthorized,
         AccountError::Store(_) | AccountError::Password(_) => {
-            log::error!("{kind} failed: {error}");
+            tracing::error!("{kind} failed: {error}");
             let reason = "the server could not answer; try again shortly".to_owned();
             return form_page(
                 kind,
@@ -192,7 +192,7 @@ pub async fn logout(jar: Jar<'_>, _form: CsrfForm<TokenOnly>, accounts: &State<A
 }
 
 fn unavailable(error: AccountError) -> Status {
-    log::error!("an account action failed: {error}");
+    tracing::error!("an account action failed: {error}");
     Status::ServiceUnavailable
 }
 
@@ -333,7 +333,7 @@ pub async fn delete_account(
     };
     match accounts.delete_account(&user, &form.password).await {
         Ok(()) => {
-            log::info!("account {:?} deleted", user.name);
+            tracing::info!("account {:?} deleted", user.name);
             identity::clear_session(jar.cookies);
             Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))
         }

@@ -194,7 +194,7 @@ impl SessionCheck {
         match Box::pin(check.sessions.authenticate(&check.session_id, Activity::Passive)).await {
             Ok(session) => session.is_some(),
             Err(e) => {
-                log::warn!("checking a stream's session failed: {e}");
+                tracing::warn!("checking a stream's session failed: {e}");
                 true
             }
         }

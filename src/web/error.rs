@@ -108,7 +108,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         if let ApiError::Store(cause) = &self {
             let id = crate::logging::request_id(request).map_or(0, |id| id.id);
-            log::error!("request {id:016x} {} {}: {cause}", request.method(), request.uri().path());
+            tracing::error!("request {id:016x} {} {}: {cause}", request.method(), request.uri().path());
         }
         let mut response = error_response(self.status(), &self.to_string(), request);
         match &self {

@@ -190,7 +190,7 @@ fn live_events(
                     Some(Ok(item)) => batch.push(frame(item, ids, feed.cursor())),
                     None => break true,
                     Some(Err(e)) => {
-                        log::warn!("ending an event stream: {e}");
+                        tracing::warn!("ending an event stream: {e}");
                         break true;
                     }
                 }

@@ -115,7 +115,7 @@ impl<'r> FromRequest<'r> for Visitor {
         match resolved {
             Ok(visitor) => Outcome::Success(visitor.clone()),
             Err(e) => {
-                log::error!("resolving the visitor failed: {e}");
+                tracing::error!("resolving the visitor failed: {e}");
                 Outcome::Error((Status::ServiceUnavailable, ()))
             }
         }
@@ -174,7 +174,7 @@ impl<'r> FromRequest<'r> for StreamViewer {
             Ok(SessionCookie::Dead) => Outcome::Success(StreamViewer::Ended),
             Ok(SessionCookie::Absent) => Outcome::Success(StreamViewer::Guest(guest_name(request.cookies()))),
             Err(e) => {
-                log::error!("resolving a stream's viewer failed: {e}");
+                tracing::error!("resolving a stream's viewer failed: {e}");
                 Outcome::Error((Status::ServiceUnavailable, ()))
             }
         }

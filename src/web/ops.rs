@@ -19,7 +19,7 @@ pub async fn ready(chat: &State<Chat>, bus: &State<Bus>) -> (Status, RawJson<Str
     let store_up = match chat.store().ping().await {
         Ok(()) => true,
         Err(e) => {
-            log::error!("health check: the store does not answer: {e}");
+            tracing::error!("health check: the store does not answer: {e}");
             false
         }
     };

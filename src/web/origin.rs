@@ -28,7 +28,7 @@ impl Fairing for CrossOriginGuard {
             return;
         }
         if let Err(reason) = check(request) {
-            log::warn!("refused a cross-origin POST to {}: {reason}", request.uri());
+            tracing::warn!("refused a cross-origin POST to {}: {reason}", request.uri());
             request.local_cache(|| RefusalReason(Some(reason)));
             request.set_uri(Origin::parse(REFUSED_PATH).expect("a valid path"));
         }

@@ -151,7 +151,7 @@ fn finish(
             }
         }
         Err(error) => {
-            log::error!("committing {} message(s) failed: {error}", batch.len());
+            tracing::error!("committing {} message(s) failed: {error}", batch.len());
             let error = Arc::new(error);
             for job in batch.drain(..) {
                 let _ = job.done.send(Err(StoreError::Batch(error.clone())));
