@@ -1,6 +1,6 @@
-//! The app's own settings, read from the same figment as Rocket's (so
-//! `Rocket.toml` and `ROCKET_*` variables set both), and the secret key that
-//! private cookies need.
+//! The app's own settings, read once from the same figment as Rocket's (so
+//! `Rocket.toml` and `ROCKET_*` variables set both) into one typed
+//! [`Settings`], and the secret key that private cookies need.
 //!
 //! This module prepares configuration before Rocket starts; it owns no
 //! runtime state and never logs a secret.
@@ -17,6 +17,8 @@ use rocket::config::SecretKey;
 use rocket::figment::Figment;
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::limits::LimitSettings;
 
 /// Name of the generated key file inside `data_dir`.
 pub const SECRET_KEY_FILE: &str = "secret_key";
@@ -80,8 +82,16 @@ pub struct Settings {
     /// Serve Prometheus metrics at `GET /metrics` on the main port (keep it
     /// behind the proxy: it is not for the public).
     pub metrics: bool,
-    /// `text` or `json` log lines (with Rocket's `log_level`).
+    /// `text` or `json` log lines.
     pub log_format: String,
+    /// Rocket's own `log_level` key, which our log lines follow too.
+    pub log_level: rocket::config::LogLevel,
+    /// How long a visitor stays online after their last stream in a room
+    /// closes, so a reload never shows as leave-and-join (milliseconds).
+    pub presence_grace_ms: u64,
+    /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
+    #[serde(flatten)]
+    pub limits: LimitSettings,
 }
 
 impl Default for Settings {
@@ -104,6 +114,9 @@ impl Default for Settings {
             hash_concurrency: 0,
             metrics: false,
             log_format: "text".to_owned(),
+            log_level: rocket::config::LogLevel::Normal,
+            presence_grace_ms: 5000,
+            limits: LimitSettings::default(),
         }
     }
 }

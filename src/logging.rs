@@ -2,30 +2,31 @@
 //! request's access line carrying its request id (also sent back as
 //! `X-Request-Id`).
 //!
-//! Rocket and our own code log through the `log` facade; those records are
-//! bridged into `tracing` (Rocket then leaves its own logger out). Nothing
+//! Our own code logs through `tracing` only; Rocket logs through the `log`
+//! facade, whose records are bridged into `tracing` (Rocket then leaves its
+//! own logger out). Nothing
 //! secret is logged at info level: no passwords, cookies, keys or message
 //! texts; the access line records the path without its query string.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use rocket::config::LogLevel;
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::{Data, Request, Response};
 use tracing_subscriber::EnvFilter;
 
+use crate::config::Settings;
+
 /// Installs the subscriber for the server, from `log_format` and Rocket's
 /// `log_level`. Call once, before Rocket starts.
-pub fn init(figment: &Figment) {
-    let format: String = figment.extract_inner("log_format").unwrap_or_else(|_| "text".to_owned());
-    let level: String = figment.extract_inner("log_level").unwrap_or_else(|_| "normal".to_owned());
-    let base = match level.as_str() {
-        "off" => "off",
-        "critical" => "warn",
-        "debug" => "debug",
-        _ => "info",
+pub fn init(settings: &Settings) {
+    let base = match settings.log_level {
+        LogLevel::Off => "off",
+        LogLevel::Critical => "warn",
+        LogLevel::Debug => "debug",
+        LogLevel::Normal => "info",
     };
     // Per-query and per-connection chatter stays out unless asked for.
     let filter = if base == "off" {
@@ -34,7 +35,7 @@ pub fn init(figment: &Figment) {
         EnvFilter::new(format!("{base},sqlx=warn,hyper=warn,rocket::server=warn"))
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
-    let installed = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let installed = if settings.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
     if let Err(e) = installed {
         eprintln!("chat: logging was already set up: {e}");
     }

@@ -24,16 +24,15 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    let figment = chat::figment();
-    chat::logging::init(&figment);
-    let rocket = match chat::build(figment) {
-        Ok(rocket) => rocket,
+    let (figment, settings) = match chat::config::prepare(chat::figment()) {
+        Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("chat: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match rocket.launch().await {
+    chat::logging::init(&settings);
+    match chat::assemble(figment, settings, chat::Clock::system()).launch().await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat: {e}");

@@ -1,21 +1,22 @@
-//! The chat service the routes call: post a message, read history, wait for
-//! new messages, open a live feed.
+//! The chat service the routes call: post a message, read history, show a
+//! room to a visitor, list the rooms a visitor may see, open a live feed.
 //!
 //! It applies the rules that involve more than one part (who may post, how a
-//! history query is read) and leaves storage to `store`, queues to `stream`.
-//! It knows nothing of HTTP, so tests can drive it directly.
+//! history query is read, which rooms a visitor may even learn of) and
+//! leaves storage to `store`, queues to `stream`, streams to `live`. It
+//! answers questions rather than handing out its parts, and knows nothing of
+//! HTTP, so tests can drive it directly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::auth::Visitor;
-use crate::metrics::Holding;
+use crate::auth::{Role, Visitor};
 use crate::moderation::{Moderation, ModerationError};
 use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName};
-use crate::store::{NewMessage, Store, StoreError};
-use crate::stream::{Feed, Hub, RoomSubscription, Start};
+use crate::store::{NewMessage, RoomSummary, Store, StoreError};
+use crate::stream::{Feed, Hub, LATEST, Start};
 
 /// Messages a history request returns when it names no limit.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -91,6 +92,23 @@ impl HistoryQuery {
     }
 }
 
+/// Rooms a room page lists in its sidebar.
+const SIDEBAR_ROOMS: u32 = 30;
+
+/// What a room's page shows one visitor.
+#[derive(Debug)]
+pub struct RoomView {
+    /// The latest messages, oldest first.
+    pub messages: Vec<Message>,
+    /// The sidebar: recently active rooms the visitor may read, this room
+    /// and the lobby, by name.
+    pub rooms: Vec<String>,
+    /// The visitor's role (`None` for guests).
+    pub role: Option<Role>,
+    /// Whether the room is locked (told only to those who may unlock it).
+    pub locked: bool,
+}
+
 /// The chat service: one per server, shared by every route.
 #[derive(Clone)]
 pub struct Chat {
@@ -105,7 +123,8 @@ impl Chat {
         Self { store, hub, moderation, allow_guests }
     }
 
-    pub fn moderation(&self) -> &Moderation {
+    /// For the live-stream service, which checks access per stream.
+    pub(crate) fn moderation(&self) -> &Moderation {
         &self.moderation
     }
 
@@ -115,12 +134,9 @@ impl Chat {
         self.moderation.can_read(visitor, room).await
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn hub(&self) -> &Hub {
-        &self.hub
+    /// Whether the database answers (readiness).
+    pub async fn store_answers(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     /// Stores a message from `visitor` and answers once it is committed and on
@@ -144,76 +160,50 @@ impl Chat {
         }
     }
 
-    /// A long poll: history after `query.after`, waiting up to `query.wait`
-    /// for the first new message (waking on the room's queue, never polling
-    /// the database). Ends early, empty, when `cancel` resolves.
-    pub async fn poll(
-        &self,
-        room: &RoomName,
-        query: &HistoryQuery,
-        cancel: impl std::future::Future<Output = ()>,
-    ) -> Result<Vec<Message>, StoreError> {
-        let (Some(after), Some(wait)) = (query.after, query.wait) else {
-            return self.history(room, query).await;
-        };
-        // Subscribe before reading, so a message committed in between wakes us.
-        let mut subscription = self.hub.subscribe(room);
-        // The queue can answer only for a poll that is not bounded above.
-        let open_ended = query.before.is_none();
-        // Nothing newer than `after` has been delivered here, and anything
-        // committed later reaches the queue: no need to ask the store.
-        let known_empty = open_ended && self.hub.last_delivered(room).is_some_and(|last| last <= after);
-        if !known_empty {
-            let found = self.history(room, query).await?;
-            if !found.is_empty() || wait.is_zero() {
-                return Ok(found);
-            }
-        } else if wait.is_zero() {
-            return Ok(Vec::new());
+    /// Whether this instance has delivered `room` up to `after` and nothing
+    /// since: then a long poll needs no store read to know it must wait.
+    pub fn delivered_nothing_after(&self, room: &RoomName, after: i64) -> bool {
+        self.hub.last_delivered(room).is_some_and(|last| last <= after)
+    }
+
+    /// What `room`'s page shows `visitor`: 404 (as if it did not exist)
+    /// for a members-only room they may not read.
+    pub async fn room_view(&self, visitor: &Visitor, room: &RoomName) -> Result<RoomView, ModerationError> {
+        if !self.can_read(visitor, room).await? {
+            return Err(ModerationError::NoSuchRoom);
         }
-        // A held long poll counts as an open stream while it waits.
-        let _waiting = Holding::new(self.hub.metrics().streams_open.with_label_values(&["poll"]));
-        let woke = async {
-            loop {
-                match subscription.recv().await {
-                    Ok(delivery) if delivery.id() <= after => continue,
-                    woke => break woke.ok(),
-                }
+        let messages = self.store.latest(room, LATEST).await?;
+        let mut rooms: Vec<String> =
+            self.visible_rooms(visitor, SIDEBAR_ROOMS).await?.into_iter().map(|summary| summary.name).collect();
+        for must in [room.as_str(), crate::rooms::LOBBY] {
+            if !rooms.iter().any(|r| r == must) {
+                rooms.push(must.to_owned());
             }
-        };
-        tokio::select! {
-            first = woke => match first {
-                // The next message and whatever follows it already queued,
-                // straight from the queue: a message wakes many long polls,
-                // and none of them should need the store for it.
-                Some(first) if first.id() == after + 1 && open_ended => {
-                    Ok(queued_run(first, &mut subscription, query.limit))
-                }
-                // A jump in ids or a lagged queue: the store has the rest.
-                _ => self.history(room, query).await,
-            },
-            _ = tokio::time::sleep(wait) => Ok(Vec::new()),
-            _ = cancel => Ok(Vec::new()),
         }
+        rooms.sort();
+        let (role, locked) = self.moderation.page_controls(visitor, room).await?;
+        Ok(RoomView { messages, rooms, role, locked })
+    }
+
+    /// Rooms with messages, most recently active first, among the newest
+    /// `limit`: members-only rooms only for those who may read them (so
+    /// fewer than `limit` may come back), never even named to others.
+    pub async fn visible_rooms(&self, visitor: &Visitor, limit: u32) -> Result<Vec<RoomSummary>, StoreError> {
+        let mut visible = Vec::new();
+        for summary in self.store.rooms(limit).await? {
+            if let Ok(name) = RoomName::parse(&summary.name)
+                && self.can_read(visitor, &name).await?
+            {
+                visible.push(summary);
+            }
+        }
+        Ok(visible)
     }
 
     /// A live feed of a room for one subscriber.
     pub async fn feed(&self, room: RoomName, start: Start) -> Result<Feed, StoreError> {
         Feed::open(self.store.clone(), &self.hub, room, start).await
     }
-}
-
-/// `first` and the consecutive messages queued right behind it, at most
-/// `limit` in all.
-fn queued_run(first: Arc<Delivery>, subscription: &mut RoomSubscription, limit: u32) -> Vec<Message> {
-    let mut run = vec![first.message.clone()];
-    while run.len() < limit as usize {
-        match subscription.try_recv() {
-            Ok(next) if next.id() == run.last().map_or(0, |m| m.id) + 1 => run.push(next.message.clone()),
-            _ => break,
-        }
-    }
-    run
 }
 
 #[cfg(test)]

@@ -16,29 +16,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use rocket::figment::Figment;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::config::ConfigError;
 use crate::rooms::RoomName;
 
 /// How long a visitor stays online after their last stream in a room closes,
 /// unless `presence_grace_ms` says otherwise.
 pub const DEFAULT_GRACE_MS: u64 = 5000;
-
-/// The `presence_grace_ms` key, read from the same figment as every setting.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct PresenceSettings {
-    pub presence_grace_ms: u64,
-}
-
-impl Default for PresenceSettings {
-    fn default() -> Self {
-        Self { presence_grace_ms: DEFAULT_GRACE_MS }
-    }
-}
 
 /// One person in a room's online list: a member by account name, a guest by
 /// guest name.
@@ -125,12 +110,6 @@ struct Entry {
 impl Presence {
     pub fn new(grace: Duration) -> Self {
         Self { inner: Arc::new(Inner { rooms: Mutex::new(HashMap::new()), grace }) }
-    }
-
-    /// Presence with the configured grace period (`presence_grace_ms`).
-    pub fn configured(figment: &Figment) -> Result<Self, ConfigError> {
-        let settings: PresenceSettings = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
-        Ok(Self::new(Duration::from_millis(settings.presence_grace_ms)))
     }
 
     /// Counts one more open stream of `member` in `room` until the guard drops.
@@ -261,10 +240,6 @@ pub struct PresenceWatch {
 }
 
 impl PresenceWatch {
-    pub fn room(&self) -> &RoomName {
-        &self.room
-    }
-
     /// The current list, marking it seen.
     pub fn current(&mut self) -> Arc<Online> {
         self.receiver().borrow_and_update().clone()

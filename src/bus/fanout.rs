@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::rooms::{self, Delivery, RoomName};
+use crate::clock::Clock;
+use crate::rooms::{Delivery, RoomName};
 use crate::store::{Publish, Store, StoreError};
 use crate::stream::{Gate, Hub};
+use crate::tasks::Tasks;
 
 /// How often the fan-out compares the store with what it has delivered, to
 /// catch a message whose bus notice was lost and that no later one exposed.
@@ -18,6 +20,12 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3);
 
 /// Most messages read from the store to fill one gap.
 const FILL_BATCH: u32 = 1000;
+
+/// Notices waiting for the fan-out task. The writer never waits on it: a
+/// notice that finds it full is dropped and counted, and the message comes
+/// from the store at the next gap or sweep; the Redis subscriber waits
+/// instead (holding back reading Redis, never memory).
+const QUEUE: usize = 65_536;
 
 /// What the fan-out task is told.
 pub enum Notice {
@@ -31,7 +39,7 @@ pub enum Notice {
 /// subscriber's way in.
 #[derive(Clone)]
 pub struct Fanout {
-    notices: mpsc::UnboundedSender<Notice>,
+    notices: mpsc::Sender<Notice>,
     /// Where this instance's own commits also go: out to the other instances.
     outbox: Option<mpsc::Sender<Arc<Delivery>>>,
 }
@@ -39,14 +47,23 @@ pub struct Fanout {
 impl Fanout {
     /// Starts the fan-out task; `store` is given later (it needs this
     /// `Fanout` as its publisher first), through the returned starter.
-    pub fn new(hub: Hub, outbox: Option<mpsc::Sender<Arc<Delivery>>>) -> (Self, FanoutStarter) {
-        let (notices, inbox) = mpsc::unbounded_channel();
-        (Self { notices, outbox }, FanoutStarter { hub, inbox })
+    pub fn new(hub: Hub, outbox: Option<mpsc::Sender<Arc<Delivery>>>, clock: Clock) -> (Self, FanoutStarter) {
+        let (notices, inbox) = mpsc::channel(QUEUE);
+        (Self { notices, outbox }, FanoutStarter { hub, inbox, clock })
     }
 
+    /// Tells the task without waiting; a full queue drops the notice (see
+    /// [`QUEUE`]): the store has what it said.
     pub fn notify(&self, notice: Notice) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.notices.try_send(notice) {
+            tracing::warn!("fan-out queue full: a notice is left to the next gap or sweep");
+        }
+    }
+
+    /// Hands over a message from the bus, waiting while the queue is full.
+    pub async fn deliver(&self, delivery: Arc<Delivery>) {
         // Only fails when the task has stopped, i.e. the server is going away.
-        let _ = self.notices.send(notice);
+        let _ = self.notices.send(Notice::Committed(delivery)).await;
     }
 }
 
@@ -70,24 +87,27 @@ impl Publish for Fanout {
 /// Holds the receiving side until the store exists.
 pub struct FanoutStarter {
     hub: Hub,
-    inbox: mpsc::UnboundedReceiver<Notice>,
+    inbox: mpsc::Receiver<Notice>,
+    clock: Clock,
 }
 
 impl FanoutStarter {
-    pub fn start(self, store: Store) {
-        let task = FanoutTask { hub: self.hub, store, last_sweep_ms: rooms::to_millis(rooms::now()) };
-        tokio::spawn(task.run(self.inbox));
+    pub fn start(self, store: Store, tasks: &Tasks) {
+        let last_sweep_ms = self.clock.now_ms();
+        let task = FanoutTask { hub: self.hub, store, clock: self.clock, last_sweep_ms };
+        tasks.spawn("fan-out", task.run(self.inbox));
     }
 }
 
 struct FanoutTask {
     hub: Hub,
     store: Store,
+    clock: Clock,
     last_sweep_ms: i64,
 }
 
 impl FanoutTask {
-    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Notice>) {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Notice>) {
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         loop {
             let result = tokio::select! {
@@ -141,7 +161,7 @@ impl FanoutTask {
 
     /// Rooms whose stored last id is ahead of what was delivered here.
     async fn sweep(&mut self) -> Result<(), StoreError> {
-        let now = rooms::to_millis(rooms::now());
+        let now = self.clock.now_ms();
         // Look back a little further than the last sweep: a transaction can
         // commit a timestamp taken just before it.
         let changed = self.store.rooms_active_since(self.last_sweep_ms - 10_000).await?;

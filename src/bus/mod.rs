@@ -9,6 +9,11 @@
 //! the fan-out fills any gap from the store: when a later id shows up, when
 //! the Redis connection comes back after an outage, and in a periodic sweep.
 //! A subscriber therefore never misses or repeats a message.
+//!
+//! [`connect`] hides the plumbing: it returns this instance's publisher
+//! (what the store's writer hands commits to) and, once the store exists,
+//! [`Connection::start`] starts the fan-out and the Redis links as kept
+//! background tasks.
 
 mod fanout;
 mod redis;
@@ -16,8 +21,90 @@ mod redis;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::mpsc;
+
 pub use fanout::{Fanout, FanoutStarter, Notice};
 pub use redis::{BusLinks, RedisBus};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::moderation::Control;
+use crate::store::{Publish, Store};
+use crate::stream::Hub;
+use crate::tasks::Tasks;
+
+/// Commits waiting to go out on Redis; beyond this (Redis away for long)
+/// the other instances catch up from the store instead.
+const OUTBOX: usize = 10_000;
+
+/// Moderation announcements waiting to go out, or to be applied here.
+const CONTROLS: usize = 1024;
+
+/// The moderation service's two ends of the bus.
+pub struct Peers {
+    /// This instance's announcements, to publish.
+    pub outgoing: mpsc::Sender<Control>,
+    /// The other instances' announcements.
+    pub incoming: mpsc::Receiver<Control>,
+}
+
+/// This instance's end of the bus, before the store exists.
+pub struct Connection {
+    publish: Arc<dyn Publish>,
+    bus: Bus,
+    redis: Option<RedisParts>,
+}
+
+/// What the Redis links need once the store exists.
+struct RedisParts {
+    fanout: FanoutStarter,
+    links: BusLinks,
+    url: String,
+    peers: Peers,
+}
+
+/// Connects this instance to the others as `settings.redis_url` says: in
+/// process (the hub is the whole bus) or over Redis. Fails only on a
+/// malformed URL; an unreachable server is retried in the background.
+pub fn connect(settings: &Settings, hub: &Hub, clock: Clock) -> Result<Connection, ::redis::RedisError> {
+    let Some(url) = &settings.redis_url else {
+        return Ok(Connection { publish: Arc::new(hub.clone()), bus: Bus::InProcess, redis: None });
+    };
+    ::redis::Client::open(url.as_str())?;
+    let health = Arc::new(BusHealth::connecting());
+    let (outbox, outgoing) = mpsc::channel(OUTBOX);
+    let (controls_out, controls_outgoing) = mpsc::channel(CONTROLS);
+    let (controls_in, controls_incoming) = mpsc::channel(CONTROLS);
+    let (fanout, starter) = Fanout::new(hub.clone(), Some(outbox), clock);
+    let links = BusLinks {
+        channel: settings.redis_channel.clone(),
+        fanout: fanout.clone(),
+        outbox: outgoing,
+        controls_out: controls_outgoing,
+        controls_in,
+        health: health.clone(),
+    };
+    let peers = Peers { outgoing: controls_out, incoming: controls_incoming };
+    let redis = RedisParts { fanout: starter, links, url: url.clone(), peers };
+    Ok(Connection { publish: Arc::new(fanout), bus: Bus::Redis(health), redis: Some(redis) })
+}
+
+impl Connection {
+    /// What the store's writer hands each commit to.
+    pub fn publisher(&self) -> Arc<dyn Publish> {
+        self.publish.clone()
+    }
+
+    /// Starts the fan-out and the Redis links (nothing in process), kept in
+    /// `tasks`; answers the bus and, with Redis, the moderation service's
+    /// ends of it.
+    pub fn start(self, store: Store, tasks: &Tasks) -> (Bus, Option<Peers>) {
+        let Some(redis) = self.redis else { return (self.bus, None) };
+        redis.fanout.start(store, tasks);
+        RedisBus::start(&redis.url, redis.links, tasks);
+        (self.bus, Some(redis.peers))
+    }
+}
 
 /// Whether the Redis connections are up, for `/healthz` and the log.
 #[derive(Debug, Default)]

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use super::{BusHealth, Fanout, Notice};
 use crate::moderation::Control;
 use crate::rooms::Delivery;
+use crate::tasks::Tasks;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -56,7 +57,7 @@ pub struct BusLinks {
     /// This instance's moderation announcements, to publish.
     pub controls_out: mpsc::Receiver<Control>,
     /// Where the other instances' announcements go.
-    pub controls_in: mpsc::UnboundedSender<Control>,
+    pub controls_in: mpsc::Sender<Control>,
     pub health: Arc<BusHealth>,
 }
 
@@ -71,16 +72,18 @@ struct ControlNote {
 pub struct RedisBus;
 
 impl RedisBus {
-    /// Starts the subscriber and publisher tasks. Fails only on a malformed
-    /// URL; an unreachable server is retried in the background.
-    pub fn start(url: &str, links: BusLinks) -> Result<(), redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    /// Starts the subscriber and publisher tasks (the URL was checked by
+    /// `bus::connect`); an unreachable server is retried in the background.
+    pub fn start(url: &str, links: BusLinks, tasks: &Tasks) {
+        let client = match redis::Client::open(url) {
+            Ok(client) => client,
+            Err(e) => return tracing::error!("bus: invalid redis_url: {e}"),
+        };
         let channels =
             Channels { control: format!("{}:control", links.channel), messages: links.channel, origin: rand::random() };
         let outgoing = Outgoing { deliveries: links.outbox, controls: links.controls_out };
-        tokio::spawn(publish(client.clone(), channels.clone(), outgoing, links.health.clone()));
-        tokio::spawn(subscribe(client, channels, links.fanout, links.controls_in, links.health));
-        Ok(())
+        tasks.spawn("redis publisher", publish(client.clone(), channels.clone(), outgoing, links.health.clone()));
+        tasks.spawn("redis subscriber", subscribe(client, channels, links.fanout, links.controls_in, links.health));
     }
 }
 
@@ -96,7 +99,7 @@ async fn subscribe(
     client: redis::Client,
     channels: Channels,
     fanout: Fanout,
-    controls_in: mpsc::UnboundedSender<Control>,
+    controls_in: mpsc::Sender<Control>,
     health: Arc<BusHealth>,
 ) {
     let channel = &channels.messages;
@@ -120,15 +123,16 @@ async fn subscribe(
                     if message.get_channel_name() == channels.control {
                         match serde_json::from_slice::<ControlNote>(payload) {
                             Ok(note) if note.origin == channels.origin => {}
+                            // Waiting here holds back reading Redis, never memory.
                             Ok(note) => {
-                                let _ = controls_in.send(note.control);
+                                let _ = controls_in.send(note.control).await;
                             }
                             Err(_) => tracing::warn!("bus: ignored a malformed announcement on {:?}", channels.control),
                         }
                         continue;
                     }
                     match std::str::from_utf8(payload).ok().and_then(Delivery::from_json) {
-                        Some(delivery) => fanout.notify(Notice::Committed(delivery)),
+                        Some(delivery) => fanout.deliver(delivery).await,
                         None => tracing::warn!("bus: ignored a malformed message on {channel:?}"),
                     }
                 }

@@ -24,6 +24,7 @@ use crate::auth::{Role, Sessions, Visitor};
 use crate::clock::Clock;
 use crate::rooms::RoomName;
 use crate::store::{AuditEntry, RoomFlag, RoomPolicy, Store, StoreError};
+use crate::tasks::Tasks;
 
 /// Longest a cached policy or ban list is trusted.
 const POLICY_TTL_MS: i64 = 2_000;
@@ -95,9 +96,9 @@ impl Moderation {
     /// Applies the other instances' announcements here, as they arrive: the
     /// caches they make stale are dropped before this instance's streams
     /// hear of them (so a stream re-checking its viewer sees the change).
-    pub fn follow_peers(&self, mut peers: mpsc::UnboundedReceiver<Control>) {
+    pub fn follow_peers(&self, mut peers: mpsc::Receiver<Control>, tasks: &Tasks) {
         let moderation = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn("moderation from peers", async move {
             while let Some(control) = peers.recv().await {
                 moderation.apply_from_peer(&control).await;
                 moderation.controls.tell_streams(control);

@@ -61,6 +61,10 @@ impl Feed {
         let mut feed = Self { store, hub: hub.clone(), subscription, last: 0, pending: VecDeque::new() };
         match start {
             Start::Latest => feed.queue_latest().await?,
+            // The client has the last message this queue delivered, and
+            // anything later reaches the queue: nothing to read (a long poll
+            // re-opened after each message costs no store read).
+            Start::After(cursor) if hub.last_delivered(&room) == Some(cursor) => feed.last = cursor,
             Start::After(cursor) => {
                 let replay = feed.store.after(&room, cursor, None, REPLAY_CAP + 1).await?;
                 let beyond_history = replay.is_empty() && cursor > feed.store.last_id(&room).await?;

@@ -1,13 +1,13 @@
-//! Several rooms as one live sequence: each room's gap-free [`Feed`] and its
-//! online list, merged, with the [`Cursor`] of where the client stands.
+//! Several rooms as one live sequence: each room's gap-free [`Feed`],
+//! merged, with the [`Cursor`] of where the client stands.
 //!
-//! This is what one event stream reads, whether it carries one room or many
-//! (a browser shares one stream between its tabs). Each room keeps its own
+//! This is what one stream reads, whether it carries one room or many (a
+//! browser shares one stream between its tabs); online lists and the rest
+//! are added by `live`. Each room keeps its own
 //! order; rooms interleave as their messages come. The cursor moves only when
 //! an item is handed out, so it always says exactly what the client has. It
 //! knows nothing of HTTP; the web layer turns items into SSE events.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 // `rocket::futures` is the `futures` crate (Rocket re-exports it): `SelectAll`
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use rocket::futures::stream::{self, BoxStream, SelectAll, StreamExt};
 
 use super::{Cursor, Feed, FeedItem, Start};
-use crate::presence::{Online, PresenceWatch};
 use crate::rooms::{Delivery, RoomName};
 use crate::store::StoreError;
 
@@ -26,9 +25,6 @@ pub enum LiveItem {
     /// The client's position in this room could not be honoured: it should
     /// drop what it shows of the room; the latest messages follow.
     Reset(RoomName),
-    /// A room's online list: once per room when the stream opens, then at
-    /// each change.
-    Presence(Arc<Online>),
 }
 
 type Source = BoxStream<'static, Result<LiveItem, StoreError>>;
@@ -36,15 +32,12 @@ type Source = BoxStream<'static, Result<LiveItem, StoreError>>;
 /// The rooms of one stream, merged.
 pub struct RoomsFeed {
     sources: SelectAll<Source>,
-    /// The online lists sent before anything else.
-    first: VecDeque<Arc<Online>>,
     cursor: Cursor,
 }
 
 impl RoomsFeed {
-    /// `rooms` are open feeds with the start each was opened at; `watches`
-    /// the presence of the same rooms.
-    pub fn new(rooms: Vec<(Feed, Start)>, watches: Vec<PresenceWatch>) -> Self {
+    /// `rooms` are open feeds with the start each was opened at.
+    pub fn new(rooms: Vec<(Feed, Start)>) -> Self {
         let mut cursor = Cursor::default();
         let mut sources = SelectAll::new();
         for (feed, start) in rooms {
@@ -57,12 +50,7 @@ impl RoomsFeed {
             }
             sources.push(feed_source(feed));
         }
-        let mut first = VecDeque::new();
-        for mut watch in watches {
-            first.push_back(watch.current());
-            sources.push(presence_source(watch));
-        }
-        Self { sources, first, cursor }
+        Self { sources, cursor }
     }
 
     /// The next item of any room; `None` once every source has ended.
@@ -70,14 +58,11 @@ impl RoomsFeed {
     /// Cancel-safe: the sources keep their own state between calls, and the
     /// cursor moves in the same poll that hands an item out.
     pub async fn next(&mut self) -> Option<Result<LiveItem, StoreError>> {
-        if let Some(online) = self.first.pop_front() {
-            return Some(Ok(LiveItem::Presence(online)));
-        }
         let item = self.sources.next().await?;
         match &item {
             Ok(LiveItem::Message(delivery)) => self.cursor.set(&delivery.message.room, delivery.id()),
             Ok(LiveItem::Reset(room)) => self.cursor.forget(room),
-            Ok(LiveItem::Presence(_)) | Err(_) => {}
+            Err(_) => {}
         }
         Some(item)
     }
@@ -102,14 +87,6 @@ fn feed_source(feed: Feed) -> Source {
             Ok(None) => None,
             Err(e) => Some((Err(e), None)),
         }
-    })
-    .boxed()
-}
-
-fn presence_source(watch: PresenceWatch) -> Source {
-    stream::unfold(watch, |mut watch| async move {
-        let online = watch.changed().await;
-        Some((Ok(LiveItem::Presence(online)), watch))
     })
     .boxed()
 }

@@ -2,8 +2,9 @@
 //! page's sidebar) and `GET /rooms/<room>/presence` (who is online now, the
 //! same JSON as the stream's `presence` events).
 //!
-//! Handlers only validate and shape: the list comes from the store, the
-//! online list from `presence`.
+//! Handlers only validate and shape: the list comes from `Chat` (which
+//! leaves out members-only rooms the visitor may not read), the online
+//! list from `presence`.
 
 use rocket::response::content::RawJson;
 use rocket::serde::json::Json;
@@ -11,7 +12,9 @@ use rocket::{State, get};
 use serde::Serialize;
 
 use super::error::ApiError;
+use crate::auth::Visitor;
 use crate::messages::{Chat, MAX_LIMIT, QueryError};
+use crate::moderation::ModerationError;
 use crate::presence::Presence;
 use crate::rooms::{RoomName, format_at, from_millis};
 use crate::store::RoomSummary;
@@ -44,18 +47,31 @@ pub fn rooms_limit(raw: Option<&str>) -> Result<u32, QueryError> {
     }
 }
 
-/// Rooms with messages, most recently active first.
+/// Rooms with messages the visitor may see, most recently active first.
 #[get("/api/rooms?<limit>")]
-pub async fn rooms(limit: Option<&str>, chat: &State<Chat>) -> Result<Json<Vec<RoomEntry>>, ApiError> {
+pub async fn rooms(
+    limit: Option<&str>,
+    visitor: Visitor,
+    chat: &State<Chat>,
+) -> Result<Json<Vec<RoomEntry>>, ApiError> {
     let limit = rooms_limit(limit)?;
-    let rooms = chat.store().rooms(limit).await?;
+    let rooms = chat.visible_rooms(&visitor, limit).await?;
     Ok(Json(rooms.into_iter().map(RoomEntry::from).collect()))
 }
 
-/// `{"room": "lobby", "online": [{"user": "alice", "guest": false}]}`.
+/// `{"room": "lobby", "online": [{"user": "alice", "guest": false}]}`; 404
+/// for a members-only room the visitor may not read.
 #[get("/rooms/<room>/presence")]
-pub fn presence(room: &str, presence: &State<Presence>) -> Result<RawJson<String>, ApiError> {
+pub async fn presence(
+    room: &str,
+    visitor: Visitor,
+    chat: &State<Chat>,
+    presence: &State<Presence>,
+) -> Result<RawJson<String>, ApiError> {
     let room = RoomName::parse(room)?;
+    if !chat.can_read(&visitor, &room).await? {
+        return Err(ModerationError::NoSuchRoom.into());
+    }
     Ok(RawJson(presence.online(&room).json.to_string()))
 }
 

@@ -11,6 +11,7 @@ use rocket::serde::json::json;
 use thiserror::Error;
 
 use crate::limits::RetryAfter;
+use crate::live::{PostRefusal, Refusal};
 use crate::messages::{PostError, QueryError};
 use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
@@ -60,6 +61,28 @@ impl From<PostError> for ApiError {
             PostError::Invalid(e) => ApiError::Invalid(e),
             PostError::Store(e) => ApiError::Store(e),
             PostError::Moderation(e) => ApiError::from(e),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::SessionEnded => ApiError::SessionEnded,
+            Refusal::NoAccess(e) => ApiError::from(e),
+            Refusal::ShutOut => ApiError::ShutOut,
+            Refusal::TooManyStreams => ApiError::TooManyStreams,
+            Refusal::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<PostRefusal> for ApiError {
+    fn from(refusal: PostRefusal) -> Self {
+        match refusal {
+            PostRefusal::SessionEnded => ApiError::SessionEnded,
+            PostRefusal::RateLimited(wait) => ApiError::RateLimited(wait),
+            PostRefusal::Post(e) => ApiError::from(e),
         }
     }
 }

@@ -9,35 +9,29 @@
 //! on a one-room stream, the [`Cursor`] of every room on a multi-room one.
 //! Presence and reset events carry no id, so they never move the browser's
 //! position. Data is JSON made once per message or change; user text can
-//! never reach the `id:` or `event:` lines. This module only opens streams
-//! and shapes events: who may open one and what it holds is `admission`,
-//! merging lives in `stream`, who is online in `presence`.
+//! never reach the `id:` or `event:` lines. This module only reads the
+//! request and encodes the items of a `live::StreamSession`: who may open a
+//! stream, what it holds and what it yields is `live`.
 
-use std::time::Duration;
+use std::net::IpAddr;
 
 use bytes::Bytes;
-use rocket::futures::future::try_join_all;
-use rocket::futures::{FutureExt, Stream, StreamExt};
+use rocket::futures::Stream;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::stream::ByteStream;
 use rocket::serde::json::json;
 use rocket::{Shutdown, State, get};
 
-use super::admission::{Admitted, Moderated, SessionCheck, StreamContext};
 use super::error::ApiError;
 use super::sse::{self, Batch, Sse};
-use crate::messages::Chat;
+use crate::config::Settings;
+use crate::live::{Item, StreamRequest, StreamSession, Streams, Transport, Viewer};
 use crate::rooms::RoomName;
-use crate::stream::{Cursor, LiveItem, RoomsFeed, Start};
+use crate::stream::{Cursor, Start};
 
 /// Most rooms one multi-room stream may carry (its cursor, the event id,
 /// grows with them).
 pub const MAX_STREAM_ROOMS: usize = 50;
-
-/// The longest a stream that counts in presence stays silent. A closed
-/// connection is only noticed at the server's next write, so this bounds how
-/// long a closed tab still shows as online (plus the grace period).
-pub const PRESENCE_HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// The `Last-Event-ID` request header, if sent.
 pub struct LastEventId(Option<String>);
@@ -91,116 +85,63 @@ enum EventIds {
 }
 
 #[get("/rooms/<room>/events?<last_event_id>")]
+#[allow(clippy::too_many_arguments)] // a route's guards, each one thing
 pub async fn room_events(
     room: &str,
     last_event_id: Option<&str>,
     header: LastEventId,
-    context: StreamContext<'_>,
-    chat: &State<Chat>,
+    viewer: Viewer,
+    client_ip: Option<IpAddr>,
+    streams: &State<Streams>,
+    settings: &State<Settings>,
     shutdown: Shutdown,
 ) -> Result<Sse<impl Stream<Item = Bytes> + use<>>, ApiError> {
     let room = RoomName::parse(room)?;
     let start = start_from(header.0.as_deref(), last_event_id)?;
-    let watch = Moderated::admit(chat, &context.viewer, std::slice::from_ref(&room)).await?;
-    let mut admitted = Admitted::check(&context)?;
-    let feed = chat.feed(room.clone(), start).await?;
-    let watches = admitted.join(&context, std::slice::from_ref(&room));
-    let feed = RoomsFeed::new(vec![(feed, start)], watches);
-    Ok(live_events(feed, EventIds::MessageId, admitted, watch, &context, shutdown))
+    let request = StreamRequest { viewer, client_ip, rooms: vec![(room, start)], transport: Transport::Sse };
+    let session = streams.open(request, shutdown).await?;
+    Ok(events(session, EventIds::MessageId, settings.sse_retry_ms))
 }
 
 #[get("/events?<rooms>&<last_event_id>")]
+#[allow(clippy::too_many_arguments)] // a route's guards, each one thing
 pub async fn multi_events(
     rooms: Option<&str>,
     last_event_id: Option<&str>,
     header: LastEventId,
-    context: StreamContext<'_>,
-    chat: &State<Chat>,
+    viewer: Viewer,
+    client_ip: Option<IpAddr>,
+    streams: &State<Streams>,
+    settings: &State<Settings>,
     shutdown: Shutdown,
 ) -> Result<Sse<impl Stream<Item = Bytes> + use<>>, ApiError> {
     let rooms = stream_rooms(rooms)?;
     let cursor = Cursor::parse(header.0.as_deref().or(last_event_id).unwrap_or_default())?;
-    let watch = Moderated::admit(chat, &context.viewer, &rooms).await?;
-    let mut admitted = Admitted::check(&context)?;
-    let feeds = try_join_all(rooms.iter().map(|room| {
-        let start = cursor.start(room);
-        async move { chat.feed(room.clone(), start).await.map(|feed| (feed, start)) }
-    }))
-    .await?;
-    let watches = admitted.join(&context, &rooms);
-    let feed = RoomsFeed::new(feeds, watches);
-    Ok(live_events(feed, EventIds::Cursor, admitted, watch, &context, shutdown))
+    let rooms = rooms.into_iter().map(|room| (room.clone(), cursor.start(&room))).collect();
+    let request = StreamRequest { viewer, client_ip, rooms, transport: Transport::Sse };
+    let session = streams.open(request, shutdown).await?;
+    Ok(events(session, EventIds::Cursor, settings.sse_retry_ms))
 }
 
-/// The SSE body of an admitted stream: until the client leaves, the server
-/// shuts down, the session ends, or the store fails (the client then
-/// reconnects and resumes from its last id). Everything the loop waits on
-/// lives across iterations, so a message wakes it without re-registering
-/// anything; messages already queued when it wakes go out as one chunk.
-fn live_events(
-    mut feed: RoomsFeed,
-    ids: EventIds,
-    admitted: Admitted,
-    moderated: Moderated,
-    context: &StreamContext<'_>,
-    mut shutdown: Shutdown,
-) -> Sse<impl Stream<Item = Bytes> + use<>> {
-    let settings = context.settings;
-    let retry_ms = settings.sse_retry_ms;
-    let mut heartbeat = Duration::from_secs(settings.heartbeat_secs);
-    if admitted.member.is_some() {
-        heartbeat = heartbeat.min(PRESENCE_HEARTBEAT);
-    }
-    let mut session_check = admitted
-        .session_id
-        .clone()
-        .map(|id| SessionCheck::new(context.sessions.clone(), id, settings.session_check_secs));
-    if let Some(check) = &session_check {
-        // One timer per stream does both.
-        heartbeat = heartbeat.min(check.every);
-    }
-    let mut controls = moderated.into_frames();
+/// The SSE body of an open session, until it ends (the client then
+/// reconnects and resumes from its last id). Items already waiting when it
+/// wakes go out as one chunk.
+fn events(mut session: StreamSession, ids: EventIds, retry_ms: u64) -> Sse<impl Stream<Item = Bytes> + use<>> {
     let stream = ByteStream! {
-        let _admitted = admitted;
-        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         yield sse::retry(retry_ms);
         loop {
-            let mut next = rocket::tokio::select! {
-                item = feed.next() => item,
-                _ = &mut shutdown => break,
-                control = controls.next() => match control {
-                    Some(frame) => {
-                        yield frame;
-                        continue;
-                    }
-                    None => break,
-                },
-                _ = beat.tick() => {
-                    if !SessionCheck::still_live(&mut session_check).await {
-                        break;
-                    }
-                    yield Bytes::from_static(sse::HEARTBEAT);
-                    continue;
-                }
-            };
+            let mut item = session.next().await;
             let mut batch = Batch::default();
             let ended = loop {
-                match next {
-                    Some(Ok(item)) => batch.push(frame(item, ids, feed.cursor())),
+                match frame(item, ids, session.cursor()) {
+                    Some(frame) => batch.push(frame),
                     None => break true,
-                    Some(Err(e)) => {
-                        tracing::warn!("ending an event stream: {e}");
-                        break true;
-                    }
                 }
-                // What is already queued goes in the same chunk; the feed is
-                // cancel-safe, so asking without waiting loses nothing.
                 if batch.is_full() {
                     break false;
                 }
-                match feed.next().now_or_never() {
-                    Some(item) => next = item,
+                match session.ready() {
+                    Some(next) => item = next,
                     None => break false,
                 }
             };
@@ -215,16 +156,21 @@ fn live_events(
     Sse(stream.0)
 }
 
-/// The frame of one item; `cursor` is the stream's position after it.
-fn frame(item: LiveItem, ids: EventIds, cursor: &Cursor) -> Bytes {
-    match item {
-        LiveItem::Message(delivery) => match ids {
+/// The frame of one item (`None`: the stream ends); `cursor` is the
+/// stream's position after it.
+fn frame(item: Item, ids: EventIds, cursor: &Cursor) -> Option<Bytes> {
+    Some(match item {
+        Item::Message(delivery) => match ids {
             EventIds::MessageId => sse::message_frame(&delivery),
             EventIds::Cursor => sse::message_with_id(&delivery, &cursor.to_string()),
         },
-        LiveItem::Reset(room) => sse::named("reset", &json!({ "room": room }).to_string()),
-        LiveItem::Presence(online) => sse::named("presence", &online.json),
-    }
+        Item::Reset(room) => sse::named("reset", &json!({ "room": room }).to_string()),
+        Item::Presence(online) => sse::named("presence", &online.json),
+        Item::Deleted { room, id } => sse::named("delete", &json!({ "room": room, "id": id }).to_string()),
+        Item::Keepalive => Bytes::from_static(sse::HEARTBEAT),
+        // A kicked or logged-out viewer's reconnect is refused (204, 401).
+        Item::End(_) => return None,
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! row in the sessions table, `guest` holds the browser's guest name. A
 //! cookie that fails to decrypt counts as absent, never as an error.
 //! [`Visitor`] is for pages and posts (activity, and a guest name is made if
-//! missing); [`StreamViewer`] is for event streams (no activity, no new
+//! missing); `live::Viewer` is for streams (no activity, no new
 //! cookie, and a dead session is reported so the stream can answer 401).
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
@@ -15,6 +15,7 @@ use rocket::time::{Duration, OffsetDateTime};
 
 use crate::auth::{Activity, GuestName, SessionUser, Sessions, Visitor};
 use crate::config::Settings;
+use crate::live::Viewer;
 use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "session";
@@ -133,46 +134,28 @@ async fn resolve_visitor(request: &Request<'_>) -> Result<Visitor, StoreError> {
     if let Some(name) = guest_name(cookies) {
         return Ok(Visitor::Guest { name });
     }
+    Ok(Visitor::Guest { name: give_guest_name(&Jar::of(request)) })
+}
+
+/// Names a browser that has no guest name yet, for a year.
+pub fn give_guest_name(jar: &Jar<'_>) -> GuestName {
     let name = GuestName::generate();
-    Jar::of(request).add_private(GUEST_COOKIE, name.as_str().to_owned(), GUEST_COOKIE_AGE);
-    Ok(Visitor::Guest { name })
+    jar.add_private(GUEST_COOKIE, name.as_str().to_owned(), GUEST_COOKIE_AGE);
+    name
 }
 
-/// Who opens an event stream. Opening a stream is not activity and makes no
-/// cookie; a replayed cookie of an ended session is [`StreamViewer::Ended`].
-#[derive(Debug, Clone)]
-pub enum StreamViewer {
-    Member(SessionUser),
-    Guest(Option<GuestName>),
-    Ended,
-}
-
-impl StreamViewer {
-    /// The key the per-session stream cap counts under.
-    pub fn limit_key(&self) -> Option<String> {
-        self.visitor().map(|visitor| visitor.limit_key())
-    }
-
-    /// The visitor behind the stream, when it has a name (a member, or a
-    /// guest whose browser has its guest cookie).
-    pub fn visitor(&self) -> Option<Visitor> {
-        match self {
-            StreamViewer::Member(user) => Some(Visitor::User(user.clone())),
-            StreamViewer::Guest(Some(name)) => Some(Visitor::Guest { name: name.clone() }),
-            StreamViewer::Guest(None) | StreamViewer::Ended => None,
-        }
-    }
-}
-
+/// Who opens a stream ([`Viewer`]): opening one is not activity and
+/// makes no cookie; a replayed cookie of an ended session is
+/// [`Viewer::Ended`].
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for StreamViewer {
+impl<'r> FromRequest<'r> for Viewer {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match session_cookie(request, Activity::Passive).await {
-            Ok(SessionCookie::Live(user)) => Outcome::Success(StreamViewer::Member(user)),
-            Ok(SessionCookie::Dead) => Outcome::Success(StreamViewer::Ended),
-            Ok(SessionCookie::Absent) => Outcome::Success(StreamViewer::Guest(guest_name(request.cookies()))),
+            Ok(SessionCookie::Live(user)) => Outcome::Success(Viewer::Member(user)),
+            Ok(SessionCookie::Dead) => Outcome::Success(Viewer::Ended),
+            Ok(SessionCookie::Absent) => Outcome::Success(Viewer::Guest(guest_name(request.cookies()))),
             Err(e) => {
                 tracing::error!("resolving a stream's viewer failed: {e}");
                 Outcome::Error((Status::ServiceUnavailable, ()))

@@ -5,7 +5,6 @@
 //! this module must not grow business logic of its own.
 
 mod account;
-mod admission;
 mod csrf;
 mod directory;
 mod error;

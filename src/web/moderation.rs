@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::csrf::CsrfToken;
 use super::error::ApiError;
 use crate::auth::{Role, Visitor};
-use crate::messages::Chat;
+use crate::moderation::Moderation;
 use crate::rooms::{self, RoomName};
 
 type Done = Result<Json<Value>, ApiError>;
@@ -38,8 +38,14 @@ fn target(name: &str) -> Result<&str, ApiError> {
 }
 
 #[post("/rooms/<room>/messages/<id>/delete", format = "json", data = "<_body>")]
-pub async fn delete_message(room: &str, id: i64, _body: Json<Value>, visitor: Visitor, chat: &State<Chat>) -> Done {
-    chat.moderation().delete_message(&visitor, &room_name(room)?, id).await?;
+pub async fn delete_message(
+    room: &str,
+    id: i64,
+    _body: Json<Value>,
+    visitor: Visitor,
+    moderation: &State<Moderation>,
+) -> Done {
+    moderation.delete_message(&visitor, &room_name(room)?, id).await?;
     done()
 }
 
@@ -50,12 +56,12 @@ pub struct Mute {
 }
 
 #[post("/rooms/<room>/mute", format = "json", data = "<body>")]
-pub async fn mute(room: &str, body: Json<Mute>, visitor: Visitor, chat: &State<Chat>) -> Done {
+pub async fn mute(room: &str, body: Json<Mute>, visitor: Visitor, moderation: &State<Moderation>) -> Done {
     if !(1..=60 * 24 * 365).contains(&body.minutes) {
         return Err(ApiError::BadJson("minutes must be between 1 and 525600".into()));
     }
     let duration = Duration::from_secs(body.minutes * 60);
-    chat.moderation().mute(&visitor, &room_name(room)?, target(&body.user)?, duration).await?;
+    moderation.mute(&visitor, &room_name(room)?, target(&body.user)?, duration).await?;
     done()
 }
 
@@ -65,8 +71,8 @@ pub struct Target {
 }
 
 #[post("/rooms/<room>/kick", format = "json", data = "<body>")]
-pub async fn kick(room: &str, body: Json<Target>, visitor: Visitor, chat: &State<Chat>) -> Done {
-    chat.moderation().kick(&visitor, &room_name(room)?, target(&body.user)?).await?;
+pub async fn kick(room: &str, body: Json<Target>, visitor: Visitor, moderation: &State<Moderation>) -> Done {
+    moderation.kick(&visitor, &room_name(room)?, target(&body.user)?).await?;
     done()
 }
 
@@ -76,8 +82,8 @@ pub struct Lock {
 }
 
 #[post("/rooms/<room>/lock", format = "json", data = "<body>")]
-pub async fn lock(room: &str, body: Json<Lock>, visitor: Visitor, chat: &State<Chat>) -> Done {
-    chat.moderation().lock_room(&visitor, &room_name(room)?, body.locked).await?;
+pub async fn lock(room: &str, body: Json<Lock>, visitor: Visitor, moderation: &State<Moderation>) -> Done {
+    moderation.lock_room(&visitor, &room_name(room)?, body.locked).await?;
     done()
 }
 
@@ -91,11 +97,16 @@ pub struct MembersOnly {
 }
 
 #[post("/rooms/<room>/members-only", format = "json", data = "<body>")]
-pub async fn members_only(room: &str, body: Json<MembersOnly>, visitor: Visitor, chat: &State<Chat>) -> Done {
+pub async fn members_only(
+    room: &str,
+    body: Json<MembersOnly>,
+    visitor: Visitor,
+    moderation: &State<Moderation>,
+) -> Done {
     for name in body.add.iter().chain(&body.remove) {
         target(name)?;
     }
-    chat.moderation().members_only(&visitor, &room_name(room)?, body.enabled, &body.add, &body.remove).await?;
+    moderation.members_only(&visitor, &room_name(room)?, body.enabled, &body.add, &body.remove).await?;
     done()
 }
 
@@ -111,8 +122,8 @@ fn yes() -> bool {
 }
 
 #[post("/admin/ban", format = "json", data = "<body>")]
-pub async fn ban(body: Json<Ban>, visitor: Visitor, chat: &State<Chat>) -> Done {
-    chat.moderation().ban(&visitor, target(&body.user)?, body.banned).await?;
+pub async fn ban(body: Json<Ban>, visitor: Visitor, moderation: &State<Moderation>) -> Done {
+    moderation.ban(&visitor, target(&body.user)?, body.banned).await?;
     done()
 }
 
@@ -123,9 +134,9 @@ pub struct SetRole {
 }
 
 #[post("/admin/role", format = "json", data = "<body>")]
-pub async fn set_role(body: Json<SetRole>, visitor: Visitor, chat: &State<Chat>) -> Done {
+pub async fn set_role(body: Json<SetRole>, visitor: Visitor, moderation: &State<Moderation>) -> Done {
     let role: Role = body.role.parse().map_err(|e: crate::auth::UnknownRole| ApiError::BadJson(e.to_string()))?;
-    chat.moderation().set_role(&visitor, target(&body.user)?, role).await?;
+    moderation.set_role(&visitor, target(&body.user)?, role).await?;
     done()
 }
 
@@ -136,9 +147,9 @@ pub async fn audit(
     accept: Option<&Accept>,
     visitor: Visitor,
     csrf: CsrfToken,
-    chat: &State<Chat>,
+    moderation: &State<Moderation>,
 ) -> Result<Either<Template, Json<Value>>, ApiError> {
-    let entries = chat.moderation().audit_log(&visitor, 500).await?;
+    let entries = moderation.audit_log(&visitor, 500).await?;
     if !accept.is_some_and(|a| a.preferred().is_html()) {
         return Ok(Either::Right(Json(json!(entries))));
     }

@@ -16,7 +16,7 @@ use crate::stream::Hub;
 /// naming what is down otherwise; the server still serves what it can).
 #[get("/healthz/ready")]
 pub async fn ready(chat: &State<Chat>, bus: &State<Bus>) -> (Status, RawJson<String>) {
-    let store_up = match chat.store().ping().await {
+    let store_up = match chat.store_answers().await {
         Ok(()) => true,
         Err(e) => {
             tracing::error!("health check: the store does not answer: {e}");

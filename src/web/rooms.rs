@@ -14,13 +14,9 @@ use super::csrf::{CsrfForm, CsrfProtected, CsrfToken};
 use super::error::ApiError;
 use crate::auth::{Role, Visitor};
 use crate::limits::Limits;
-use crate::messages::{Chat, HistoryQuery, PostError};
-use crate::moderation::ModerationError;
+use crate::live::{self, Streams};
+use crate::messages::{Chat, HistoryQuery, PostError, RoomView};
 use crate::rooms::{Message, RoomName};
-use crate::stream::LATEST;
-
-/// Rooms listed in the sidebar.
-const SIDEBAR_ROOMS: u32 = 30;
 
 /// A page answered with its status (200, or the 4xx of a refused form post).
 type Page = (Status, Template);
@@ -54,27 +50,8 @@ async fn room_page(
     error: Option<String>,
     draft: &str,
 ) -> Result<Page, ApiError> {
-    if !chat.can_read(visitor, &room).await? {
-        return Err(ModerationError::NoSuchRoom.into());
-    }
-    let messages: Vec<Message> = chat.store().latest(&room, LATEST).await?;
+    let RoomView { messages, rooms, role, locked } = chat.room_view(visitor, &room).await?;
     let last_id = messages.last().map_or(0, |m| m.id);
-    let mut rooms = Vec::new();
-    for summary in chat.store().rooms(SIDEBAR_ROOMS).await? {
-        // Members-only rooms are listed only to those who may read them.
-        if let Ok(name) = RoomName::parse(&summary.name)
-            && chat.can_read(visitor, &name).await?
-        {
-            rooms.push(summary.name);
-        }
-    }
-    for must in [room.as_str(), crate::rooms::LOBBY] {
-        if !rooms.iter().any(|r| r == must) {
-            rooms.push(must.to_owned());
-        }
-    }
-    rooms.sort();
-    let (role, locked) = chat.moderation().page_controls(visitor, &room).await?;
     let me = context! { name: visitor.name(), guest: visitor.is_guest(), role: role.map_or("guest", Role::as_str) };
     let csrf = &csrf.0;
     let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft, csrf, locked };
@@ -182,13 +159,11 @@ pub async fn history(
     room: &str,
     query: RawHistoryQuery<'_>,
     visitor: Visitor,
-    chat: &State<Chat>,
+    client_ip: Option<IpAddr>,
+    streams: &State<Streams>,
     shutdown: Shutdown,
 ) -> Result<Json<Vec<Message>>, ApiError> {
     let room = RoomName::parse(room)?;
     let query = HistoryQuery::parse(query.after, query.before, query.limit, query.wait)?;
-    if !chat.can_read(&visitor, &room).await? {
-        return Err(ModerationError::NoSuchRoom.into());
-    }
-    Ok(Json(chat.poll(&room, &query, shutdown).await?))
+    Ok(Json(live::long_poll(streams, visitor.into(), client_ip, room, &query, shutdown).await?))
 }

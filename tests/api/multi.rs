@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use chat::auth::{GuestName, Visitor};
-use chat::presence::{Member, Presence};
 use chat::rooms::{MessageText, RoomName};
 use chat::store::{NewMessage, Store};
 use chat::stream::{Feed, Hub, LiveItem, RoomsFeed, Start};
@@ -181,7 +180,7 @@ async fn a_multi_room_stream_is_one_stream_under_the_caps_and_closes_when_its_se
 }
 
 /// The merge as a plain type, without HTTP: the cursor moves exactly as
-/// items are handed out, and presence never moves it.
+/// items are handed out.
 #[tokio::test]
 async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,16 +193,12 @@ async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
     };
     store.append(post(&a, "a1")).await.unwrap();
     store.append(post(&a, "a2")).await.unwrap();
-    let presence = Presence::new(Duration::ZERO);
     let feeds = vec![
         (Feed::open(store.clone(), &hub, a.clone(), Start::After(0)).await.unwrap(), Start::After(0)),
         (Feed::open(store.clone(), &hub, b.clone(), Start::Latest).await.unwrap(), Start::Latest),
     ];
-    let mut feed = RoomsFeed::new(feeds, vec![presence.watch(&a), presence.watch(&b)]);
+    let mut feed = RoomsFeed::new(feeds);
     assert_eq!(feed.cursor().to_string(), "a:0,b:0", "an empty room is known to be empty");
-    for room in ["a", "b"] {
-        assert!(matches!(next(&mut feed).await, LiveItem::Presence(online) if online.room.as_str() == room));
-    }
     for expected in ["a:1,b:0", "a:2,b:0"] {
         assert!(matches!(next(&mut feed).await, LiveItem::Message(_)));
         assert_eq!(feed.cursor().to_string(), expected);
@@ -211,9 +206,6 @@ async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
     store.append(post(&b, "b1")).await.unwrap();
     assert!(matches!(next(&mut feed).await, LiveItem::Message(m) if m.message.text == "b1"));
     assert_eq!(feed.cursor().to_string(), "a:2,b:1");
-    let _alice = presence.join(&b, Member::new("alice", false));
-    assert!(matches!(next(&mut feed).await, LiveItem::Presence(online) if online.members.len() == 1));
-    assert_eq!(feed.cursor().to_string(), "a:2,b:1", "presence does not move the cursor");
 }
 
 async fn next(feed: &mut RoomsFeed) -> LiveItem {

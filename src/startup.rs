@@ -1,0 +1,92 @@
+//! Wiring: one builder that turns settings into the running services
+//! (store, bus, hub, the chat and stream services, accounts, limits) and
+//! hands them to Rocket as managed state.
+//!
+//! The store's writer hands commits to the bus, and the bus's fan-out reads
+//! the store to fill gaps: [`bus::connect`] gives the publisher first,
+//! and the fan-out starts once the store is open. Every background task is
+//! kept in [`Tasks`] and stopped at shutdown. Nothing here serves requests.
+
+use std::sync::Arc;
+
+use rocket::{Build, Rocket};
+use thiserror::Error;
+
+use crate::auth::{Accounts, PasswordError, PasswordHasher, Sessions};
+use crate::bus::{self, Bus};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::limits::Limits;
+use crate::live::Streams;
+use crate::messages::Chat;
+use crate::metrics::Metrics;
+use crate::moderation::Moderation;
+use crate::presence::Presence;
+use crate::store::{Store, StoreError};
+use crate::stream::Hub;
+use crate::tasks::Tasks;
+
+/// Why the server could not start its services: one line for the log.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("invalid redis_url: {0}")]
+    Bus(#[from] redis::RedisError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot start password hashing: {0}")]
+    Hashing(#[from] PasswordError),
+}
+
+/// Every service the routes use, wired together.
+pub struct Services {
+    pub chat: Chat,
+    pub moderation: Moderation,
+    pub streams: Streams,
+    pub sessions: Sessions,
+    pub accounts: Accounts,
+    pub limits: Limits,
+    pub presence: Presence,
+    pub hub: Hub,
+    pub bus: Bus,
+    pub tasks: Arc<Tasks>,
+}
+
+impl Services {
+    /// Opens the store, connects the bus and starts the background tasks.
+    pub async fn start(settings: &Settings, clock: Clock, metrics: Arc<Metrics>) -> Result<Self, StartError> {
+        let tasks = Arc::new(Tasks::new());
+        let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
+        let connection = bus::connect(settings, &hub, clock.clone())?;
+        let store = Store::open_with_metrics(&settings.database_url(), connection.publisher(), metrics.clone()).await?;
+        let (bus, peers) = connection.start(store.clone(), &tasks);
+        let hasher = PasswordHasher::new(settings.hash_concurrency).await?;
+        let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
+        let mut moderation = Moderation::new(store.clone(), clock.clone(), sessions.clone());
+        if let Some(peers) = peers {
+            moderation = moderation.with_peers(peers.outgoing);
+            moderation.follow_peers(peers.incoming, &tasks);
+        }
+        let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), settings.allow_guests);
+        let limits = Limits::new(&settings.limits, clock, metrics.clone());
+        let presence = Presence::new(std::time::Duration::from_millis(settings.presence_grace_ms));
+        let streams =
+            Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
+        let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
+        Ok(Self { chat, moderation, streams, sessions, accounts, limits, presence, hub, bus, tasks })
+    }
+
+    /// Hands every service to Rocket as managed state.
+    pub fn manage(self, rocket: Rocket<Build>) -> Rocket<Build> {
+        rocket
+            .manage(self.chat)
+            .manage(self.moderation)
+            .manage(self.streams)
+            .manage(self.sessions)
+            .manage(self.accounts)
+            .manage(self.limits)
+            .manage(self.presence)
+            .manage(self.hub)
+            .manage(self.bus)
+            .manage(self.tasks)
+    }
+}
