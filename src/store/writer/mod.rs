@@ -111,15 +111,7 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .iter()
         .zip(ids)
         .map(|(Job { message, .. }, id)| {
-            Delivery::new(Message {
-                id,
-                room: message.room.clone(),
-                user: message.author.name.clone(),
-                guest: message.author.guest,
-                text: message.text.as_str().to_owned(),
-                at,
-                deleted: None,
-            })
+            Delivery::new(Message::committed(id, message.room.clone(), &message.author, &message.text, at))
         })
         .collect()
 }
