@@ -151,36 +151,3 @@ fn finish(
         }
     }
 }
-
-/// `INSERT INTO messages ... VALUES ($1, ..., $7), ($8, ...)` for `rows` rows
-/// (at most `MAX_BATCH`: 1792 parameters, within both engines' limits). The
-/// columns, in order: room, id, user_id, user_name, guest, text, at_ms.
-fn insert_messages_sql(rows: usize) -> String {
-    const COLUMNS: usize = 7;
-    let mut sql = String::from("INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES ");
-    for row in 0..rows {
-        let first = row * COLUMNS + 1;
-        let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        sql.push_str(&params.join(", "));
-        sql.push(')');
-    }
-    sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_insert_numbers_every_parameter_once() {
-        assert_eq!(
-            insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
-        );
-    }
-}
