@@ -239,6 +239,8 @@ pub struct Delivery {
     pub json: Arc<str>,
     /// Its Server-Sent Events frame, made by the first stream that sends it.
     sse: OnceLock<Bytes>,
+    /// Its WebSocket text frame, made by the first socket that sends it.
+    ws: OnceLock<Arc<str>>,
 }
 
 impl Delivery {
@@ -248,7 +250,7 @@ impl Delivery {
     }
 
     fn with_json(message: Message, json: Arc<str>) -> Self {
-        Self { message, json, sse: OnceLock::new() }
+        Self { message, json, sse: OnceLock::new(), ws: OnceLock::new() }
     }
 
     /// The message's Server-Sent Events frame: made by `make` the first
@@ -256,6 +258,12 @@ impl Delivery {
     /// decides its bytes; this only keeps them with the message.
     pub fn sse_frame(&self, make: impl FnOnce(&Self) -> Bytes) -> Bytes {
         self.sse.get_or_init(|| make(self)).clone()
+    }
+
+    /// The message's WebSocket text frame, made once like [`Self::sse_frame`]
+    /// so that a room of sockets costs one serialization, not one each.
+    pub fn ws_frame(&self, make: impl FnOnce(&Self) -> Arc<str>) -> Arc<str> {
+        self.ws.get_or_init(|| make(self)).clone()
     }
 
     pub fn id(&self) -> i64 {
@@ -270,6 +278,25 @@ impl Delivery {
         let message: Message = serde_json::from_str(json).ok()?;
         Some(Arc::new(Self::with_json(message, json.into())))
     }
+}
+
+/// `{"type": kind, ...body's fields}`: how a stream that multiplexes kinds
+/// of objects (the WebSocket) tags each one. `body` must serialize as a map
+/// or struct.
+#[derive(Serialize)]
+struct Tagged<'a, T: ?Sized> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// `body`'s JSON object with `"type": kind` in front.
+///
+/// Panics if `body` is not a map or struct: that is a bug at the call site,
+/// not a condition to handle.
+pub fn tagged_json<T: Serialize + ?Sized>(kind: &str, body: &T) -> String {
+    serde_json::to_string(&Tagged { kind, body }).expect("a tagged object always serializes")
 }
 
 #[cfg(test)]
@@ -358,5 +385,26 @@ mod tests {
         let json = serde_json::to_string(&set).unwrap();
         assert_eq!(json, r#"{"edited_at":"1970-01-01T00:00:00.005Z"}"#);
         assert_eq!(serde_json::from_str::<Edited>(&json).unwrap(), set);
+    }
+
+    #[test]
+    fn the_frames_are_made_once_per_message() {
+        let delivery = Delivery::new(alice_says("hi"));
+        let first = delivery.ws_frame(|d| tagged_json("message", &d.message).into());
+        let second = delivery.ws_frame(|_| unreachable!("made again"));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(&*first, format!(r#"{{"type":"message",{}"#, &delivery.json[1..]));
+    }
+
+    #[test]
+    fn a_tagged_object_has_its_type_first() {
+        #[derive(Serialize)]
+        struct Nothing {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            gone: Option<i64>,
+        }
+        assert_eq!(tagged_json("x", &Nothing { gone: None }), r#"{"type":"x"}"#);
+        assert_eq!(tagged_json("x", &serde_json::json!({})), r#"{"type":"x"}"#);
+        assert_eq!(tagged_json("reset", &serde_json::json!({ "room": "a" })), r#"{"type":"reset","room":"a"}"#);
     }
 }
