@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
 use time::format_description::FormatItem;
@@ -114,30 +114,52 @@ pub struct Author {
     pub user_id: Option<i64>,
 }
 
-/// A stored message, exactly as clients see it.
+/// A stored message, exactly as clients see it: the one declaration of its
+/// fields. The JSON sent to clients and the bus payload between instances
+/// both come from these derives, and the store maps its rows onto it
+/// (`store::messages`).
 ///
 /// `id` strictly increases within a room; `user`, `guest` and `at` are always
-/// set by the server, never taken from the client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// set by the server, never taken from the client. A field added later must
+/// be optional, `#[serde(default, skip_serializing_if = ...)]`, so payloads
+/// from instances that do not know it yet still parse, and messages without
+/// it serialize byte for byte as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: i64,
     pub room: RoomName,
     pub user: String,
     pub guest: bool,
     pub text: String,
-    #[serde(serialize_with = "serialize_at")]
+    #[serde(with = "timestamp")]
     pub at: OffsetDateTime,
     /// Set when a moderator (or the author) deleted the message: the text
     /// is then empty, in the store as on the wire.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Tombstone>,
 }
 
+impl Message {
+    /// A message just committed by the writer: nothing is deleted (or set
+    /// later) yet, so any field added with a default is left out here.
+    pub fn committed(id: i64, room: RoomName, author: &Author, text: &MessageText, at: OffsetDateTime) -> Self {
+        Self {
+            id,
+            room,
+            user: author.name.clone(),
+            guest: author.guest,
+            text: text.as_str().to_owned(),
+            at,
+            deleted: None,
+        }
+    }
+}
+
 /// Who deleted a message, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     pub by: String,
-    #[serde(serialize_with = "serialize_at")]
+    #[serde(with = "timestamp")]
     pub at: OffsetDateTime,
 }
 
@@ -151,8 +173,44 @@ pub fn format_at(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC).format(AT_FORMAT).expect("a UTC timestamp always formats")
 }
 
-fn serialize_at<S: serde::Serializer>(at: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_at(*at))
+/// `#[serde(with = "timestamp")]`: a time as [`format_at`] writes it. Any
+/// RFC 3339 time is read (the fixed-width form is one), so a payload from
+/// another writer is not refused over its precision or offset.
+pub mod timestamp {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_at(*at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let at = OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)?;
+        Ok(at.to_offset(time::UtcOffset::UTC))
+    }
+
+    /// The same for an optional time, for fields added later:
+    /// `#[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::option")]`.
+    pub mod option {
+        use serde::{Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(serde::Deserialize)]
+            struct Present(#[serde(with = "super")] OffsetDateTime);
+            let present: Option<Present> = serde::Deserialize::deserialize(d)?;
+            Ok(present.map(|Present(at)| at))
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch: how timestamps are stored.
@@ -176,16 +234,23 @@ pub fn now() -> OffsetDateTime {
 #[derive(Debug)]
 pub struct Delivery {
     pub message: Message,
-    /// The message's JSON, made once when it was committed.
+    /// The message's JSON, made once when it was committed (or as received
+    /// from the bus).
     pub json: Arc<str>,
     /// Its Server-Sent Events frame, made by the first stream that sends it.
     sse: OnceLock<Bytes>,
+    /// Its WebSocket text frame, made by the first socket that sends it.
+    ws: OnceLock<Arc<str>>,
 }
 
 impl Delivery {
     pub fn new(message: Message) -> Arc<Self> {
         let json = serde_json::to_string(&message).expect("a message always serializes");
-        Arc::new(Self { message, json: json.into(), sse: OnceLock::new() })
+        Arc::new(Self::with_json(message, json.into()))
+    }
+
+    fn with_json(message: Message, json: Arc<str>) -> Self {
+        Self { message, json, sse: OnceLock::new(), ws: OnceLock::new() }
     }
 
     /// The message's Server-Sent Events frame: made by `make` the first
@@ -195,46 +260,43 @@ impl Delivery {
         self.sse.get_or_init(|| make(self)).clone()
     }
 
+    /// The message's WebSocket text frame, made once like [`Self::sse_frame`]
+    /// so that a room of sockets costs one serialization, not one each.
+    pub fn ws_frame(&self, make: impl FnOnce(&Self) -> Arc<str>) -> Arc<str> {
+        self.ws.get_or_init(|| make(self)).clone()
+    }
+
     pub fn id(&self) -> i64 {
         self.message.id
     }
 
     /// Reads a message another instance serialized, keeping its JSON as is
-    /// (it is not serialized again). `None` for anything malformed.
+    /// (it is not serialized again, so fields this instance does not know
+    /// yet still reach clients). `None` for anything malformed, including an
+    /// invalid room name or time.
     pub fn from_json(json: &str) -> Option<Arc<Self>> {
-        #[derive(serde::Deserialize)]
-        struct WireTombstone {
-            by: String,
-            at: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct Wire {
-            id: i64,
-            room: String,
-            user: String,
-            guest: bool,
-            text: String,
-            at: String,
-            #[serde(default)]
-            deleted: Option<WireTombstone>,
-        }
-        let parse_at = |at: &str| OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok();
-        let wire: Wire = serde_json::from_str(json).ok()?;
-        let deleted = match wire.deleted {
-            Some(t) => Some(Tombstone { by: t.by, at: parse_at(&t.at)? }),
-            None => None,
-        };
-        let message = Message {
-            id: wire.id,
-            room: RoomName::parse(&wire.room).ok()?,
-            user: wire.user,
-            guest: wire.guest,
-            text: wire.text,
-            at: parse_at(&wire.at)?,
-            deleted,
-        };
-        Some(Arc::new(Self { message, json: json.into(), sse: OnceLock::new() }))
+        let message: Message = serde_json::from_str(json).ok()?;
+        Some(Arc::new(Self::with_json(message, json.into())))
     }
+}
+
+/// `{"type": kind, ...body's fields}`: how a stream that multiplexes kinds
+/// of objects (the WebSocket) tags each one. `body` must serialize as a map
+/// or struct.
+#[derive(Serialize)]
+struct Tagged<'a, T: ?Sized> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// `body`'s JSON object with `"type": kind` in front.
+///
+/// Panics if `body` is not a map or struct: that is a bug at the call site,
+/// not a condition to handle.
+pub fn tagged_json<T: Serialize + ?Sized>(kind: &str, body: &T) -> String {
+    serde_json::to_string(&Tagged { kind, body }).expect("a tagged object always serializes")
 }
 
 #[cfg(test)]
@@ -267,26 +329,82 @@ mod tests {
         assert_eq!(to_millis(at), 1_795_000_000_123);
     }
 
+    fn alice_says(text: &str) -> Message {
+        let alice = Author { name: "alice".into(), guest: false, user_id: Some(1) };
+        Message::committed(7, RoomName::lobby(), &alice, &MessageText::parse(text).unwrap(), from_millis(0))
+    }
+
+    /// The bytes clients and other instances already read: pinned.
+    const ALICE_JSON: &str =
+        r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","at":"1970-01-01T00:00:00.000Z"}"#;
+
     #[test]
-    fn a_delivery_carries_the_message_json() {
-        let message = Message {
-            id: 7,
-            room: RoomName::lobby(),
-            user: "alice".into(),
-            guest: false,
-            text: "a\n\"b\"".into(),
-            at: from_millis(0),
-            deleted: None,
+    fn a_message_round_trips_through_json() {
+        let delivery = Delivery::new(alice_says("a\n\"b\""));
+        assert_eq!(&*delivery.json, ALICE_JSON);
+        assert_eq!(Delivery::from_json(ALICE_JSON).unwrap().message, delivery.message);
+        let mut message = alice_says("hi");
+        message.deleted = Some(Tombstone { by: "mod".into(), at: from_millis(1_795_000_000_123) });
+        let json = serde_json::to_string(&message).unwrap();
+        assert!(json.ends_with(r#","deleted":{"by":"mod","at":"2026-11-18T11:06:40.123Z"}}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
+    }
+
+    #[test]
+    fn the_bus_keeps_the_received_bytes_and_reads_old_payloads() {
+        // No `deleted`, an unknown field from a newer instance, and a time
+        // in another offset and precision: all accepted, the bytes kept.
+        let json = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","at":"1970-01-01T01:00:00+01:00","new":1}"#;
+        let delivery = Delivery::from_json(json).unwrap();
+        assert_eq!(&*delivery.json, json);
+        assert_eq!(delivery.message, alice_says("hi"));
+    }
+
+    #[test]
+    fn the_bus_refuses_a_bad_room_or_time() {
+        let with = |room: &str, at: &str| {
+            format!(r#"{{"id":1,"room":"{room}","user":"a","guest":true,"text":"t","at":"{at}"}}"#)
         };
-        let delivery = Delivery::new(message);
-        assert_eq!(
-            &*delivery.json,
-            r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","at":"1970-01-01T00:00:00.000Z"}"#
-        );
-        let read_back = Delivery::from_json(&delivery.json).unwrap();
-        assert_eq!(read_back.message, delivery.message);
-        assert!(
-            Delivery::from_json(r#"{"id":1,"room":"Bad Room","user":"a","guest":true,"text":"","at":"x"}"#).is_none()
-        );
+        assert!(Delivery::from_json(&with("lobby", "1970-01-01T00:00:00.000Z")).is_some());
+        assert!(Delivery::from_json(&with("Bad Room", "1970-01-01T00:00:00.000Z")).is_none());
+        assert!(Delivery::from_json(&with("lobby", "x")).is_none());
+        let bad_tombstone = r#"{"id":1,"room":"lobby","user":"a","guest":true,"text":"","at":"1970-01-01T00:00:00Z","deleted":{"by":"m","at":"never"}}"#;
+        assert!(Delivery::from_json(bad_tombstone).is_none());
+    }
+
+    #[test]
+    fn optional_times_are_left_out_when_unset_and_read_when_present() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Edited {
+            #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::option")]
+            edited_at: Option<OffsetDateTime>,
+        }
+        assert_eq!(serde_json::to_string(&Edited { edited_at: None }).unwrap(), "{}");
+        assert_eq!(serde_json::from_str::<Edited>("{}").unwrap(), Edited { edited_at: None });
+        let set = Edited { edited_at: Some(from_millis(5)) };
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"{"edited_at":"1970-01-01T00:00:00.005Z"}"#);
+        assert_eq!(serde_json::from_str::<Edited>(&json).unwrap(), set);
+    }
+
+    #[test]
+    fn the_frames_are_made_once_per_message() {
+        let delivery = Delivery::new(alice_says("hi"));
+        let first = delivery.ws_frame(|d| tagged_json("message", &d.message).into());
+        let second = delivery.ws_frame(|_| unreachable!("made again"));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(&*first, format!(r#"{{"type":"message",{}"#, &delivery.json[1..]));
+    }
+
+    #[test]
+    fn a_tagged_object_has_its_type_first() {
+        #[derive(Serialize)]
+        struct Nothing {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            gone: Option<i64>,
+        }
+        assert_eq!(tagged_json("x", &Nothing { gone: None }), r#"{"type":"x"}"#);
+        assert_eq!(tagged_json("x", &serde_json::json!({})), r#"{"type":"x"}"#);
+        assert_eq!(tagged_json("reset", &serde_json::json!({ "room": "a" })), r#"{"type":"reset","room":"a"}"#);
     }
 }

@@ -10,6 +10,7 @@
 //! committed batch to a [`Publish`] in commit order.
 
 mod engine;
+mod messages;
 mod moderation;
 mod writer;
 
@@ -17,11 +18,10 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use thiserror::Error;
 
 use crate::metrics::Metrics;
-use crate::rooms::{self, Delivery, Message, RoomName};
+use crate::rooms::{self, Delivery, RoomName};
 pub use engine::Engine;
 pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
@@ -262,47 +262,8 @@ impl Store {
         self.writer.append(message).await
     }
 
-    /// The newest `limit` messages, oldest first.
-    pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 ORDER BY id DESC LIMIT $2"))
-            .bind(room.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.reverse();
-        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
-    }
-
-    /// Up to `limit` messages with `after < id < before`, oldest first.
-    pub async fn after(
-        &self,
-        room: &RoomName,
-        after: i64,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<Message>, StoreError> {
-        let rows =
-            sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 AND id > $2 AND id < $3 ORDER BY id ASC LIMIT $4"))
-                .bind(room.as_str())
-                .bind(after)
-                .bind(before.unwrap_or(i64::MAX))
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
-    }
-
-    /// The `limit` messages just before `before`, oldest first.
-    pub async fn before(&self, room: &RoomName, before: i64, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let mut rows = sqlx::query(&format!("{SELECT_MESSAGE} WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3"))
-            .bind(room.as_str())
-            .bind(before)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.reverse();
-        Ok(rows.iter().map(|r| message_from_row(room, r)).collect())
-    }
+    // `latest`, `after` and `before` read messages in `messages`, beside
+    // the row mapping.
 
     /// The highest id in a room (0 for a room without messages).
     pub async fn last_id(&self, room: &RoomName) -> Result<i64, StoreError> {
@@ -330,22 +291,5 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| RoomSummary { name: r.get(0), messages: r.get(1), last_at_ms: r.get(2) }).collect())
-    }
-}
-
-const SELECT_MESSAGE: &str = "SELECT id, user_name, guest, text, at_ms, deleted_by, deleted_at_ms FROM messages";
-
-fn message_from_row(room: &RoomName, row: &AnyRow) -> Message {
-    Message {
-        id: row.get("id"),
-        room: room.clone(),
-        user: row.get("user_name"),
-        guest: row.get::<i64, _>("guest") != 0,
-        text: row.get("text"),
-        at: rooms::from_millis(row.get("at_ms")),
-        deleted: row.get::<Option<String>, _>("deleted_by").map(|by| rooms::Tombstone {
-            by,
-            at: rooms::from_millis(row.get::<Option<i64>, _>("deleted_at_ms").unwrap_or_default()),
-        }),
     }
 }

@@ -111,15 +111,7 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .iter()
         .zip(ids)
         .map(|(Job { message, .. }, id)| {
-            Delivery::new(Message {
-                id,
-                room: message.room.clone(),
-                user: message.author.name.clone(),
-                guest: message.author.guest,
-                text: message.text.as_str().to_owned(),
-                at,
-                deleted: None,
-            })
+            Delivery::new(Message::committed(id, message.room.clone(), &message.author, &message.text, at))
         })
         .collect()
 }
@@ -157,38 +149,5 @@ fn finish(
                 let _ = job.done.send(Err(StoreError::Batch(error.clone())));
             }
         }
-    }
-}
-
-/// `INSERT INTO messages ... VALUES ($1, ..., $7), ($8, ...)` for `rows` rows
-/// (at most `MAX_BATCH`: 1792 parameters, within both engines' limits). The
-/// columns, in order: room, id, user_id, user_name, guest, text, at_ms.
-fn insert_messages_sql(rows: usize) -> String {
-    const COLUMNS: usize = 7;
-    let mut sql = String::from("INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES ");
-    for row in 0..rows {
-        let first = row * COLUMNS + 1;
-        let params: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        sql.push_str(&params.join(", "));
-        sql.push(')');
-    }
-    sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_insert_numbers_every_parameter_once() {
-        assert_eq!(
-            insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
-        );
     }
 }

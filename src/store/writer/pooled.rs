@@ -7,10 +7,11 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::mpsc;
 
-use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, insert_messages_sql, room_runs, sort_by_room};
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, room_runs, sort_by_room};
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
+use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
 
 pub(super) async fn run(
     pool: AnyPool,
@@ -58,14 +59,12 @@ async fn commit(connection: &mut AnyConnection, batch: &[Job]) -> Result<Vec<Arc
     let sql = insert_messages_sql(batch.len());
     let mut insert = sqlx::query(&sql);
     for (Job { message, .. }, id) in batch.iter().zip(&ids) {
-        insert = insert
-            .bind(message.room.as_str())
-            .bind(*id)
-            .bind(message.author.user_id)
-            .bind(&message.author.name)
-            .bind(i64::from(message.author.guest))
-            .bind(message.text.as_str())
-            .bind(at_ms);
+        for value in insert_values(message, *id, at) {
+            insert = match value {
+                InsertValue::Integer(n) => insert.bind(n),
+                InsertValue::Text(text) => insert.bind(text),
+            };
+        }
     }
     insert.execute(&mut *tx).await?;
     tx.commit().await?;

@@ -9,14 +9,15 @@
 
 use std::sync::Arc;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::mpsc;
 
-use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, insert_messages_sql, room_runs, sort_by_room};
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, room_runs, sort_by_room};
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
+use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
 
 /// The writer's connection to the file at `path`.
 pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
@@ -82,21 +83,21 @@ fn commit(connection: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Ar
             tx.prepare_cached(BUMP_ROOM_SQL)?.query_row(params![room.as_str(), count, at_ms], |row| row.get(0))?;
         ids.extend(last - count + 1..=last);
     }
-    let mut values = Vec::with_capacity(batch.len() * 7);
-    for (Job { message, .. }, id) in batch.iter().zip(&ids) {
-        values.extend([
-            Value::Text(message.room.as_str().to_owned()),
-            Value::Integer(*id),
-            message.author.user_id.map_or(Value::Null, Value::Integer),
-            Value::Text(message.author.name.clone()),
-            Value::Integer(i64::from(message.author.guest)),
-            Value::Text(message.text.as_str().to_owned()),
-            Value::Integer(at_ms),
-        ]);
-    }
+    let values = batch.iter().zip(&ids).flat_map(|(Job { message, .. }, id)| insert_values(message, *id, at));
     tx.prepare_cached(&insert_messages_sql(batch.len()))?.execute(params_from_iter(values))?;
     tx.commit()?;
     Ok(deliveries(batch, ids, at))
+}
+
+/// Binds an insert value as a borrowed SQLite value: the text is not copied.
+impl ToSql for InsertValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            InsertValue::Integer(Some(n)) => ValueRef::Integer(n),
+            InsertValue::Integer(None) => ValueRef::Null,
+            InsertValue::Text(text) => ValueRef::Text(text.as_bytes()),
+        }))
+    }
 }
 
 fn native(error: rusqlite::Error) -> StoreError {
