@@ -89,10 +89,11 @@ impl Caches {
         self.policies.invalidate(room);
     }
 
-    /// The ban list if it was read less than [`POLICY_TTL_MS`] ago.
-    pub fn bans(&self) -> Option<HashSet<NameKey>> {
+    /// Whether `name` is banned, if the ban list was read less than
+    /// [`POLICY_TTL_MS`] ago (looked up in place: the list is not copied).
+    pub fn banned(&self, name: &NameKey) -> Option<bool> {
         let now = self.clock.now_ms();
-        lock(&self.bans).as_ref().filter(|cached| cached.fresh(now)).map(|cached| cached.value.clone())
+        lock(&self.bans).as_ref().filter(|cached| cached.fresh(now)).map(|cached| cached.value.contains(name))
     }
 
     pub fn keep_bans(&self, value: HashSet<NameKey>, loaded_ms: i64) {

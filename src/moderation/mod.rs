@@ -147,8 +147,8 @@ impl Moderation {
     }
 
     async fn banned(&self, name: &NameKey) -> Result<bool, StoreError> {
-        if let Some(bans) = self.caches.bans() {
-            return Ok(bans.contains(name));
+        if let Some(banned) = self.caches.banned(name) {
+            return Ok(banned);
         }
         let now = self.clock.now_ms();
         let bans: HashSet<NameKey> = self.store.bans().await?.into_iter().collect();
