@@ -99,7 +99,7 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         }
         Command::User(UserCommand::SetRole { name, role }) => {
             let role: Role = role.parse().map_err(|e: crate::auth::UnknownRole| CliError::Refused(e.to_string()))?;
-            if !store.set_role(&name, role.as_str()).await? {
+            if !store.set_role(&name, role).await? {
                 return Err(CliError::Refused(format!("no account named {name:?}")));
             }
             writeln!(out, "{name} is now {role}")?;

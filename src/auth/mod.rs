@@ -13,9 +13,9 @@ mod roles;
 mod sessions;
 
 pub use accounts::{AccountError, Accounts};
-pub use names::{GuestName, InvalidCredentials, Password, UserName};
+pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
 pub use password::{PasswordError, PasswordHasher, Verdict};
-pub use roles::{Role, UnknownRole};
+pub use roles::{AuditAction, Role, UnknownAuditAction, UnknownRole};
 pub use sessions::{Activity, SessionPolicy, SessionUser, Sessions};
 
 use rand::RngCore;

@@ -47,6 +47,41 @@ impl UserName {
     }
 }
 
+/// A user name folded for comparison: names are case-insensitive, so every
+/// check of "is this the same person" (bans, mutes, kicks, allow lists,
+/// login budgets) keys on this rather than on the name as typed. Built from
+/// any display name (account or guest, valid or not) by Unicode lowercasing,
+/// and folded again when read back from the wire, so two keys are equal
+/// exactly when their names differ only in case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct NameKey(String);
+
+impl NameKey {
+    pub fn new(name: &str) -> Self {
+        Self(name.to_lowercase())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NameKey {
+    /// Folds what it reads: a peer (or an older peer) can't hand us an
+    /// unfolded key that would then never match.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::new(&raw))
+    }
+}
+
 /// A password as typed: 8-128 Unicode scalar values, spaces and all. It is
 /// never trimmed or truncated, so a prefix of a password is a wrong password.
 #[derive(Clone, PartialEq, Eq)]
@@ -147,6 +182,17 @@ mod tests {
         }
         assert_eq!(COMMON_PASSWORDS.len(), 3000);
         assert_eq!(Password::parse("  spaced  ").unwrap().expose(), "  spaced  ");
+    }
+
+    #[test]
+    fn name_keys_ignore_case_in_any_script_and_fold_on_the_way_in() {
+        assert_eq!(NameKey::new("Alice"), NameKey::new("aLICE"));
+        assert_eq!(NameKey::new("ÉLAN").as_str(), "élan");
+        assert_eq!(NameKey::new("ΣΟΦΙΑ"), NameKey::new("σοφια"));
+        assert_ne!(NameKey::new("alice"), NameKey::new("alicia"));
+        let key = NameKey::new("Bob");
+        assert_eq!(serde_json::to_string(&key).unwrap(), r#""bob""#);
+        assert_eq!(serde_json::from_str::<NameKey>(r#""BoB""#).unwrap(), key);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What an account may do beyond chatting.
+//! What an account may do beyond chatting: its [`Role`], and the
+//! [`AuditAction`]s that moderators and admins take.
 
 use std::fmt;
 use std::str::FromStr;
@@ -51,6 +52,76 @@ impl FromStr for Role {
     }
 }
 
+/// A moderation action as the audit log records it. An enum so that a new
+/// action must get a name here (and nowhere else); its text is what the
+/// `audit.action` column and the audit page/JSON have always carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Delete,
+    Mute,
+    Kick,
+    Ban,
+    Unban,
+    Lock,
+    Unlock,
+    MembersOnly,
+    SetRole,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 9] = [
+        AuditAction::Delete,
+        AuditAction::Mute,
+        AuditAction::Kick,
+        AuditAction::Ban,
+        AuditAction::Unban,
+        AuditAction::Lock,
+        AuditAction::Unlock,
+        AuditAction::MembersOnly,
+        AuditAction::SetRole,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Delete => "delete",
+            AuditAction::Mute => "mute",
+            AuditAction::Kick => "kick",
+            AuditAction::Ban => "ban",
+            AuditAction::Unban => "unban",
+            AuditAction::Lock => "lock",
+            AuditAction::Unlock => "unlock",
+            AuditAction::MembersOnly => "members-only",
+            AuditAction::SetRole => "set-role",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialized as its stored text, so the audit JSON and page are unchanged.
+impl serde::Serialize for AuditAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Text in the audit log that names no [`AuditAction`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not an audit action")]
+pub struct UnknownAuditAction(pub String);
+
+impl FromStr for AuditAction {
+    type Err = UnknownAuditAction;
+
+    fn from_str(s: &str) -> Result<Self, UnknownAuditAction> {
+        Self::ALL.into_iter().find(|action| action.as_str() == s).ok_or_else(|| UnknownAuditAction(s.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +133,17 @@ mod tests {
         }
         assert!("root".parse::<Role>().is_err());
         assert!(Role::Admin.moderates() && Role::Moderator.moderates() && !Role::Member.moderates());
+    }
+
+    #[test]
+    fn audit_actions_keep_their_stored_text() {
+        let texts: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        let stored = ["delete", "mute", "kick", "ban", "unban", "lock", "unlock", "members-only", "set-role"];
+        assert_eq!(texts, stored);
+        for action in AuditAction::ALL {
+            assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+        assert!("Ban".parse::<AuditAction>().is_err());
     }
 }

@@ -4,25 +4,37 @@
 //! exists, so a throttled answer is the same for real and unknown names.
 //! Counts are sliding windows against the injectable clock: they decay, and
 //! the real owner is never locked out for good.
+//!
+//! Anyone can try any name, so each window remembers at most
+//! [`WINDOW_CAPACITY`] keys (a `moka` cache: when full, its TinyLFU policy
+//! keeps the names under repeated attack over a flood of one-off names), and
+//! drops a key idle for a whole window span (all its failures have aged
+//! out by then). An evicted key starts again from no failures; the per-IP
+//! window still holds its attacker back.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{LimitSettings, RetryAfter, ip_key};
+use moka::sync::Cache;
+
+use super::{LimitSettings, RetryAfter};
+use crate::auth::NameKey;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 
-/// Keys beyond which a window sweeps out everything that has aged out.
-const SWEEP_ABOVE: usize = 10_000;
+/// Names (and, separately, addresses) whose failures are remembered at once.
+pub const WINDOW_CAPACITY: u64 = 10_000;
 
 pub struct LoginThrottle {
     enabled: bool,
     metrics: Option<Arc<Metrics>>,
     clock: Clock,
-    per_name: Window,
-    per_ip: Window,
+    per_name: Window<NameKey>,
+    /// `None` is every client whose address is unknown, as one key.
+    per_ip: Window<Option<IpAddr>>,
 }
 
 impl LoginThrottle {
@@ -47,7 +59,7 @@ impl LoginThrottle {
             return Ok(());
         }
         let now = self.clock.now_ms();
-        let waits = [self.per_name.wait(&name_key(name), now), self.per_ip.wait(&ip_key(ip), now)];
+        let waits = [self.per_name.wait(&NameKey::new(name), now), self.per_ip.wait(&ip, now)];
         match waits.into_iter().flatten().max() {
             Some(wait) => {
                 if let Some(metrics) = &self.metrics {
@@ -66,32 +78,42 @@ impl LoginThrottle {
             return;
         }
         let now = self.clock.now_ms();
-        self.per_name.record(name_key(name), now);
-        self.per_ip.record(ip_key(ip), now);
+        // Names are case-insensitive, so `Alice` and `alice` share a budget.
+        self.per_name.record(NameKey::new(name), now);
+        self.per_ip.record(ip, now);
+    }
+
+    /// Keys remembered now: (names, addresses), after pending evictions.
+    #[doc(hidden)]
+    pub fn entry_counts(&self) -> (u64, u64) {
+        (self.per_name.entry_count(), self.per_ip.entry_count())
     }
 }
 
-/// Names are case-insensitive, so `Alice` and `alice` share a budget.
-fn name_key(name: &str) -> String {
-    format!("name:{}", name.to_lowercase())
-}
+/// One key's failure times, oldest first. Shared (not copied out of the
+/// cache) so that a check and a record on the same key see each other.
+type Failures = Arc<Mutex<VecDeque<i64>>>;
 
-/// A sliding window of failure times per key.
-struct Window {
+/// A sliding window of failure times per key, over a bounded cache.
+struct Window<K> {
     limit: usize,
     span_ms: i64,
-    failures: Mutex<HashMap<String, VecDeque<i64>>>,
+    failures: Cache<K, Failures>,
 }
 
-impl Window {
+impl<K: Hash + Eq + Send + Sync + 'static> Window<K> {
     fn new(limit: u32, span_secs: u64) -> Self {
-        Self { limit: limit.max(1) as usize, span_ms: span_secs as i64 * 1000, failures: Mutex::default() }
+        // Idle means neither checked nor failed: after a whole span of that,
+        // every failure the key had is outside the window.
+        let failures =
+            Cache::builder().max_capacity(WINDOW_CAPACITY).time_to_idle(Duration::from_secs(span_secs.max(1))).build();
+        Self { limit: limit.max(1) as usize, span_ms: span_secs as i64 * 1000, failures }
     }
 
     /// How long until `key` may fail again, if it is at its limit now.
-    fn wait(&self, key: &str, now: i64) -> Option<Duration> {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let times = failures.get_mut(key)?;
+    fn wait(&self, key: &K, now: i64) -> Option<Duration> {
+        let failures = self.failures.get(key)?;
+        let mut times = failures.lock().unwrap_or_else(PoisonError::into_inner);
         while times.front().is_some_and(|&t| t <= now - self.span_ms) {
             times.pop_front();
         }
@@ -102,17 +124,19 @@ impl Window {
         Some(Duration::from_millis((oldest + self.span_ms - now).max(1) as u64))
     }
 
-    fn record(&self, key: String, now: i64) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        if failures.len() > SWEEP_ABOVE {
-            failures.retain(|_, times| times.back().is_some_and(|&t| t > now - self.span_ms));
-        }
-        let times = failures.entry(key).or_default();
+    fn record(&self, key: K, now: i64) {
+        let failures = self.failures.get_with(key, Failures::default);
+        let mut times = failures.lock().unwrap_or_else(PoisonError::into_inner);
         times.push_back(now);
         // More than `limit` old entries are never needed to decide.
         while times.len() > self.limit {
             times.pop_front();
         }
+    }
+
+    fn entry_count(&self) -> u64 {
+        self.failures.run_pending_tasks();
+        self.failures.entry_count()
     }
 }
 
@@ -160,5 +184,24 @@ mod tests {
             throttle.record_failure("alice", None);
         }
         assert!(throttle.check("alice", None).is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_names_and_addresses_stays_within_the_bound() {
+        let clock = Clock::manual();
+        let throttle = throttle(&clock);
+        for i in 0..50_000u32 {
+            let ip = Some(IpAddr::from(i.to_be_bytes()));
+            throttle.record_failure(&format!("user{i}"), ip);
+        }
+        let (names, addresses) = throttle.entry_counts();
+        assert!(names <= WINDOW_CAPACITY, "{names} names");
+        assert!(addresses <= WINDOW_CAPACITY, "{addresses} addresses");
+        // A name new to a full cache may need a second look to be admitted.
+        for _ in 0..6 {
+            throttle.record_failure("victim", None);
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(throttle.check("VICTIM", Some(IpAddr::from([10, 9, 9, 9]))).is_err(), "still counted when full");
     }
 }

@@ -4,6 +4,12 @@
 //! `rate_limits = false`, turns all of them off at once (for load benchmarks
 //! and test rigs where every client is 127.0.0.1). This module decides; the
 //! web layer turns a refusal into a 429 with `Retry-After`.
+//!
+//! Every map here is keyed by something a client chooses (a name, a guest,
+//! an address), so none grows without bound: the login windows and the post
+//! buckets keep at most [`WINDOW_CAPACITY`] and [`BUCKET_CAPACITY`] keys
+//! each and drop idle ones, and a stream count lives only while a stream
+//! holds it.
 
 mod login;
 mod posts;
@@ -14,8 +20,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use login::LoginThrottle;
-pub use posts::PostLimiter;
+pub use login::{LoginThrottle, WINDOW_CAPACITY};
+pub use posts::{BUCKET_CAPACITY, PostLimiter};
 pub use streams::{StreamCaps, StreamSlot};
 
 use std::sync::Arc;

@@ -1,28 +1,57 @@
 //! Post rates: token buckets (GCRA, the `governor` crate) per member
 //! session, per guest, and per client IP.
+//!
+//! Guests and addresses are client-chosen keys, so each class keeps at most
+//! [`BUCKET_CAPACITY`] buckets, in a `moka` cache under governor's own
+//! state (see [`BoundedBuckets`]). A bucket idle long enough to have
+//! refilled is the same as a new one, so it is dropped then; a full cache
+//! evicts by TinyLFU, keeping the buckets in steady use, and an evicted
+//! bucket starts full again (the per-IP bucket still holds a flooder back).
+//! Buckets run on governor's clock (monotonic wall time), not the
+//! injectable [`crate::Clock`]: nothing in the tests moves post time.
 
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed, StateStore};
+use governor::{Quota, RateLimiter};
+use moka::sync::Cache;
 
 use super::{LimitSettings, RetryAfter, ip_key};
 use crate::auth::Visitor;
 use crate::metrics::Metrics;
 
-/// Checks between sweeps of idle buckets (they would otherwise pile up).
-const SWEEP_EVERY: u64 = 4096;
+/// Buckets kept at once per class (members, guests, addresses).
+pub const BUCKET_CAPACITY: u64 = 10_000;
+
+type Limiter = RateLimiter<String, BoundedBuckets<String>, DefaultClock, NoOpMiddleware>;
 
 pub struct PostLimiter {
     enabled: bool,
     metrics: Option<Arc<Metrics>>,
-    members: DefaultKeyedRateLimiter<String>,
-    guests: DefaultKeyedRateLimiter<String>,
-    ips: DefaultKeyedRateLimiter<String>,
-    checks: AtomicU64,
+    members: Class,
+    guests: Class,
+    ips: Class,
+}
+
+/// One class of buckets, and a handle on its store for counting them
+/// (governor lends its store out by value only).
+struct Class {
+    limiter: Limiter,
+    buckets: BoundedBuckets<String>,
+}
+
+impl Class {
+    fn new(quota: Quota) -> Self {
+        let buckets = BoundedBuckets::new(quota);
+        Self { limiter: RateLimiter::new(quota, buckets.clone(), DefaultClock::default()), buckets }
+    }
 }
 
 fn quota(per_sec: u32, burst: u32) -> Quota {
@@ -35,10 +64,9 @@ impl PostLimiter {
         Self {
             enabled: settings.rate_limits,
             metrics: None,
-            members: DefaultKeyedRateLimiter::keyed(quota(settings.posts_per_sec, settings.post_burst)),
-            guests: DefaultKeyedRateLimiter::keyed(quota(settings.guest_posts_per_sec, settings.guest_post_burst)),
-            ips: DefaultKeyedRateLimiter::keyed(quota(settings.ip_posts_per_sec, settings.ip_post_burst)),
-            checks: AtomicU64::new(0),
+            members: Class::new(quota(settings.posts_per_sec, settings.post_burst)),
+            guests: Class::new(quota(settings.guest_posts_per_sec, settings.guest_post_burst)),
+            ips: Class::new(quota(settings.ip_posts_per_sec, settings.ip_post_burst)),
         }
     }
 
@@ -53,11 +81,6 @@ impl PostLimiter {
         if !self.enabled {
             return Ok(());
         }
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            for limiter in [&self.members, &self.guests, &self.ips] {
-                limiter.retain_recent();
-            }
-        }
         let own = if visitor.is_guest() { &self.guests } else { &self.members };
         let wait = |not_until: governor::NotUntil<_>| {
             if let Some(metrics) = &self.metrics {
@@ -65,8 +88,51 @@ impl PostLimiter {
             }
             RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
         };
-        own.check_key(&visitor.limit_key()).map_err(wait)?;
-        self.ips.check_key(&ip_key(ip)).map_err(wait)
+        own.limiter.check_key(&visitor.limit_key()).map_err(wait)?;
+        self.ips.limiter.check_key(&ip_key(ip)).map_err(wait)
+    }
+
+    /// Buckets held now: (members, guests, addresses).
+    #[doc(hidden)]
+    pub fn entry_counts(&self) -> (u64, u64, u64) {
+        (self.members.buckets.entry_count(), self.guests.buckets.entry_count(), self.ips.buckets.entry_count())
+    }
+}
+
+/// governor's per-key state in a bounded cache instead of its unbounded
+/// map: one atomic GCRA state per key, shared with the limiter while it
+/// decides, so eviction only ever forgets a bucket, never corrupts one.
+/// Clones share the cache.
+#[derive(Clone)]
+struct BoundedBuckets<K> {
+    buckets: Cache<K, Arc<InMemoryState>>,
+}
+
+impl<K: Hash + Eq + Send + Sync + 'static> BoundedBuckets<K> {
+    fn new(quota: Quota) -> Self {
+        // The time an empty bucket takes to fill again: idle that long, a
+        // bucket is indistinguishable from a new one.
+        let refill = quota.replenish_interval() * quota.burst_size().get();
+        let buckets =
+            Cache::builder().max_capacity(BUCKET_CAPACITY).time_to_idle(refill + Duration::from_secs(1)).build();
+        Self { buckets }
+    }
+
+    fn entry_count(&self) -> u64 {
+        self.buckets.run_pending_tasks();
+        self.buckets.entry_count()
+    }
+}
+
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> StateStore for BoundedBuckets<K> {
+    type Key = K;
+
+    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let bucket = self.buckets.get_with_by_ref(key, Arc::default);
+        bucket.measure_and_replace(&NotKeyed::NonKey, f)
     }
 }
 
@@ -87,5 +153,18 @@ mod tests {
         assert_eq!(wait.secs(), 1);
         let other = Visitor::Guest { name: GuestName::generate() };
         assert!(limiter.check(&other, None).is_ok(), "each guest has its own bucket");
+    }
+
+    #[test]
+    fn a_flood_of_guests_and_addresses_stays_within_the_bound() {
+        let limiter = PostLimiter::new(&LimitSettings::default());
+        for i in 0..50_000u32 {
+            let guest = Visitor::Guest { name: GuestName::generate() };
+            assert!(limiter.check(&guest, Some(IpAddr::from(i.to_be_bytes()))).is_ok());
+        }
+        let (members, guests, addresses) = limiter.entry_counts();
+        assert_eq!(members, 0);
+        assert!(guests <= BUCKET_CAPACITY, "{guests} guests");
+        assert!(addresses <= BUCKET_CAPACITY, "{addresses} addresses");
     }
 }

@@ -1,5 +1,11 @@
 //! Caps on open event streams per session (or guest) and per client IP, so
 //! one client cannot hold all of the server's connections.
+//!
+//! The counts are bounded by the streams themselves, not by eviction: a key
+//! has an entry exactly while a [`StreamSlot`] holds it (at most two keys
+//! per open stream), and the last slot to go removes it. Nothing may evict
+//! an entry with live slots, since forgetting a held count would let a
+//! client past its cap, so this is a plain map rather than a cache.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::{LimitSettings, ip_key};
 use crate::metrics::Metrics;
 
+/// Open streams per key; a key with no open stream has no entry.
 type Counts = Arc<Mutex<HashMap<String, u32>>>;
 
 pub struct StreamCaps {
@@ -54,6 +61,12 @@ impl StreamCaps {
         }
         Some(StreamSlot { keys: keys.into_iter().map(|(key, _)| key).collect(), open: self.open.clone() })
     }
+
+    /// Keys with open streams now.
+    #[doc(hidden)]
+    pub fn entry_count(&self) -> usize {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
 }
 
 /// One open stream's place in the counts; freed on drop.
@@ -93,5 +106,25 @@ mod tests {
         assert!(caps.acquire(Some("c".into()), None).is_none(), "per-IP cap");
         drop(a1);
         assert!(caps.acquire(Some("a".into()), None).is_some());
+    }
+
+    #[test]
+    fn counts_live_exactly_as_long_as_their_slots() {
+        let caps = StreamCaps::new(&LimitSettings::default());
+        for i in 0..50_000u32 {
+            let slot = caps.acquire(Some(format!("g:{i}")), Some(IpAddr::from(i.to_be_bytes())));
+            drop(slot.expect("under the caps"));
+        }
+        assert_eq!(caps.entry_count(), 0, "idle keys leave nothing behind");
+
+        let held: Vec<StreamSlot> =
+            (0..3).map(|_| caps.acquire(Some("s:held".into()), None).expect("under the caps")).collect();
+        for i in 0..1_000u32 {
+            drop(caps.acquire(Some(format!("g:{i}")), Some(IpAddr::from(i.to_be_bytes()))));
+        }
+        assert_eq!(caps.entry_count(), 2, "the held key and its address");
+        assert_eq!(caps.open.lock().unwrap().get("s:held"), Some(&3), "a held count is never lost");
+        drop(held);
+        assert_eq!(caps.entry_count(), 0);
     }
 }

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::auth::NameKey;
 use crate::rooms::RoomName;
 
 /// Announcements held for streams that have not read them yet.
@@ -22,10 +23,10 @@ const LOCAL_CAPACITY: usize = 256;
 pub enum Control {
     /// A message became a tombstone: pages remove it.
     Deleted { room: RoomName, id: i64 },
-    /// A visitor (by lowercase name) was kicked from a room.
-    Kicked { room: RoomName, name: String },
-    /// A name (lowercase) was banned site-wide.
-    Banned { name: String },
+    /// A visitor was kicked from a room.
+    Kicked { room: RoomName, name: NameKey },
+    /// A name was banned site-wide.
+    Banned { name: NameKey },
     /// A room's allow list changed: streams re-check who may read.
     AccessChanged { room: RoomName },
 }
@@ -81,13 +82,22 @@ mod tests {
         let room = RoomName::parse("lobby").unwrap();
         for control in [
             Control::Deleted { room: room.clone(), id: 7 },
-            Control::Kicked { room: room.clone(), name: "bob".into() },
-            Control::Banned { name: "eve".into() },
+            Control::Kicked { room: room.clone(), name: NameKey::new("bob") },
+            Control::Banned { name: NameKey::new("eve") },
             Control::AccessChanged { room },
         ] {
             let wire = serde_json::to_string(&control).unwrap();
             assert_eq!(serde_json::from_str::<Control>(&wire).unwrap(), control, "{wire}");
         }
+    }
+
+    #[test]
+    fn names_on_the_wire_are_the_same_strings_and_fold_when_read() {
+        let control = Control::Kicked { room: RoomName::parse("lobby").unwrap(), name: NameKey::new("Bob") };
+        let wire = serde_json::to_string(&control).unwrap();
+        assert_eq!(wire, r#"{"control":"kicked","room":"lobby","name":"bob"}"#);
+        let shouted = r#"{"control":"banned","name":"EVE"}"#;
+        assert_eq!(serde_json::from_str::<Control>(shouted).unwrap(), Control::Banned { name: NameKey::new("eve") });
     }
 
     #[test]
@@ -101,9 +111,9 @@ mod tests {
         let (peers, mut outbox) = mpsc::channel(4);
         let announcer = Announcer::local_only().with_peers(peers);
         let mut stream = announcer.subscribe();
-        announcer.announce(Control::Banned { name: "eve".into() });
-        assert_eq!(stream.recv().await.unwrap(), Control::Banned { name: "eve".into() });
-        assert_eq!(outbox.recv().await.unwrap(), Control::Banned { name: "eve".into() });
+        announcer.announce(Control::Banned { name: NameKey::new("eve") });
+        assert_eq!(stream.recv().await.unwrap(), Control::Banned { name: NameKey::new("eve") });
+        assert_eq!(outbox.recv().await.unwrap(), Control::Banned { name: NameKey::new("eve") });
     }
 
     #[tokio::test]
@@ -111,7 +121,7 @@ mod tests {
         let (peers, mut outbox) = mpsc::channel(4);
         let announcer = Announcer::local_only().with_peers(peers);
         let mut stream = announcer.subscribe();
-        announcer.tell_streams(Control::Banned { name: "eve".into() });
+        announcer.tell_streams(Control::Banned { name: NameKey::new("eve") });
         assert!(stream.recv().await.is_ok());
         assert!(outbox.try_recv().is_err());
     }

@@ -3,35 +3,36 @@
 //! in the audit log.
 //!
 //! Access checks run on every post and stream, so room policies and bans
-//! are cached in memory (re-read at least every `POLICY_TTL_MS`, so other
-//! instances' changes show within that time). Actions that affect open
+//! are cached in memory (re-read at least every [`POLICY_TTL_MS`], so other
+//! instances' changes show within that time); the policy and kick caches
+//! hold at most [`POLICY_CAPACITY`] and [`KICK_CAPACITY`] entries, however
+//! many rooms clients name (see `cache.rs`). Names are compared as
+//! [`NameKey`]s, roles and audit actions are enums. Actions that affect open
 //! streams are announced through [`control`], to this instance's streams
 //! and to the other instances', which apply them to their own caches first
 //! ([`Moderation::follow_peers`]). This module knows nothing of HTTP.
 
+mod cache;
 mod control;
 
+pub use cache::{KICK_CAPACITY, KICK_MS, POLICY_CAPACITY, POLICY_TTL_MS};
 pub use control::{Announcer, Control};
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::{Role, Sessions, Visitor};
+use crate::auth::{AuditAction, NameKey, Role, Sessions, Visitor};
 use crate::clock::Clock;
 use crate::rooms::RoomName;
 use crate::store::{AuditEntry, RoomFlag, RoomPolicy, Store, StoreError};
 use crate::tasks::Tasks;
 
-/// Longest a cached policy or ban list is trusted.
-const POLICY_TTL_MS: i64 = 2_000;
 /// How long an author may delete their own message.
 const AUTHOR_DELETE_WINDOW_MS: i64 = 5 * 60 * 1000;
-/// How long a kicked visitor's reconnects to the room are refused.
-pub const KICK_MS: i64 = 60 * 1000;
 
 #[derive(Debug, Error)]
 pub enum ModerationError {
@@ -52,21 +53,13 @@ pub enum ModerationError {
     Store(#[from] StoreError),
 }
 
-#[derive(Clone)]
-struct Cached<T> {
-    value: T,
-    loaded_ms: i64,
-}
-
 /// The moderation service. Clones share caches and the control channel.
 #[derive(Clone)]
 pub struct Moderation {
     store: Store,
     clock: Clock,
     sessions: Sessions,
-    policies: Arc<Mutex<HashMap<RoomName, Cached<RoomPolicy>>>>,
-    bans: Arc<Mutex<Option<Cached<HashSet<String>>>>>,
-    kicks: Arc<Mutex<HashMap<(RoomName, String), i64>>>,
+    caches: Arc<cache::Caches>,
     controls: Announcer,
 }
 
@@ -74,11 +67,9 @@ impl Moderation {
     pub fn new(store: Store, clock: Clock, sessions: Sessions) -> Self {
         Self {
             store,
-            clock,
             sessions,
-            policies: Arc::default(),
-            bans: Arc::default(),
-            kicks: Arc::default(),
+            caches: Arc::new(cache::Caches::new(clock.clone())),
+            clock,
             controls: Announcer::local_only(),
         }
     }
@@ -109,14 +100,12 @@ impl Moderation {
     async fn apply_from_peer(&self, control: &Control) {
         match control {
             Control::Deleted { .. } => {}
-            Control::Kicked { room, name } => {
-                lock(&self.kicks).insert((room.clone(), name.clone()), self.clock.now_ms() + KICK_MS);
-            }
+            Control::Kicked { room, name } => self.caches.kick(room, name),
             Control::Banned { name } => {
                 self.forget(None);
                 // The sessions are already gone from the store; stop trusting
                 // the cached copies now rather than at their next re-read.
-                match self.store.find_user(name).await {
+                match self.store.find_user(name.as_str()).await {
                     Ok(Some(user)) => self.sessions.forget_user(user.id),
                     Ok(None) => {}
                     Err(e) => tracing::warn!("moderation: cannot look up banned {name:?}: {e}"),
@@ -128,7 +117,7 @@ impl Moderation {
 
     async fn role(&self, visitor: &Visitor) -> Result<Option<Role>, StoreError> {
         let Visitor::User(user) = visitor else { return Ok(None) };
-        Ok(self.store.role_of(user.user_id).await?.and_then(|role| role.parse().ok()))
+        self.store.role_of(user.user_id).await
     }
 
     /// What a page offers `visitor` in `room`: their role (`None` for
@@ -149,36 +138,37 @@ impl Moderation {
     }
 
     async fn policy(&self, room: &RoomName) -> Result<RoomPolicy, StoreError> {
-        let now = self.clock.now_ms();
-        if let Some(cached) = lock(&self.policies).get(room).filter(|c| now - c.loaded_ms < POLICY_TTL_MS) {
-            return Ok(cached.value.clone());
+        if let Some(policy) = self.caches.policy(room) {
+            return Ok(policy);
         }
+        let now = self.clock.now_ms();
         let value = self.store.room_policy(room.as_str()).await?;
-        lock(&self.policies).insert(room.clone(), Cached { value: value.clone(), loaded_ms: now });
+        self.caches.keep_policy(room, value.clone(), now);
         Ok(value)
     }
 
-    async fn banned(&self, name: &str) -> Result<bool, StoreError> {
+    async fn banned(&self, name: &NameKey) -> Result<bool, StoreError> {
+        if let Some(banned) = self.caches.banned(name) {
+            return Ok(banned);
+        }
         let now = self.clock.now_ms();
-        let fresh = lock(&self.bans).as_ref().filter(|c| now - c.loaded_ms < POLICY_TTL_MS).map(|c| c.value.clone());
-        let bans = match fresh {
-            Some(bans) => bans,
-            None => {
-                let value: HashSet<String> = self.store.bans().await?.into_iter().collect();
-                *lock(&self.bans) = Some(Cached { value: value.clone(), loaded_ms: now });
-                value
-            }
-        };
-        Ok(bans.contains(&name.to_lowercase()))
+        let bans: HashSet<NameKey> = self.store.bans().await?.into_iter().collect();
+        let banned = bans.contains(name);
+        self.caches.keep_bans(bans, now);
+        Ok(banned)
     }
 
     fn forget(&self, room: Option<&RoomName>) {
         match room {
-            Some(room) => {
-                lock(&self.policies).remove(room);
-            }
-            None => *lock(&self.bans) = None,
+            Some(room) => self.caches.forget_policy(room),
+            None => self.caches.forget_bans(),
         }
+    }
+
+    /// Entries in the policy and kick caches now, for tests of their bounds.
+    #[doc(hidden)]
+    pub fn cache_entries(&self) -> (u64, u64) {
+        self.caches.entry_counts()
     }
 
     // ---- access -----------------------------------------------------------
@@ -193,7 +183,8 @@ impl Moderation {
         if visitor.is_guest() {
             return Ok(false);
         }
-        if policy.members.iter().any(|m| *m == visitor.name().to_lowercase()) {
+        let name = NameKey::new(visitor.name());
+        if policy.members.contains(&name) {
             return Ok(true);
         }
         self.moderates(visitor).await
@@ -204,11 +195,11 @@ impl Moderation {
         if !self.can_read(visitor, room).await? {
             return Err(ModerationError::NoSuchRoom);
         }
-        if self.banned(visitor.name()).await? {
+        let name = NameKey::new(visitor.name());
+        if self.banned(&name).await? {
             return Err(ModerationError::Refused("you are banned from this server".into()));
         }
         let policy = self.policy(room).await?;
-        let name = visitor.name().to_lowercase();
         let now = self.clock.now_ms();
         if let Some((_, until)) = policy.mutes.iter().find(|(m, until)| *m == name && *until > now) {
             let minutes = (until - now + 59_999) / 60_000;
@@ -223,15 +214,13 @@ impl Moderation {
     /// Whether a visitor's stream to `room` must be refused for now (kicked
     /// or banned): answered with 204 so browsers stop reconnecting.
     pub async fn shut_out(&self, visitor_name: &str, room: &RoomName) -> Result<bool, StoreError> {
-        let kicked = lock(&self.kicks)
-            .get(&(room.clone(), visitor_name.to_lowercase()))
-            .is_some_and(|until| *until > self.clock.now_ms());
-        Ok(kicked || self.banned(visitor_name).await?)
+        let name = NameKey::new(visitor_name);
+        Ok(self.caches.kicked(room, &name) || self.banned(&name).await?)
     }
 
     /// Whether a login for `name` must fail (a banned account).
     pub async fn login_refused(&self, name: &str) -> Result<bool, StoreError> {
-        self.banned(name).await
+        self.banned(&NameKey::new(name)).await
     }
 
     // ---- actions ------------------------------------------------------------
@@ -239,7 +228,7 @@ impl Moderation {
     async fn record(
         &self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         target: &str,
         room: Option<&RoomName>,
         detail: Option<String>,
@@ -247,7 +236,7 @@ impl Moderation {
         let entry = AuditEntry {
             at_ms: self.clock.now_ms(),
             actor: actor.to_owned(),
-            action: action.to_owned(),
+            action,
             target: target.to_owned(),
             room: room.map(|r| r.as_str().to_owned()),
             detail,
@@ -278,7 +267,8 @@ impl Moderation {
         }
         if !message.deleted {
             self.store.tombstone(room.as_str(), id, actor.name(), now).await?;
-            self.record(actor.name(), "delete", &message.name, Some(room), Some(format!("message {id}"))).await?;
+            self.record(actor.name(), AuditAction::Delete, &message.name, Some(room), Some(format!("message {id}")))
+                .await?;
         }
         self.controls.announce(Control::Deleted { room: room.clone(), id });
         Ok(())
@@ -293,18 +283,19 @@ impl Moderation {
     ) -> Result<(), ModerationError> {
         self.require_moderator(actor).await?;
         let until = self.clock.now_ms() + duration.as_millis() as i64;
-        self.store.mute(room.as_str(), target, until).await?;
+        self.store.mute(room.as_str(), &NameKey::new(target), until).await?;
         self.forget(Some(room));
-        self.record(actor.name(), "mute", target, Some(room), Some(format!("{} s", duration.as_secs()))).await?;
+        self.record(actor.name(), AuditAction::Mute, target, Some(room), Some(format!("{} s", duration.as_secs())))
+            .await?;
         Ok(())
     }
 
     /// Ends the target's streams to the room; reconnects get 204 for a minute.
     pub async fn kick(&self, actor: &Visitor, room: &RoomName, target: &str) -> Result<(), ModerationError> {
         self.require_moderator(actor).await?;
-        let name = target.to_lowercase();
-        lock(&self.kicks).insert((room.clone(), name.clone()), self.clock.now_ms() + KICK_MS);
-        self.record(actor.name(), "kick", target, Some(room), None).await?;
+        let name = NameKey::new(target);
+        self.caches.kick(room, &name);
+        self.record(actor.name(), AuditAction::Kick, target, Some(room), None).await?;
         self.controls.announce(Control::Kicked { room: room.clone(), name });
         Ok(())
     }
@@ -313,25 +304,26 @@ impl Moderation {
     /// streams close, logins fail like a wrong password.
     pub async fn ban(&self, actor: &Visitor, target: &str, banned: bool) -> Result<(), ModerationError> {
         self.require_moderator(actor).await?;
-        self.store.set_banned(target, banned, actor.name(), self.clock.now_ms()).await?;
+        let name = NameKey::new(target);
+        self.store.set_banned(&name, banned, actor.name(), self.clock.now_ms()).await?;
         self.forget(None);
         if banned && let Some(user) = self.store.find_user(target).await? {
             self.sessions.end_all(user.id).await?;
         }
-        self.record(actor.name(), if banned { "ban" } else { "unban" }, target, None, None).await?;
+        let action = if banned { AuditAction::Ban } else { AuditAction::Unban };
+        self.record(actor.name(), action, target, None, None).await?;
         if banned {
-            self.controls.announce(Control::Banned { name: target.to_lowercase() });
+            self.controls.announce(Control::Banned { name });
         }
         Ok(())
     }
 
     pub async fn lock_room(&self, actor: &Visitor, room: &RoomName, locked: bool) -> Result<(), ModerationError> {
         self.require_moderator(actor).await?;
-        self.store
-            .set_room_flag(room.as_str(), RoomFlag::Locked, locked, crate::rooms::to_millis(crate::rooms::now()))
-            .await?;
+        self.store.set_room_flag(room.as_str(), RoomFlag::Locked, locked, self.clock.now_ms()).await?;
         self.forget(Some(room));
-        self.record(actor.name(), if locked { "lock" } else { "unlock" }, room.as_str(), Some(room), None).await?;
+        let action = if locked { AuditAction::Lock } else { AuditAction::Unlock };
+        self.record(actor.name(), action, room.as_str(), Some(room), None).await?;
         Ok(())
     }
 
@@ -345,18 +337,16 @@ impl Moderation {
         remove: &[String],
     ) -> Result<(), ModerationError> {
         self.require_moderator(actor).await?;
-        self.store
-            .set_room_flag(room.as_str(), RoomFlag::MembersOnly, on, crate::rooms::to_millis(crate::rooms::now()))
-            .await?;
+        self.store.set_room_flag(room.as_str(), RoomFlag::MembersOnly, on, self.clock.now_ms()).await?;
         for name in add {
-            self.store.set_member(room.as_str(), name, true).await?;
+            self.store.set_member(room.as_str(), &NameKey::new(name), true).await?;
         }
         for name in remove {
-            self.store.set_member(room.as_str(), name, false).await?;
+            self.store.set_member(room.as_str(), &NameKey::new(name), false).await?;
         }
         self.forget(Some(room));
         let detail = format!("members-only {on}, added {add:?}, removed {remove:?}");
-        self.record(actor.name(), "members-only", room.as_str(), Some(room), Some(detail)).await?;
+        self.record(actor.name(), AuditAction::MembersOnly, room.as_str(), Some(room), Some(detail)).await?;
         self.controls.announce(Control::AccessChanged { room: room.clone() });
         Ok(())
     }
@@ -369,10 +359,10 @@ impl Moderation {
         if role == Role::Admin {
             return Err(ModerationError::Refused("admins are made from the command line: chat user set-role".into()));
         }
-        if !self.store.set_role(target, role.as_str()).await? {
+        if !self.store.set_role(target, role).await? {
             return Err(ModerationError::Refused(format!("no account named {target:?}")));
         }
-        self.record(actor.name(), "set-role", target, None, Some(role.to_string())).await?;
+        self.record(actor.name(), AuditAction::SetRole, target, None, Some(role.to_string())).await?;
         Ok(())
     }
 
@@ -385,7 +375,7 @@ impl Moderation {
 
     /// Whether the viewer of a stream must stop seeing it after `control`.
     pub async fn ends_stream(&self, control: &Control, viewer: &Visitor, room: &RoomName) -> bool {
-        let name = viewer.name().to_lowercase();
+        let name = NameKey::new(viewer.name());
         match control {
             Control::Deleted { .. } => false,
             Control::Kicked { room: kicked_from, name: kicked } => kicked_from == room && *kicked == name,
@@ -395,8 +385,4 @@ impl Moderation {
             }
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -163,9 +163,9 @@ impl Store {
     }
 
     /// Sets an account's role; `false` when there is no such account.
-    pub async fn set_role(&self, name: &str, role: &str) -> Result<bool, StoreError> {
+    pub async fn set_role(&self, name: &str, role: crate::auth::Role) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE users SET role = $1 WHERE lower(name) = lower($2)")
-            .bind(role)
+            .bind(role.as_str())
             .bind(name)
             .execute(&self.pool)
             .await?;

@@ -1,19 +1,27 @@
 //! The store's side of moderation: tombstones, room policies, mutes, bans,
-//! roles and the audit log. Names are compared lowercase.
+//! roles and the audit log.
+//!
+//! Names in the moderation tables are stored folded ([`NameKey`]), and roles
+//! and audit actions as the text of their enums; both are parsed here, so
+//! callers only see types. A stored role or action that parses as nothing
+//! we know is a broken row, not an absent one: it comes back as a decode
+//! error ([`StoreError::Database`]), never as `None`, so a damaged role can
+//! neither grant nor silently drop a privilege.
 
 use sqlx::Row;
 
 use super::{Store, StoreError};
+use crate::auth::{AuditAction, NameKey, Role};
 
 /// A room's access rules as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomPolicy {
     pub locked: bool,
     pub members_only: bool,
-    /// Lowercase names on the allow list.
-    pub members: Vec<String>,
-    /// Lowercase names muted here, with the end of their mute (ms).
-    pub mutes: Vec<(String, i64)>,
+    /// Names on the allow list.
+    pub members: Vec<NameKey>,
+    /// Names muted here, with the end of their mute (ms).
+    pub mutes: Vec<(NameKey, i64)>,
 }
 
 /// One audit line.
@@ -21,7 +29,7 @@ pub struct RoomPolicy {
 pub struct AuditEntry {
     pub at_ms: i64,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub target: String,
     pub room: Option<String>,
     pub detail: Option<String>,
@@ -37,8 +45,11 @@ pub struct Authorship {
 }
 
 impl Store {
-    pub async fn role_of(&self, user_id: i64) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?)
+    /// An account's role; `None` when there is no such account.
+    pub async fn role_of(&self, user_id: i64) -> Result<Option<Role>, StoreError> {
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+        stored.map(|text| text.parse().map_err(|e| decode_error(Box::new(e)))).transpose()
     }
 
     pub async fn authorship(&self, room: &str, id: i64) -> Result<Option<Authorship>, StoreError> {
@@ -74,16 +85,17 @@ impl Store {
             .await?;
         let (locked, members_only) =
             flags.map_or((false, false), |r| (r.get::<i64, _>(0) != 0, r.get::<i64, _>(1) != 0));
-        let members = sqlx::query_scalar("SELECT name FROM room_members WHERE room = $1 ORDER BY name")
+        let members: Vec<String> = sqlx::query_scalar("SELECT name FROM room_members WHERE room = $1 ORDER BY name")
             .bind(room)
             .fetch_all(&self.pool)
             .await?;
+        let members = members.iter().map(|name| NameKey::new(name)).collect();
         let mutes = sqlx::query("SELECT name, until_ms FROM mutes WHERE room = $1")
             .bind(room)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| (NameKey::new(r.get(0)), r.get(1)))
             .collect();
         Ok(RoomPolicy { locked, members_only, members, mutes })
     }
@@ -102,53 +114,54 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_member(&self, room: &str, name: &str, member: bool) -> Result<(), StoreError> {
+    pub async fn set_member(&self, room: &str, name: &NameKey, member: bool) -> Result<(), StoreError> {
         let sql = if member {
             "INSERT INTO room_members (room, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         } else {
             "DELETE FROM room_members WHERE room = $1 AND name = $2"
         };
-        sqlx::query(sql).bind(room).bind(name.to_lowercase()).execute(&self.pool).await?;
+        sqlx::query(sql).bind(room).bind(name.as_str()).execute(&self.pool).await?;
         Ok(())
     }
 
-    pub async fn mute(&self, room: &str, name: &str, until_ms: i64) -> Result<(), StoreError> {
+    pub async fn mute(&self, room: &str, name: &NameKey, until_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO mutes (room, name, until_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (room, name) DO UPDATE SET until_ms = excluded.until_ms",
         )
         .bind(room)
-        .bind(name.to_lowercase())
+        .bind(name.as_str())
         .bind(until_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn set_banned(&self, name: &str, banned: bool, by: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn set_banned(&self, name: &NameKey, banned: bool, by: &str, now_ms: i64) -> Result<(), StoreError> {
         if banned {
             sqlx::query("INSERT INTO bans (name, by_name, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(name.to_lowercase())
+                .bind(name.as_str())
                 .bind(by)
                 .bind(now_ms)
                 .execute(&self.pool)
                 .await?;
         } else {
-            sqlx::query("DELETE FROM bans WHERE name = $1").bind(name.to_lowercase()).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM bans WHERE name = $1").bind(name.as_str()).execute(&self.pool).await?;
         }
         Ok(())
     }
 
-    /// Every banned name (lowercase).
-    pub async fn bans(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT name FROM bans").fetch_all(&self.pool).await?)
+    /// Every banned name.
+    pub async fn bans(&self) -> Result<Vec<NameKey>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM bans").fetch_all(&self.pool).await?;
+        Ok(names.iter().map(|name| NameKey::new(name)).collect())
     }
 
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO audit (at_ms, actor, action, target, room, detail) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(entry.at_ms)
             .bind(&entry.actor)
-            .bind(&entry.action)
+            .bind(entry.action.as_str())
             .bind(&entry.target)
             .bind(&entry.room)
             .bind(&entry.detail)
@@ -164,18 +177,25 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                at_ms: r.get(0),
-                actor: r.get(1),
-                action: r.get(2),
-                target: r.get(3),
-                room: r.get(4),
-                detail: r.get(5),
+        rows.iter()
+            .map(|r| {
+                let action: String = r.get(2);
+                Ok(AuditEntry {
+                    at_ms: r.get(0),
+                    actor: r.get(1),
+                    action: action.parse().map_err(|e| decode_error(Box::new(e)))?,
+                    target: r.get(3),
+                    room: r.get(4),
+                    detail: r.get(5),
+                })
             })
-            .collect())
+            .collect()
     }
+}
+
+/// A stored value that names none of our enum's variants.
+fn decode_error(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(error))
 }
 
 /// The boolean flags a room has.

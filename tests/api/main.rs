@@ -5,6 +5,7 @@
 mod helpers;
 mod http;
 
+mod bounded;
 mod cli;
 mod feed;
 mod floods;
