@@ -1,6 +1,29 @@
 //! A small HTTP/1.1 client over a raw socket, with a cookie jar and an SSE
 //! reader: enough to talk to the live server the way a browser does, and to
 //! see exactly what goes over the wire.
+//!
+//! # Why not a crate (issue #12)
+//!
+//! The HTTP client stays hand-written. The tests read a stream's status and
+//! head before its body, send exactly the headers they list (a `reqwest`
+//! adds `accept: */*`, pools connections, follows the 303s the tests
+//! assert unless told not to), copy a jar by `Clone` (a shared
+//! `reqwest::cookie::Jar` would make two "browsers" one), and hand the raw
+//! `Cookie` header to a WebSocket handshake. Behind `reqwest` the chunked
+//! framing the SSE reader decodes would be hidden, and the parts it would
+//! replace (head, chunks, cookies) are about 90 lines.
+//!
+//! The SSE parser is still ours too, for now. `eventsource-stream` does
+//! not fit: like a browser it drops blocks without `data` (so the
+//! `retry: 2000` block the tests pin never shows) and carries ids over
+//! from earlier blocks (the tests check that presence has no id).
+//! `sse-stream` 0.3 does fit: per-block fields as `Option`s, CR, LF and
+//! CRLF line ends, UTF-8 checked across chunk boundaries (ours splits
+//! only on `\n\n` and decodes each transfer chunk on its own). It adds two
+//! packages (itself and `futures-macro`) but turns on `futures-util`'s
+//! macros, so the test profile rebuilds Rocket and everything above it
+//! once. That switch was written but not yet run against the suite, so it
+//! is not in this file.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,59 +1,105 @@
-//! A small W3C WebDriver client: chromedriver started on a free port, and
-//! browser sessions driven over plain HTTP/1.1 and JSON.
+//! The browser tests' WebDriver layer: chromedriver started on a port of its
+//! own choosing, Chromium's flags and a fresh profile per session, and the
+//! few commands the tests use, spoken through the maintained `fantoccini`
+//! client.
 //!
-//! Only what the browser tests need (navigate, find, type, run a script,
-//! screenshots, tabs, a DevTools command); every failure panics with
-//! chromedriver's own message, which is what a test wants. Each session
-//! gets a fresh Chromium profile, so two sessions are two cookie jars.
+//! Every failure panics with chromedriver's own message, which is what a
+//! test wants. Each session gets a fresh Chromium profile, so two sessions
+//! are two cookie jars.
+//!
+//! # Why fantoccini, and why without TLS
+//!
+//! This file used to hold its own W3C WebDriver client (HTTP/1.1 over a raw
+//! socket, the JSON envelope and error mapping by hand). fantoccini does that
+//! job and is maintained, and it covers every command the tests send: tabs
+//! are `new_window`/`windows`/`switch_to_window`, an element serialises as
+//! the W3C reference a script argument needs, and the one vendor command,
+//! Chrome's `goog/cdp/execute`, goes through its `WebDriverCompatibleCommand`
+//! hook ([`DevTools`] below).
+//!
+//! chromedriver listens on 127.0.0.1 only, so it is reached over plain
+//! HTTP: fantoccini is built with `default-features = false` and given
+//! hyper-util's `HttpConnector` (hyper-util, http and url are named in
+//! `[dev-dependencies]` only for their types; all three were already in
+//! `Cargo.lock` through Rocket). Measured with Rust 1.95 on this 2-core
+//! machine while other builds shared it (so CPU time is the steadier
+//! figure), a clean `cargo build` of fantoccini alone:
+//!
+//! | fantoccini features | new in `Cargo.lock` | CPU (user + sys) | new crates' unit time |
+//! |---------------------|---------------------|------------------|-----------------------|
+//! | none (chosen)       | 21 packages         | 83 s             | 71 s of 393 s         |
+//! | `rustls-tls`        | 50 (14 Windows/mac) | 165 s            | 432 s of 817 s        |
+//!
+//! Without TLS nothing new has C code; the `webdriver` crate and the ICU
+//! segmenter it brings are most of the time. `rustls-tls` adds rustls,
+//! ring and aws-lc-sys (C, 250 s of unit time on its own), for TLS that a
+//! local chromedriver never uses. In our warm `target/` the first build
+//! after adding fantoccini also recompiled `syn` with more features, and so
+//! every proc-macro crate and what depends on them, once: 3 min 50 s CPU.
+//! That is a cost paid once per `target/`; the hand-written client was
+//! code we kept correct ourselves on every change.
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand, WindowHandle};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The WebDriver key code of Enter.
 pub const ENTER: &str = "\u{E007}";
 /// Shift down, Enter, then every modifier up again.
 pub const SHIFT_ENTER: &str = "\u{E008}\u{E007}\u{E000}";
 
+/// How long chromedriver may take to start listening.
+const STARTUP: Duration = Duration::from_secs(10);
+
 /// A chromedriver process, killed on drop.
 pub struct Driver {
     process: Child,
-    addr: SocketAddr,
+    url: String,
     chromium: PathBuf,
 }
 
 impl Driver {
+    /// Starts chromedriver on a port it picks (`--port=0`), and returns once
+    /// it says it listens: it prints "… started successfully on port N."
     pub async fn start(chromedriver: &Path, chromium: &Path) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let process = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg("--log-level=OFF")
-            .stdout(Stdio::null())
+        let mut process = Command::new(chromedriver)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             // Its own process group, with the browsers it starts: a failed
             // test that never quit its browsers still takes them down.
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-        let driver = Driver { process, addr: SocketAddr::from(([127, 0, 0, 1], port)), chromium: chromium.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok((200, status)) = request(driver.addr, "GET", "/status", None).await
-                && status["value"]["ready"] == true
-            {
-                return driver;
+        let stdout = process.stdout.take().expect("a piped stdout");
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        // Its own thread: it reads the port, then drains the pipe until
+        // chromedriver exits, so a chatty driver never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let port = line.strip_prefix("ChromeDriver was started successfully on port ");
+                if let Some(port) = port.and_then(|p| p.trim_end_matches('.').parse::<u16>().ok())
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(port);
+                }
             }
-            assert!(Instant::now() < deadline, "chromedriver did not get ready within 10 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        });
+        let port = tokio::time::timeout(STARTUP, port_rx)
+            .await
+            .unwrap_or_else(|_| panic!("chromedriver did not start within {STARTUP:?}"))
+            .expect("chromedriver exited before it listened");
+        Driver { process, url: format!("http://127.0.0.1:{port}"), chromium: chromium.to_owned() }
     }
 
     /// A new browser: desktop-sized, or a 360 px wide phone.
@@ -80,14 +126,18 @@ impl Driver {
             args.push("--window-size=1280,800".to_owned());
         }
         options["args"] = json!(args);
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+        let capabilities: Capabilities = serde_json::from_value(json!({
             "browserName": "chrome",
             "goog:chromeOptions": options,
             "timeouts": { "script": 10_000, "pageLoad": 15_000 },
-        }}});
-        let value = call(self.addr, "POST", "/session", Some(capabilities)).await;
-        let id = value["sessionId"].as_str().expect("a session id").to_owned();
-        Session { addr: self.addr, id, _profile: profile }
+        }))
+        .expect("capabilities are an object");
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver new session: {e}"));
+        Session { client, _profile: profile }
     }
 }
 
@@ -105,51 +155,57 @@ impl Drop for Driver {
 /// One browser (one profile, so one cookie jar). Call [`Session::quit`] to
 /// close it; a session a failing test leaves behind dies with chromedriver.
 pub struct Session {
-    addr: SocketAddr,
-    id: String,
+    client: Client,
     _profile: TempDir,
 }
 
-/// A found element, by its WebDriver reference.
+/// A found element.
 #[derive(Clone)]
-pub struct Element(Value);
+pub struct Element(fantoccini::elements::Element);
+
+/// The command's result, or a panic that names the command and carries
+/// chromedriver's message.
+fn done<T>(what: &str, result: Result<T, CmdError>) -> T {
+    result.unwrap_or_else(|e| panic!("WebDriver {what}: {e}"))
+}
 
 impl Session {
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        call(self.addr, method, &format!("/session/{}{path}", self.id), body).await
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": url }))).await;
+        done(&format!("goto {url}"), self.client.goto(url).await);
     }
 
     pub async fn refresh(&self) {
-        self.cmd("POST", "/refresh", Some(json!({}))).await;
+        done("refresh", self.client.refresh().await);
     }
 
     pub async fn find(&self, css: &str) -> Element {
-        let found = self.cmd("POST", "/element", Some(json!({ "using": "css selector", "value": css }))).await;
-        Element(found)
+        Element(done(&format!("find {css}"), self.client.find(Locator::Css(css)).await))
     }
 
     pub async fn click(&self, element: &Element) {
-        self.cmd("POST", &format!("/element/{}/click", element.id()), Some(json!({}))).await;
+        done("click", element.0.click().await);
     }
 
     pub async fn clear(&self, element: &Element) {
-        self.cmd("POST", &format!("/element/{}/clear", element.id()), Some(json!({}))).await;
+        done("clear", element.0.clear().await);
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) {
-        self.cmd("POST", &format!("/element/{}/value", element.id()), Some(json!({ "text": text }))).await;
+        done("send keys", element.0.send_keys(text).await);
     }
 
-    /// Runs `script` (a function body; `arguments` are `args`) in the page.
+    /// Runs `script` (a function body; `arguments` are `args`, a JSON array)
+    /// in the page.
     pub async fn js(&self, script: &str, args: Value) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": args }))).await
+        let args = match args {
+            Value::Array(args) => args,
+            other => panic!("script arguments are an array, not {other}"),
+        };
+        done("execute script", self.client.execute(script, args).await)
     }
 
     /// Polls `script` until it returns something truthy, and returns that.
+    /// (WebDriver has no way to wait on a page's state; polling it is how.)
     pub async fn wait_for(&self, what: &str, within: Duration, script: &str) -> Value {
         let deadline = Instant::now() + within;
         loop {
@@ -171,101 +227,71 @@ impl Session {
 
     /// The text of an open `alert()`, if one is open.
     pub async fn alert_text(&self) -> Option<String> {
-        let (status, body) =
-            request(self.addr, "GET", &format!("/session/{}/alert/text", self.id), None).await.expect("chromedriver");
-        (status == 200).then(|| body["value"].as_str().unwrap_or_default().to_owned())
+        match self.client.get_alert_text().await {
+            Ok(text) => Some(text),
+            Err(CmdError::Standard(e)) if e.error == ErrorStatus::NoSuchAlert => None,
+            Err(e) => panic!("WebDriver alert text: {e}"),
+        }
     }
 
     pub async fn screenshot(&self) -> Vec<u8> {
-        let encoded = self.cmd("GET", "/screenshot", None).await;
-        base64::engine::general_purpose::STANDARD.decode(encoded.as_str().expect("base64")).expect("a PNG")
+        done("screenshot", self.client.screenshot().await)
     }
 
     /// Opens a new tab and switches to it.
     pub async fn new_tab(&self) {
-        let handle = self.cmd("POST", "/window/new", Some(json!({ "type": "tab" }))).await;
-        self.switch_to(handle["handle"].as_str().expect("a handle")).await;
+        let tab = done("new tab", self.client.new_window(true).await);
+        done("switch to the new tab", self.client.switch_to_window(tab.handle).await);
     }
 
     pub async fn tabs(&self) -> Vec<String> {
-        let handles = self.cmd("GET", "/window/handles", None).await;
-        handles.as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect()
+        done("window handles", self.client.windows().await).into_iter().map(String::from).collect()
     }
 
     pub async fn switch_to(&self, handle: &str) {
-        self.cmd("POST", "/window", Some(json!({ "handle": handle }))).await;
+        let handle = WindowHandle::try_from(handle).expect("a window handle");
+        done("switch to window", self.client.switch_to_window(handle).await);
     }
 
     /// Closes the current tab (switch to another one afterwards).
     pub async fn close_tab(&self) {
-        self.cmd("DELETE", "/window", None).await;
+        done("close window", self.client.close_window().await);
     }
 
     /// A Chrome DevTools Protocol command.
     pub async fn devtools(&self, command: &str, params: Value) -> Value {
-        self.cmd("POST", "/goog/cdp/execute", Some(json!({ "cmd": command, "params": params }))).await
+        let cmd = DevTools { command: command.to_owned(), params };
+        done(&format!("DevTools {command}"), self.client.issue_cmd(cmd).await)
     }
 
     /// Closes the browser.
     pub async fn quit(self) {
-        self.cmd("DELETE", "", None).await;
+        done("quit", self.client.close().await);
     }
 }
 
 impl Element {
     /// The element as a script argument (`arguments[i]` in [`Session::js`]).
     pub fn reference(&self) -> Value {
-        self.0.clone()
-    }
-
-    fn id(&self) -> &str {
-        self.0.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).expect("an element reference")
+        serde_json::to_value(&self.0).expect("an element reference")
     }
 }
 
-/// A WebDriver command's `value`; panics with the driver's message on error.
-async fn call(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, mut answer) = request(addr, method, path, body).await.expect("chromedriver answers");
-    let value = answer["value"].take();
-    if status != 200 {
-        panic!("WebDriver {method} {path}: {status} {}: {}", value["error"], value["message"]);
-    }
-    value
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools
+/// Protocol command, which the W3C command set has no word for.
+#[derive(Debug)]
+struct DevTools {
+    command: String,
+    params: Value,
 }
 
-/// One HTTP/1.1 request with a JSON body. chromedriver keeps connections
-/// open whatever the request says, so the body is read by its length.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> std::io::Result<(u16, Value)> {
-    let mut socket = TcpStream::connect(addr).await?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    socket.write_all(head.as_bytes()).await?;
-    socket.write_all(body.as_bytes()).await?;
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .ok_or(std::io::ErrorKind::InvalidData)?;
-            if raw.len() >= split + 4 + length {
-                let status =
-                    head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
-                let body = &raw[split + 4..split + 4 + length];
-                return Ok((status, serde_json::from_slice(body).unwrap_or(Value::Null)));
-            }
-        }
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        raw.extend_from_slice(&chunk[..n]);
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        let session = session_id.expect("a DevTools command needs a session");
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.command, "params": self.params }).to_string()))
     }
 }
