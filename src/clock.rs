@@ -1,8 +1,6 @@
-//! The server's notion of "now" for anything with a lifetime (sessions,
-//! login throttling), injectable so tests can move time instead of sleeping.
-//!
-//! Message timestamps use the wall clock directly (`rooms::now`); this clock
-//! is for deciding when things expire.
+//! The server's notion of "now": message times, account creation, and
+//! anything with a lifetime (sessions, throttling, kicks, mutes, sweeps),
+//! injectable so tests can move time instead of sleeping.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,14 +20,19 @@ impl Clock {
 
     /// A clock that stands still at the current time until advanced.
     pub fn manual() -> Self {
-        Self { manual: Some(Arc::new(AtomicI64::new(crate::rooms::to_millis(crate::rooms::now())))) }
+        Self { manual: Some(Arc::new(AtomicI64::new(wall_clock_ms()))) }
     }
 
     pub fn now_ms(&self) -> i64 {
         match &self.manual {
             Some(ms) => ms.load(Ordering::SeqCst),
-            None => crate::rooms::to_millis(crate::rooms::now()),
+            None => wall_clock_ms(),
         }
+    }
+
+    /// Now, at the millisecond precision times are stored in.
+    pub fn now(&self) -> time::OffsetDateTime {
+        crate::rooms::from_millis(self.now_ms())
     }
 
     /// Moves a manual clock forward; a no-op on the system clock.
@@ -38,6 +41,11 @@ impl Clock {
             ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
         }
     }
+}
+
+/// The one place the wall clock is read.
+fn wall_clock_ms() -> i64 {
+    crate::rooms::to_millis(time::OffsetDateTime::now_utc())
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub struct AccessLog {
 
 impl AccessLog {
     pub fn new() -> Self {
-        let prefix = crate::rooms::to_millis(crate::rooms::now()) as u64 % 1_000_000;
+        let prefix = crate::Clock::system().now_ms() as u64 % 1_000_000;
         Self { next: AtomicU64::new(1), prefix }
     }
 }

@@ -13,7 +13,7 @@
 //! each one only sees its own streams.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -61,24 +61,30 @@ pub const MAX_LISTED: usize = 100;
 /// A room's online list at one moment, with its JSON made once:
 /// `{"room": "lobby", "online": [{"user": "alice", "guest": false}], "count": 1}`
 /// (the first [`MAX_LISTED`] in list order, and how many are online).
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Online {
     pub room: RoomName,
+    #[serde(rename = "online")]
     pub members: Vec<Member>,
     pub count: usize,
+    #[serde(skip)]
     pub json: Arc<str>,
+    /// Its WebSocket frame, made by the first socket that sends it.
+    #[serde(skip)]
+    ws: OnceLock<Arc<str>>,
 }
 
 impl Online {
     fn new(room: RoomName, members: Vec<Member>, count: usize) -> Arc<Self> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            room: &'a RoomName,
-            online: &'a [Member],
-            count: usize,
-        }
-        let json = serde_json::to_string(&Body { room: &room, online: &members, count }).expect("always serializes");
-        Arc::new(Self { room, members, count, json: json.into() })
+        let mut online = Self { room, members, count, json: "".into(), ws: OnceLock::new() };
+        online.json = serde_json::to_string(&online).expect("always serializes").into();
+        Arc::new(online)
+    }
+
+    /// The list's WebSocket frame: made by `make` once, shared by every
+    /// socket of the room (like a message's).
+    pub fn ws_frame(&self, make: impl FnOnce(&Self) -> Arc<str>) -> Arc<str> {
+        self.ws.get_or_init(|| make(self)).clone()
     }
 }
 

@@ -99,10 +99,6 @@ impl MessageText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 /// Who wrote a message, as the server saw it when it was posted.
@@ -222,12 +218,6 @@ pub fn to_millis(at: OffsetDateTime) -> i64 {
 /// rather than fail, since they can only come from a hand-edited database.
 pub fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// The server's clock, truncated to the millisecond precision it is stored in
-/// (so a message reads back exactly as it was first delivered).
-pub fn now() -> OffsetDateTime {
-    from_millis(to_millis(OffsetDateTime::now_utc()))
 }
 
 /// A message serialized once, shared by every subscriber that delivers it.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rocket::{Build, Rocket};
 use thiserror::Error;
 
-use crate::auth::{Accounts, PasswordError, PasswordHasher, Sessions};
+use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -44,6 +44,7 @@ pub struct Services {
     pub streams: Streams,
     pub sessions: Sessions,
     pub accounts: Accounts,
+    pub logins: Logins,
     pub limits: Limits,
     pub presence: Presence,
     pub hub: Hub,
@@ -57,7 +58,8 @@ impl Services {
         let tasks = Arc::new(Tasks::new());
         let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
         let connection = bus::connect(settings, &hub, clock.clone())?;
-        let store = Store::open_with_metrics(&settings.database_url(), connection.publisher(), metrics.clone()).await?;
+        let store =
+            Store::open_with(&settings.database_url(), connection.publisher(), metrics.clone(), clock.clone()).await?;
         let (bus, peers) = connection.start(store.clone(), &tasks);
         let hasher = PasswordHasher::new(settings.hash_concurrency).await?;
         let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
@@ -72,7 +74,8 @@ impl Services {
         let streams =
             Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
-        Ok(Self { chat, moderation, streams, sessions, accounts, limits, presence, hub, bus, tasks })
+        let logins = Logins::new(accounts.clone(), limits.login.clone(), moderation.clone());
+        Ok(Self { chat, moderation, streams, sessions, accounts, logins, limits, presence, hub, bus, tasks })
     }
 
     /// Hands every service to Rocket as managed state.
@@ -83,6 +86,7 @@ impl Services {
             .manage(self.streams)
             .manage(self.sessions)
             .manage(self.accounts)
+            .manage(self.logins)
             .manage(self.limits)
             .manage(self.presence)
             .manage(self.hub)

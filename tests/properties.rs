@@ -66,15 +66,13 @@ proptest! {
 
     #[test]
     fn any_text_survives_the_sse_round_trip_as_one_message(text in any::<String>(), id in 1i64..i64::MAX) {
-        let delivery = Delivery::new(Message {
-            id,
-            room: RoomName::lobby(),
-            user: "alice".into(),
-            guest: false,
-            text: text.clone(),
-            at: chat::rooms::from_millis(0),
-            deleted: None,
-        });
+        // Built from its JSON: any text at all, not only valid message text.
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "id": id, "room": "lobby", "user": "alice", "guest": false, "text": text,
+            "at": "1970-01-01T00:00:00.000Z",
+        }))
+        .unwrap();
+        let delivery = Delivery::new(message);
         let body = RUNTIME.block_on(wire_bytes(&delivery));
         let events = parse_sse(&body);
         prop_assert_eq!(events.len(), 1, "{:?}", body);

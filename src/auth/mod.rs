@@ -7,12 +7,14 @@
 //! the rows in `store`.
 
 mod accounts;
+mod login;
 mod names;
 mod password;
 mod roles;
 mod sessions;
 
 pub use accounts::{AccountError, Accounts};
+pub use login::{LoginError, Logins};
 pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
 pub use password::{PasswordError, PasswordHasher, Verdict};
 pub use roles::{AuditAction, Role, UnknownAuditAction, UnknownRole};

@@ -20,6 +20,7 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use thiserror::Error;
 
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use engine::Engine;
@@ -82,7 +83,7 @@ fn serialize_millis<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Er
 pub struct Store {
     pool: AnyPool,
     writer: writer::MessageWriter,
-    engine: Engine,
+    clock: Clock,
 }
 
 impl Store {
@@ -90,14 +91,16 @@ impl Store {
     /// applies migrations and starts the message writer, which hands each
     /// commit to `publish`.
     pub async fn open(url: &str, publish: Arc<dyn Publish>) -> Result<Self, StoreError> {
-        Self::open_with_metrics(url, publish, Metrics::new()).await
+        Self::open_with(url, publish, Metrics::new(), Clock::system()).await
     }
 
-    /// [`Store::open`], counting batches and write times into `metrics`.
-    pub async fn open_with_metrics(
+    /// [`Store::open`], counting batches and write times into `metrics`,
+    /// with `clock` stamping messages and accounts.
+    pub async fn open_with(
         url: &str,
         publish: Arc<dyn Publish>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Result<Self, StoreError> {
         let engine = Engine::of(url)?;
         // The writer has a connection of its own: an in-memory database
@@ -107,18 +110,15 @@ impl Store {
         }
         let pool = engine::connect(engine, url, 8).await?;
         engine::migrate(engine, &pool).await?;
+        let outlets = writer::Outlets { publish, metrics, clock: clock.clone() };
         let writer = match engine {
-            Engine::Sqlite => writer::MessageWriter::spawn_sqlite(engine::sqlite_path(url), publish, metrics)?,
+            Engine::Sqlite => writer::MessageWriter::spawn_sqlite(engine::sqlite_path(url), outlets)?,
             Engine::Postgres => {
                 let write_pool = engine::connect(engine, url, 1).await?;
-                writer::MessageWriter::spawn_pooled(write_pool, publish, metrics)
+                writer::MessageWriter::spawn_pooled(write_pool, outlets)
             }
         };
-        Ok(Self { pool, writer, engine })
-    }
-
-    pub fn engine(&self) -> Engine {
-        self.engine
+        Ok(Self { pool, writer, clock })
     }
 
     /// Whether the database answers, with its tables.
@@ -135,7 +135,7 @@ impl Store {
         )
         .bind(name)
         .bind(password_hash)
-        .bind(rooms::to_millis(rooms::now()))
+        .bind(self.clock.now_ms())
         .fetch_one(&self.pool)
         .await;
         match result {

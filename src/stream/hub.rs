@@ -173,18 +173,12 @@ impl HubInner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::{Message, from_millis};
+    use crate::rooms::{Author, Message, MessageText, from_millis};
 
     fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
-        Delivery::new(Message {
-            id,
-            room: room.clone(),
-            user: "alice".into(),
-            guest: false,
-            text: format!("m{id}"),
-            at: from_millis(0),
-            deleted: None,
-        })
+        let alice = Author { name: "alice".into(), guest: false, user_id: None };
+        let text = MessageText::parse(&format!("m{id}")).unwrap();
+        Delivery::new(Message::committed(id, room.clone(), &alice, &text, from_millis(0)))
     }
 
     #[tokio::test]

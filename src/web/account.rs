@@ -11,9 +11,8 @@ use rocket_dyn_templates::{Template, context};
 
 use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
-use crate::auth::{AccountError, Accounts, SessionUser, Visitor};
-use crate::limits::{Limits, RetryAfter};
-use crate::messages::Chat;
+use crate::auth::{AccountError, Accounts, LoginError, Logins, SessionUser, Visitor};
+use crate::limits::RetryAfter;
 
 /// Every answer of these routes: a page with its status, a redirect, a
 /// throttled page, or a redirect that also clears the browser's cookies.
@@ -114,48 +113,22 @@ pub async fn login(
     jar: Jar<'_>,
     client_ip: Option<IpAddr>,
     form: CsrfForm<Credentials>,
-    accounts: &State<Accounts>,
-    limits: &State<Limits>,
-    chat: &State<Chat>,
+    logins: &State<Logins>,
 ) -> Answer {
-    let who = format!("user {:?} from {}", form.username, show_ip(client_ip));
-    if let Err(wait) = limits.login.check(&form.username, client_ip) {
-        tracing::warn!("login throttled: {who}");
-        return throttled("login", wait, form.next.as_deref(), &form.csrf);
-    }
-    let login = match accounts.login(&form.username, &form.password).await {
-        // A banned account fails like a wrong password (after the same work).
-        Ok(session) if chat.moderation().login_refused(&session.name).await.unwrap_or(true) => {
-            let _ = accounts.logout(&session.session_id).await;
-            tracing::info!("login refused (banned): {who}");
-            Err(AccountError::WrongCredentials)
-        }
-        other => other,
-    };
-    match login {
+    match logins.login(&form.username, &form.password, client_ip).await {
         Ok(session) => {
-            tracing::info!("login succeeded: {who}");
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
             logged_in(&jar, session, &next)
         }
-        Err(error) => {
-            if matches!(error, AccountError::WrongCredentials) {
-                tracing::info!("login failed: {who}");
-                limits.login.record_failure(&form.username, client_ip);
-            }
-            account_error_page("login", error, &form, &form.csrf)
-        }
+        Err(LoginError::Throttled(wait)) => throttled("login", wait, form.next.as_deref(), &form.csrf),
+        Err(LoginError::Account(error)) => account_error_page("login", error, &form, &form.csrf),
     }
 }
 
 fn throttled(kind: &str, wait: RetryAfter, next: Option<&str>, csrf: &str) -> Answer {
-    let error = format!("too many failed attempts: try again in {} minutes", wait.secs().div_ceil(60));
+    let error = LoginError::Throttled(wait).to_string();
     let context = context! { kind, error, username: "", next: next.and_then(safe_next), csrf };
     Answer::Throttled(Template::render("account", context), Header::new("Retry-After", wait.secs().to_string()))
-}
-
-fn show_ip(ip: Option<IpAddr>) -> String {
-    ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }
 
 fn account_error_page(kind: &str, error: AccountError, form: &Credentials, csrf: &str) -> Answer {
@@ -227,21 +200,18 @@ pub fn account(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> Answer 
     account_page(&user, Status::Ok, notice, None, &csrf.0)
 }
 
-/// What every action that asks for the password checks first: a member
-/// (guests go to log in), not throttled for wrong passwords (which count
-/// like failed logins, so a stolen session cannot guess the password).
-fn password_action(
-    visitor: Visitor,
-    ip: Option<IpAddr>,
-    limits: &Limits,
-    csrf: &str,
-) -> Result<SessionUser, Box<Answer>> {
-    let user = member(visitor)?;
-    if let Err(wait) = limits.login.check(&user.name, ip) {
-        let error = format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60));
-        return Err(Box::new(account_page(&user, Status::TooManyRequests, None, Some(error), csrf)));
-    }
-    Ok(user)
+/// The answer to an account action that asked for the password again.
+fn password_refused(user: &SessionUser, error: LoginError, csrf: &str) -> Result<Answer, Status> {
+    let (status, reason) = match error {
+        LoginError::Throttled(wait) => (
+            Status::TooManyRequests,
+            format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60)),
+        ),
+        LoginError::Account(error @ AccountError::Invalid(_)) => (Status::UnprocessableEntity, error.to_string()),
+        LoginError::Account(error @ AccountError::WrongCurrentPassword) => (Status::Unauthorized, error.to_string()),
+        LoginError::Account(error) => return Err(unavailable(error)),
+    };
+    Ok(account_page(user, status, None, Some(reason), csrf))
 }
 
 #[derive(rocket::FromForm)]
@@ -266,25 +236,15 @@ pub async fn change_password(
     visitor: Visitor,
     client_ip: Option<IpAddr>,
     form: CsrfForm<PasswordChange>,
-    accounts: &State<Accounts>,
-    limits: &State<Limits>,
+    logins: &State<Logins>,
 ) -> Result<Answer, Status> {
-    let user = match password_action(visitor, client_ip, limits, &form.csrf) {
+    let user = match member(visitor) {
         Ok(user) => user,
-        Err(answer) => return Ok(*answer),
+        Err(to_login) => return Ok(*to_login),
     };
-    match accounts.change_password(&user, &form.current, &form.new).await {
+    match logins.change_password(&user, &form.current, &form.new, client_ip).await {
         Ok(session) => Ok(logged_in(&jar, session, "/account?done=password")),
-        Err(error @ (AccountError::Invalid(_) | AccountError::WrongCurrentPassword)) => {
-            let status = if matches!(error, AccountError::Invalid(_)) {
-                Status::UnprocessableEntity
-            } else {
-                limits.login.record_failure(&user.name, client_ip);
-                Status::Unauthorized
-            };
-            Ok(account_page(&user, status, None, Some(error.to_string()), &form.csrf))
-        }
-        Err(error) => Err(unavailable(error)),
+        Err(error) => password_refused(&user, error, &form.csrf),
     }
 }
 
@@ -324,23 +284,17 @@ pub async fn delete_account(
     visitor: Visitor,
     client_ip: Option<IpAddr>,
     form: CsrfForm<DeleteAccount>,
-    accounts: &State<Accounts>,
-    limits: &State<Limits>,
+    logins: &State<Logins>,
 ) -> Result<Answer, Status> {
-    let user = match password_action(visitor, client_ip, limits, &form.csrf) {
+    let user = match member(visitor) {
         Ok(user) => user,
-        Err(answer) => return Ok(*answer),
+        Err(to_login) => return Ok(*to_login),
     };
-    match accounts.delete_account(&user, &form.password).await {
+    match logins.delete_account(&user, &form.password, client_ip).await {
         Ok(()) => {
-            tracing::info!("account {:?} deleted", user.name);
             identity::clear_session(jar.cookies);
             Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))
         }
-        Err(error @ AccountError::WrongCurrentPassword) => {
-            limits.login.record_failure(&user.name, client_ip);
-            Ok(account_page(&user, Status::Unauthorized, None, Some(error.to_string()), &form.csrf))
-        }
-        Err(error) => Err(unavailable(error)),
+        Err(error) => password_refused(&user, error, &form.csrf),
     }
 }

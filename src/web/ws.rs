@@ -30,7 +30,7 @@ use serde::Serialize;
 use super::error::{ApiError, RefusalReason};
 use super::identity::{Jar, give_guest_name};
 use crate::live::{Ending, Item, StreamRequest, StreamSession, Streams, Transport, Viewer};
-use crate::rooms::{Delivery, RoomName};
+use crate::rooms::{self, RoomName};
 
 /// A WebSocket handshake from this site: one from another origin is
 /// refused (403), like a cross-origin POST.
@@ -103,7 +103,8 @@ async fn run(mut session: StreamSession, room: RoomName, mut stream: DuplexStrea
     Ok(())
 }
 
-/// What the server sends besides messages and online lists.
+/// What the server sends besides messages and online lists (those are
+/// their own JSON with `"type"` in front, made once for every socket).
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Frame<'a> {
@@ -125,8 +126,10 @@ fn error_frame(status: Status, reason: &str) -> Message {
 
 fn encode(item: Item) -> Message {
     match item {
-        Item::Message(delivery) => Message::text(message_frame(&delivery)),
-        Item::Presence(online) => Message::text(typed_frame("presence", &online.json)),
+        Item::Message(delivery) => {
+            Message::text(&*delivery.ws_frame(|d| rooms::tagged_json("message", &d.message).into()))
+        }
+        Item::Presence(online) => Message::text(&*online.ws_frame(|o| rooms::tagged_json("presence", o).into())),
         Item::Reset(room) => Frame::Reset { room: &room }.message(),
         Item::Deleted { room, id } => Frame::Delete { room: &room, id }.message(),
         Item::Keepalive => Message::Ping(Vec::new()),
@@ -192,20 +195,4 @@ fn close_frame(ending: Ending) -> Option<CloseFrame<'static>> {
         Ending::SessionEnded => (SESSION_ENDED, "your session has ended"),
     };
     Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })
-}
-
-/// The SSE message JSON with `"type":"message"` in front, made from the
-/// shared serialization without parsing it again.
-fn message_frame(delivery: &Delivery) -> String {
-    typed_frame("message", &delivery.json)
-}
-
-/// A JSON object made once for every stream (a message, an online list)
-/// with `"type"` put in front. `object` is serde_json's `{...}`.
-fn typed_frame(kind: &str, object: &str) -> String {
-    match object.strip_prefix('{') {
-        Some("}") => format!(r#"{{"type":"{kind}"}}"#),
-        Some(rest) => format!(r#"{{"type":"{kind}",{rest}"#),
-        None => unreachable!("serde_json objects start with a brace"),
-    }
 }

@@ -22,6 +22,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{Author, Delivery, Message, MessageText, RoomName};
 
@@ -63,25 +64,32 @@ pub(super) struct MessageWriter {
     jobs: mpsc::Sender<Job>,
 }
 
+/// What a writer hands its work to: who hears of commits, what counts
+/// them, and the clock that stamps them.
+pub(super) struct Outlets {
+    pub(super) publish: Arc<dyn Publish>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) clock: Clock,
+}
+
+/// The writer is not one of the server's cancellable background tasks: it
+/// ends when the last [`MessageWriter`] handle is dropped, after finishing
+/// its batch, so a shutdown never cuts a commit in half.
 impl MessageWriter {
     /// A writer task on `pool` (PostgreSQL).
-    pub(super) fn spawn_pooled(pool: AnyPool, publish: Arc<dyn Publish>, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn spawn_pooled(pool: AnyPool, outlets: Outlets) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(pooled::run(pool, queue, publish, metrics));
+        tokio::spawn(pooled::run(pool, queue, outlets));
         Self { jobs }
     }
 
     /// A writer thread on the SQLite file at `path` (already migrated).
-    pub(super) fn spawn_sqlite(
-        path: &str,
-        publish: Arc<dyn Publish>,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
+    pub(super) fn spawn_sqlite(path: &str, outlets: Outlets) -> Result<Self, StoreError> {
         let connection = sqlite::open(path)?;
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || sqlite::run(connection, queue, publish, metrics))
+            .spawn(move || sqlite::run(connection, queue, outlets))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Self { jobs })
     }

@@ -7,18 +7,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::mpsc;
 
-use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, room_runs, sort_by_room};
-use crate::metrics::Metrics;
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Outlets, deliveries, finish, room_runs, sort_by_room};
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
 use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
 
-pub(super) async fn run(
-    pool: AnyPool,
-    mut queue: mpsc::Receiver<Job>,
-    publish: Arc<dyn Publish>,
-    metrics: Arc<Metrics>,
-) {
+pub(super) async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, outlets: Outlets) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The writer keeps its connection between batches: taking it from the
     // pool each time would cost a health-check round trip per batch.
@@ -27,9 +21,9 @@ pub(super) async fn run(
         sort_by_room(&mut batch);
         let started = std::time::Instant::now();
         let committed = match connection.as_mut() {
-            Some(held) => commit(held, &batch).await,
+            Some(held) => commit(held, &batch, outlets.clock.now()).await,
             None => match pool.acquire().await {
-                Ok(fresh) => commit(connection.insert(fresh), &batch).await,
+                Ok(fresh) => commit(connection.insert(fresh), &batch, outlets.clock.now()).await,
                 Err(error) => Err(error),
             },
         };
@@ -38,15 +32,18 @@ pub(super) async fn run(
             // the next batch gets one again.
             connection = None;
         }
-        finish(&mut batch, committed.map_err(StoreError::from), started, publish.as_ref(), &metrics);
+        finish(&mut batch, committed.map_err(StoreError::from), started, outlets.publish.as_ref(), &outlets.metrics);
     }
     drop(connection);
     pool.close().await;
 }
 
 /// Writes a sorted batch in one transaction.
-async fn commit(connection: &mut AnyConnection, batch: &[Job]) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
-    let at = rooms::now();
+async fn commit(
+    connection: &mut AnyConnection,
+    batch: &[Job],
+    at: time::OffsetDateTime,
+) -> Result<Vec<Arc<Delivery>>, sqlx::Error> {
     let at_ms = rooms::to_millis(at);
     let mut tx = connection.begin().await?;
     let mut ids = Vec::with_capacity(batch.len());

@@ -13,8 +13,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::mpsc;
 
-use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Publish, deliveries, finish, room_runs, sort_by_room};
-use crate::metrics::Metrics;
+use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Outlets, deliveries, finish, room_runs, sort_by_room};
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
 use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
@@ -48,12 +47,7 @@ const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
 const BUSY_ATTEMPTS: i32 = 200_000;
 
 /// Runs until every sender is gone (the store is dropped).
-pub(super) fn run(
-    mut connection: Connection,
-    mut queue: mpsc::Receiver<Job>,
-    publish: Arc<dyn Publish>,
-    metrics: Arc<Metrics>,
-) {
+pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<Job>, outlets: Outlets) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -65,15 +59,18 @@ pub(super) fn run(
         }
         sort_by_room(&mut batch);
         let started = std::time::Instant::now();
-        let committed = commit(&mut connection, &batch).map_err(native);
-        finish(&mut batch, committed, started, publish.as_ref(), &metrics);
+        let committed = commit(&mut connection, &batch, outlets.clock.now()).map_err(native);
+        finish(&mut batch, committed, started, outlets.publish.as_ref(), &outlets.metrics);
     }
 }
 
 /// Writes a sorted batch in one transaction; a failure rolls it back (the
 /// transaction is dropped uncommitted).
-fn commit(connection: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<Arc<Delivery>>> {
-    let at = rooms::now();
+fn commit(
+    connection: &mut Connection,
+    batch: &[Job],
+    at: time::OffsetDateTime,
+) -> rusqlite::Result<Vec<Arc<Delivery>>> {
     let at_ms = rooms::to_millis(at);
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut ids = Vec::with_capacity(batch.len());
