@@ -142,8 +142,9 @@ async fn a_refused_stream_never_shows_its_visitor_online() {
 
     let listed = app.browser().get("/rooms/r/presence").await.json();
     assert_eq!(online(&listed), guests(&[&watcher_name, &carol_name]), "dave is not online");
-    // Erin's welcome stream is the next change the watcher sees: nothing
-    // the refusals did came before it, and dave is not in it.
+    // Erin's stream, from a free address, is the next change the watcher
+    // sees: no change caused by the refusals came before it, and dave is
+    // not in it.
     let (mut erin, erin_name) = guest(&app).await;
     let _erins_stream = erin.events("/rooms/r/events", &[("X-Real-IP", "10.0.0.3")]).await;
     let next = presence_within(&mut watching, WAIT).await.expect("erin's arrival is announced");
