@@ -10,6 +10,7 @@ mod cli;
 mod feed;
 mod floods;
 mod identity;
+mod live;
 mod logins;
 mod messages;
 mod moderation;
