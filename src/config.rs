@@ -205,6 +205,23 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_read_once_from_the_same_figment() {
+        let figment = rocket::Config::figment()
+            .merge(("posts_per_sec", 7))
+            .merge(("rate_limits", false))
+            .merge(("presence_grace_ms", 250))
+            .merge(("log_level", "debug"))
+            .merge(("log_format", "json"));
+        let settings = Settings::from_figment(&figment).unwrap();
+        assert_eq!(settings.limits.posts_per_sec, 7);
+        assert!(!settings.limits.rate_limits);
+        assert_eq!(settings.limits.post_burst, LimitSettings::default().post_burst, "unset keys keep their default");
+        assert_eq!(settings.presence_grace_ms, 250);
+        assert_eq!(settings.log_level, rocket::config::LogLevel::Debug);
+        assert_eq!(settings.log_format, "json");
+    }
+
+    #[test]
     fn a_key_shorter_than_256_bits_is_refused_with_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
         let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);

@@ -1,7 +1,8 @@
 //! A long poll (`GET /rooms/<room>/messages?after=&wait=`) read from a
-//! stream session: what is stored after `after` answers at once; otherwise
-//! the poll waits, admitted like any stream, for the first new message and
-//! takes whatever is queued right behind it.
+//! stream session: what is stored after `after` answers at once (for anyone
+//! who may read the room); otherwise the poll waits, admitted like any
+//! stream, for the first new message and takes whatever is queued right
+//! behind it.
 
 use super::{Item, Refusal, StreamRequest, Streams, Transport, Viewer};
 use crate::messages::HistoryQuery;
@@ -19,21 +20,14 @@ pub async fn long_poll(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Vec<Message>, Refusal> {
     let chat = &streams.chat;
+    // Only who may see the room matters for what is already stored.
+    let visitor = viewer.visitor().ok_or(Refusal::SessionEnded)?;
+    if !chat.can_read(&visitor, &room).await? {
+        return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
+    }
     let (Some(after), Some(wait)) = (query.after, query.wait) else {
-        // A plain read: only who may see the room matters.
-        let visitor = viewer.visitor().ok_or(Refusal::SessionEnded)?;
-        if !chat.can_read(&visitor, &room).await? {
-            return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
-        }
         return Ok(chat.history(&room, query).await?);
     };
-    let request = StreamRequest {
-        viewer,
-        client_ip,
-        rooms: vec![(room.clone(), Start::After(after))],
-        transport: Transport::Poll,
-    };
-    let admitted = streams.admit(&request).await?;
     // The queue can answer only for a poll that is not bounded above.
     let open_ended = query.before.is_none();
     if !(open_ended && chat.delivered_nothing_after(&room, after)) {
@@ -45,6 +39,14 @@ pub async fn long_poll(
     if wait.is_zero() {
         return Ok(Vec::new());
     }
+    // Waiting holds a stream: admitted like one (caps, kicks and bans).
+    let request = StreamRequest {
+        viewer,
+        client_ip,
+        rooms: vec![(room.clone(), Start::After(after))],
+        transport: Transport::Poll,
+    };
+    let admitted = streams.admit(&request).await?;
     let mut session = super::StreamSession::open(streams, request, admitted, Box::pin(shutdown)).await?;
     let waited = tokio::time::timeout(wait, async {
         loop {

@@ -148,8 +148,9 @@ enum ClientFrame {
 impl ClientFrame {
     /// Reads a frame, naming what is wrong with it.
     fn parse(text: &str) -> Result<Self, &'static str> {
-        let Ok(frame) = serde_json::from_str::<Value>(text) else {
-            return Err("frames are JSON objects with a type");
+        let frame = match serde_json::from_str::<Value>(text) {
+            Ok(frame @ Value::Object(_)) => frame,
+            _ => return Err("frames are JSON objects with a type"),
         };
         match frame["type"].as_str() {
             Some("send") => frame["text"].as_str().map(|t| Self::Send(t.to_owned())).ok_or("the field text is missing"),

@@ -297,7 +297,7 @@ async fn a_websocket_answers_an_unusable_frame_with_its_reason_and_stays_open() 
     for (frame, reason) in [
         ("{}", "type must be send or resume"),
         (r#"{"type":"shout","text":"hi"}"#, "type must be send or resume"),
-        ("[1, 2]", "type must be send or resume"),
+        ("[1, 2]", "frames are JSON objects with a type"),
         ("not json", "frames are JSON objects with a type"),
         (r#"{"type":"send"}"#, "the field text is missing"),
         (r#"{"type":"send","text":7}"#, "the field text is missing"),
