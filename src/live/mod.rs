@@ -131,8 +131,14 @@ pub struct StreamRequest {
 }
 
 /// The live-stream service: one per server, shared by every transport.
+/// One pointer to clone: every open stream keeps a handle.
 #[derive(Clone)]
 pub struct Streams {
+    shared: Arc<Shared>,
+}
+
+/// What every stream reaches through its [`Streams`] handle.
+struct Shared {
     chat: Chat,
     sessions: Sessions,
     limits: Limits,
@@ -151,15 +157,10 @@ impl Streams {
         metrics: Arc<Metrics>,
         settings: &Settings,
     ) -> Self {
-        Self {
-            chat,
-            sessions,
-            limits,
-            presence,
-            metrics,
-            heartbeat: Duration::from_secs(settings.heartbeat_secs),
-            session_check: Duration::from_secs(settings.session_check_secs),
-        }
+        let heartbeat = Duration::from_secs(settings.heartbeat_secs);
+        let session_check = Duration::from_secs(settings.session_check_secs);
+        let shared = Shared { chat, sessions, limits, presence, metrics, heartbeat, session_check };
+        Self { shared: Arc::new(shared) }
     }
 
     /// Admits a stream and opens its rooms, or says why not. Every piece it
@@ -181,7 +182,7 @@ impl Streams {
         let named = request.viewer.visitor();
         // No name yet: a stand-in that is never on an allow list.
         let visitor = named.clone().unwrap_or_else(|| Visitor::Guest { name: GuestName::generate() });
-        let moderation = self.chat.moderation();
+        let moderation = self.shared.chat.moderation();
         for (room, _) in &request.rooms {
             if !moderation.can_read(&visitor, room).await? {
                 return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
@@ -191,14 +192,14 @@ impl Streams {
             }
         }
         let key = named.as_ref().map(Visitor::limit_key);
-        let slot = self.limits.streams.acquire(key, request.client_ip).ok_or(Refusal::TooManyStreams)?;
+        let slot = self.shared.limits.streams.acquire(key, request.client_ip).ok_or(Refusal::TooManyStreams)?;
         // Only now, with the slot held: a refused stream never shows online.
         let mut online = Vec::new();
         if request.transport.counts_in_presence()
             && let Some(named) = &named
         {
             let member = Member::new(named.name(), named.is_guest());
-            online.extend(request.rooms.iter().map(|(room, _)| self.presence.join(room, member.clone())));
+            online.extend(request.rooms.iter().map(|(room, _)| self.shared.presence.join(room, member.clone())));
         }
         Ok(Admitted { visitor, _slot: slot, _online: online })
     }
@@ -208,15 +209,15 @@ impl Streams {
     /// never slower than the session re-check.
     fn keepalive(&self, transport: Transport, member: bool, in_presence: bool) -> Duration {
         let mut every = match transport {
-            Transport::Sse => self.heartbeat,
+            Transport::Sse => self.shared.heartbeat,
             Transport::WebSocket => PING_EVERY,
-            Transport::Poll => self.session_check,
+            Transport::Poll => self.shared.session_check,
         };
         if transport == Transport::Sse && in_presence {
             every = every.min(PRESENCE_HEARTBEAT);
         }
         if member {
-            every = every.min(self.session_check);
+            every = every.min(self.shared.session_check);
         }
         every
     }

@@ -19,7 +19,7 @@ pub async fn long_poll(
     query: &HistoryQuery,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Vec<Message>, Refusal> {
-    let chat = &streams.chat;
+    let chat = &streams.shared.chat;
     // Only who may see the room matters for what is already stored.
     let visitor = viewer.visitor().ok_or(Refusal::SessionEnded)?;
     if !chat.can_read(&visitor, &room).await? {

@@ -2,9 +2,10 @@
 //! moderation announcements that concern it, and its keepalive beat with
 //! the session re-check, yielded as [`Item`]s in one loop.
 //!
-//! Every source is a stream that keeps its own state between polls, so
+//! Every source keeps its own state between polls, so
 //! [`StreamSession::next`] is cancel-safe: a WebSocket can race it against
-//! the client's frames and lose nothing.
+//! the client's frames and lose nothing (at worst one session re-check is
+//! skipped until the next beat).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -19,10 +20,10 @@ use tokio::sync::broadcast;
 
 use super::{Admitted, Refusal, StreamRequest, Streams};
 use crate::auth::{Activity, Sessions, Visitor};
-use crate::limits::{Limits, RetryAfter};
-use crate::messages::{Chat, PostError};
+use crate::limits::RetryAfter;
+use crate::messages::PostError;
 use crate::metrics::Holding;
-use crate::moderation::{Control, Moderation};
+use crate::moderation::Control;
 use crate::presence::Online;
 use crate::rooms::{Delivery, RoomName};
 use crate::stream::{Cursor, LiveItem, RoomsFeed, Start};
@@ -72,24 +73,31 @@ pub enum PostRefusal {
     Post(#[from] PostError),
 }
 
-/// An open stream. Dropping it frees everything it holds.
+/// An open stream. Dropping it frees everything it holds. Kept small: an
+/// idle server holds thousands of these.
 pub struct StreamSession {
     feed: RoomsFeed,
-    /// The online lists sent before anything else, then their changes.
-    first_presence: VecDeque<Arc<Online>>,
-    presence: SelectAll<BoxStream<'static, Arc<Online>>>,
+    /// The rooms' online lists, for transports that carry them.
+    online: Option<Box<OnlineLists>>,
     controls: BoxStream<'static, Item>,
-    beats: BoxStream<'static, Item>,
+    /// The keepalive beat; the session re-check rides on it (one timer per
+    /// stream does both).
+    beat: tokio::time::Interval,
+    check: Option<SessionCheck>,
     shutdown: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ended: bool,
-    visitor: Visitor,
     client_ip: Option<std::net::IpAddr>,
-    chat: Chat,
-    sessions: Sessions,
-    limits: Limits,
-    _admitted: Admitted,
+    streams: Streams,
+    /// The viewer, the stream slot and the presence guards.
+    admitted: Admitted,
     /// Counts this stream in `streams_open{transport=...}` while it lives.
     _open: Holding,
+}
+
+/// The online lists sent before anything else, then their changes.
+struct OnlineLists {
+    first: VecDeque<Arc<Online>>,
+    changes: SelectAll<BoxStream<'static, Arc<Online>>>,
 }
 
 impl StreamSession {
@@ -99,57 +107,54 @@ impl StreamSession {
         admitted: Admitted,
         shutdown: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ) -> Result<Self, Refusal> {
-        let chat = &streams.chat;
+        let shared = &streams.shared;
         let feeds = try_join_all(request.rooms.iter().map(|(room, start)| {
             let (room, start) = (room.clone(), *start);
-            async move { chat.feed(room, start).await.map(|feed| (feed, start)) }
+            async move { shared.chat.feed(room, start).await.map(|feed| (feed, start)) }
         }))
         .await?;
         let rooms: Vec<RoomName> = request.rooms.iter().map(|(room, _)| room.clone()).collect();
-        let mut first_presence = VecDeque::new();
-        let mut presence = SelectAll::new();
-        if request.transport.carries_presence() {
+        let online = request.transport.carries_presence().then(|| {
+            let mut lists = OnlineLists { first: VecDeque::new(), changes: SelectAll::new() };
             for room in &rooms {
-                let mut watch = streams.presence.watch(room);
-                first_presence.push_back(watch.current());
-                presence.push(
+                let mut watch = shared.presence.watch(room);
+                lists.first.push_back(watch.current());
+                lists.changes.push(
                     stream::unfold(watch, |mut watch| async move { Some((watch.changed().await, watch)) }).boxed(),
                 );
             }
-        }
+            Box::new(lists)
+        });
         let member = matches!(admitted.visitor, Visitor::User(_));
         let named = request.viewer.visitor().is_some();
         let every = streams.keepalive(request.transport, member, named && request.transport.counts_in_presence());
         let checked = match &admitted.visitor {
             Visitor::User(user) => Some(SessionCheck {
-                sessions: streams.sessions.clone(),
+                sessions: shared.sessions.clone(),
                 session_id: user.session_id.clone(),
-                every: streams.session_check,
+                every: shared.session_check,
                 last: tokio::time::Instant::now(),
             }),
             Visitor::Guest { .. } => None,
         };
         let moderated = Moderated {
-            moderation: chat.moderation().clone(),
+            streams: streams.clone(),
             viewer: admitted.visitor.clone(),
             rooms,
-            controls: chat.moderation().controls(),
+            controls: shared.chat.moderation().controls(),
         };
-        let gauge = streams.metrics.streams_open.with_label_values(&[request.transport.label()]);
+        let gauge = shared.metrics.streams_open.with_label_values(&[request.transport.label()]);
         Ok(Self {
             feed: RoomsFeed::new(feeds),
-            first_presence,
-            presence,
+            online,
             controls: moderated.into_items(),
-            beats: beats(every, checked),
+            beat: keepalive_timer(every),
+            check: checked,
             shutdown,
             ended: false,
-            visitor: admitted.visitor.clone(),
             client_ip: request.client_ip,
-            chat: chat.clone(),
-            sessions: streams.sessions.clone(),
-            limits: streams.limits.clone(),
-            _admitted: admitted,
+            streams: streams.clone(),
+            admitted,
             _open: Holding::new(gauge),
         })
     }
@@ -159,14 +164,14 @@ impl StreamSession {
         if self.ended {
             return Item::End(Ending::Interrupted);
         }
-        if let Some(online) = self.first_presence.pop_front() {
+        if let Some(online) = self.online.as_mut().and_then(|lists| lists.first.pop_front()) {
             return Item::Presence(online);
         }
         let item = tokio::select! {
             item = self.feed.next() => feed_item(item),
-            Some(online) = self.presence.next(), if !self.presence.is_empty() => Item::Presence(online),
+            Some(online) = next_online(&mut self.online) => Item::Presence(online),
             Some(item) = self.controls.next() => item,
-            Some(item) = self.beats.next() => item,
+            _ = self.beat.tick() => self.keepalive().await,
             _ = &mut self.shutdown => Item::End(Ending::Interrupted),
         };
         if matches!(item, Item::End(_)) {
@@ -175,10 +180,21 @@ impl StreamSession {
         item
     }
 
+    /// At each beat: a keepalive, unless the session ended. Cancelling this
+    /// (a WebSocket frame came in) only skips one re-check.
+    async fn keepalive(&mut self) -> Item {
+        if let Some(check) = self.check.as_mut()
+            && !check.still_live().await
+        {
+            return Item::End(Ending::SessionEnded);
+        }
+        Item::Keepalive
+    }
+
     /// A message or reset already waiting, without waiting for one: a
     /// transport that woke for one item sends what is ready with it.
     pub fn ready(&mut self) -> Option<Item> {
-        if self.ended || !self.first_presence.is_empty() {
+        if self.ended || self.online.as_ref().is_some_and(|lists| !lists.first.is_empty()) {
             return None;
         }
         let item = feed_item(self.feed.next().now_or_never()?);
@@ -195,14 +211,14 @@ impl StreamSession {
 
     /// The viewer (a stand-in guest for a browser without a name yet).
     pub fn visitor(&self) -> &Visitor {
-        &self.visitor
+        &self.admitted.visitor
     }
 
     /// Starts `room` over after `after` (a WebSocket's `resume`): what was
     /// missed is replayed, then live.
     pub async fn resume(&mut self, room: &RoomName, after: i64) -> Result<(), Refusal> {
         let start = Start::After(after);
-        let feed = self.chat.feed(room.clone(), start).await?;
+        let feed = self.streams.shared.chat.feed(room.clone(), start).await?;
         self.feed = RoomsFeed::new(vec![(feed, start)]);
         Ok(())
     }
@@ -210,13 +226,23 @@ impl StreamSession {
     /// Posts to `room` as the stream's viewer, with the same checks and
     /// reasons as an HTTP post (the session must still live).
     pub async fn post(&mut self, room: &RoomName, text: &str) -> Result<Arc<Delivery>, PostRefusal> {
-        if let Visitor::User(user) = &self.visitor
-            && matches!(self.sessions.authenticate(&user.session_id, Activity::Active).await, Ok(None))
+        let shared = &self.streams.shared;
+        let visitor = &self.admitted.visitor;
+        if let Visitor::User(user) = visitor
+            && matches!(shared.sessions.authenticate(&user.session_id, Activity::Active).await, Ok(None))
         {
             return Err(PostRefusal::SessionEnded);
         }
-        self.limits.posts.check(&self.visitor, self.client_ip).map_err(PostRefusal::RateLimited)?;
-        Ok(self.chat.post(room.clone(), &self.visitor, text).await?)
+        shared.limits.posts.check(visitor, self.client_ip).map_err(PostRefusal::RateLimited)?;
+        Ok(shared.chat.post(room.clone(), visitor, text).await?)
+    }
+}
+
+/// The next change of any room's online list; never, without lists.
+async fn next_online(online: &mut Option<Box<OnlineLists>>) -> Option<Arc<Online>> {
+    match online {
+        Some(lists) => lists.changes.next().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -263,28 +289,17 @@ impl SessionCheck {
     }
 }
 
-/// The keepalive beat, with the session re-check riding on it: one timer
-/// per stream does both.
-fn beats(every: Duration, check: Option<SessionCheck>) -> BoxStream<'static, Item> {
-    let start = tokio::time::Instant::now() + every;
-    let mut timer = tokio::time::interval_at(start, every);
+/// A timer whose first tick is one period away.
+fn keepalive_timer(every: Duration) -> tokio::time::Interval {
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    stream::unfold((timer, check), |(mut timer, mut check)| async move {
-        timer.tick().await;
-        if let Some(check) = check.as_mut()
-            && !check.still_live().await
-        {
-            return Some((Item::End(Ending::SessionEnded), (timer, None)));
-        }
-        Some((Item::Keepalive, (timer, check)))
-    })
-    .boxed()
+    timer
 }
 
 /// What moderation asks of an open stream: deletions to pass on; kicks,
 /// bans and access changes that end it.
 struct Moderated {
-    moderation: Moderation,
+    streams: Streams,
     viewer: Visitor,
     rooms: Vec<RoomName>,
     controls: broadcast::Receiver<Control>,
@@ -310,7 +325,9 @@ impl Moderated {
                 // of the many idle streams stays small.
                 Ok(control) => {
                     for room in &self.rooms {
-                        if Box::pin(self.moderation.ends_stream(&control, &self.viewer, room)).await {
+                        if Box::pin(self.streams.shared.chat.moderation().ends_stream(&control, &self.viewer, room))
+                            .await
+                        {
                             return Item::End(Ending::ShutOut);
                         }
                     }
@@ -318,7 +335,10 @@ impl Moderated {
                 // Missed announcements: re-check access the slow way.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     for room in &self.rooms {
-                        if !matches!(Box::pin(self.moderation.can_read(&self.viewer, room)).await, Ok(true)) {
+                        if !matches!(
+                            Box::pin(self.streams.shared.chat.moderation().can_read(&self.viewer, room)).await,
+                            Ok(true)
+                        ) {
                             return Item::End(Ending::ShutOut);
                         }
                     }
