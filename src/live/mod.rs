@@ -5,7 +5,8 @@
 //! [`Streams::open`], which applies every rule once and in one order: an
 //! ended session is refused, then room access (members-only rooms do not
 //! exist for outsiders), then kicks and bans, then the stream caps, and only
-//! once a slot is held does the viewer count in presence. The resulting
+//! once a slot is held and its rooms are open does the viewer count in
+//! presence. The resulting
 //! [`StreamSession`] yields [`Item`]s (messages, resets, online lists,
 //! deletions, keepalive moments, the end); the web layer only encodes them.
 //! Adding an event kind means one variant of [`Item`] and one arm per
@@ -193,15 +194,7 @@ impl Streams {
         }
         let key = named.as_ref().map(Visitor::limit_key);
         let slot = self.shared.limits.streams.acquire(key, request.client_ip).ok_or(Refusal::TooManyStreams)?;
-        // Only now, with the slot held: a refused stream never shows online.
-        let mut online = Vec::new();
-        if request.transport.counts_in_presence()
-            && let Some(named) = &named
-        {
-            let member = Member::new(named.name(), named.is_guest());
-            online.extend(request.rooms.iter().map(|(room, _)| self.shared.presence.join(room, member.clone())));
-        }
-        Ok(Admitted { visitor, _slot: slot, _online: online })
+        Ok(Admitted { visitor, named: named.is_some(), _slot: slot, _online: Vec::new() })
     }
 
     /// How often a stream of `transport` gets a keepalive moment: the
@@ -227,8 +220,22 @@ impl Streams {
 struct Admitted {
     /// The viewer (a stand-in guest for a browser without a name yet).
     visitor: Visitor,
+    /// Whether the viewer has a name (and so can count as online).
+    named: bool,
     /// Held, never read: dropping it frees the stream's place in the caps.
     _slot: StreamSlot,
     /// Counts the viewer as online in each room while the stream lives.
     _online: Vec<PresenceGuard>,
+}
+
+impl Admitted {
+    /// Counts a named viewer as online in `rooms` while the stream lives.
+    /// Called last, once the stream holds its slot and its rooms are open:
+    /// a refused or failed stream never shows its viewer online.
+    fn join(&mut self, presence: &Presence, rooms: &[RoomName], transport: Transport) {
+        if self.named && transport.counts_in_presence() {
+            let member = Member::new(self.visitor.name(), self.visitor.is_guest());
+            self._online.extend(rooms.iter().map(|room| presence.join(room, member.clone())));
+        }
+    }
 }

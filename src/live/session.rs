@@ -104,7 +104,7 @@ impl StreamSession {
     pub(super) async fn open(
         streams: &Streams,
         request: StreamRequest,
-        admitted: Admitted,
+        mut admitted: Admitted,
         shutdown: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ) -> Result<Self, Refusal> {
         let shared = &streams.shared;
@@ -114,6 +114,8 @@ impl StreamSession {
         }))
         .await?;
         let rooms: Vec<RoomName> = request.rooms.iter().map(|(room, _)| room.clone()).collect();
+        // Joining first, so the first list a stream sends includes its viewer.
+        admitted.join(&shared.presence, &rooms, request.transport);
         let online = request.transport.carries_presence().then(|| {
             let mut lists = OnlineLists { first: VecDeque::new(), changes: SelectAll::new() };
             for room in &rooms {
@@ -126,8 +128,8 @@ impl StreamSession {
             Box::new(lists)
         });
         let member = matches!(admitted.visitor, Visitor::User(_));
-        let named = request.viewer.visitor().is_some();
-        let every = streams.keepalive(request.transport, member, named && request.transport.counts_in_presence());
+        let in_presence = admitted.named && request.transport.counts_in_presence();
+        let every = streams.keepalive(request.transport, member, in_presence);
         let checked = match &admitted.visitor {
             Visitor::User(user) => Some(SessionCheck {
                 sessions: shared.sessions.clone(),

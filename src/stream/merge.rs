@@ -6,7 +6,7 @@
 //! are added by `live`. Each room keeps its own
 //! order; rooms interleave as their messages come. The cursor moves only when
 //! an item is handed out, so it always says exactly what the client has. It
-//! knows nothing of HTTP; the web layer turns items into SSE events.
+//! knows nothing of HTTP; `live` turns items into a stream session.
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 //! map lookup whatever the number of rooms. [`Feed`] is what a subscriber
 //! reads; it never skips a message (a lagging subscriber is caught up from the
 //! store) and never repeats one (ids at or below its cursor are dropped). This
-//! module knows nothing of HTTP: the web layer turns a feed into SSE.
+//! module knows nothing of HTTP: `live` builds stream sessions on feeds.
 
 mod cursor;
 mod feed;

@@ -1,8 +1,9 @@
 //! The HTTP surface: routes, request guards, and how errors are answered.
 //!
-//! Handlers here are thin: they read the request, call `auth::Accounts` or
-//! `messages::Chat`, and shape the answer. Rules live in those plain types;
-//! this module must not grow business logic of its own.
+//! Handlers here are thin: they read the request, ask a service
+//! (`messages::Chat`, `live::Streams`, `auth::Accounts` and `auth::Logins`,
+//! `moderation::Moderation`), and shape or encode the answer. Rules live in
+//! those plain types; this module must not grow business logic of its own.
 
 mod account;
 mod csrf;
