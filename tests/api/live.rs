@@ -313,3 +313,20 @@ async fn a_websocket_answers_an_unusable_frame_with_its_reason_and_stays_open() 
     assert_eq!(answers[0], json!({ "type": "ack", "id": 1 }), "the socket stayed open");
     assert_eq!(answers[1]["text"], "still here");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_at_its_stream_cap_still_gets_stored_messages_from_a_long_poll_but_may_not_wait() {
+    let app = spawn_server_with(|figment| {
+        figment.merge(("rate_limits", true)).merge(("streams_per_session", 1)).merge(("streams_per_ip", 10))
+    })
+    .await;
+    let (mut browser, _) = guest(&app).await;
+    let first = browser.say("capped", "before").await;
+    let _held = browser.events("/rooms/capped/events", &[]).await;
+    let stored = browser.get(&format!("/rooms/capped/messages?after={}&wait=5", first - 1)).await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(stored.json()[0]["text"], "before", "stored messages answer at once, whatever the cap");
+    let waiting =
+        within(3, "a refused wait", browser.get(&format!("/rooms/capped/messages?after={first}&wait=5"))).await;
+    assert_eq!(waiting.status, 429, "waiting holds a stream, and the browser's one is taken: {}", waiting.body);
+}
