@@ -211,11 +211,6 @@ impl StreamSession {
         self.feed.cursor()
     }
 
-    /// The viewer (a stand-in guest for a browser without a name yet).
-    pub fn visitor(&self) -> &Visitor {
-        &self.admitted.visitor
-    }
-
     /// Starts `room` over after `after` (a WebSocket's `resume`): what was
     /// missed is replayed, then live.
     pub async fn resume(&mut self, room: &RoomName, after: i64) -> Result<(), Refusal> {

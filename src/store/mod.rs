@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
-pub use engine::Engine;
+use engine::Engine;
 pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 
