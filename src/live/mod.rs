@@ -63,13 +63,9 @@ impl Transport {
         }
     }
 
-    /// Whether the viewer shows as online while the stream is open.
-    fn counts_in_presence(self) -> bool {
-        !matches!(self, Transport::Poll)
-    }
-
-    /// Whether the stream carries the rooms' online lists.
-    fn carries_presence(self) -> bool {
+    /// Whether the stream takes part in presence: its viewer shows as
+    /// online while it is open, and it carries the rooms' online lists.
+    fn has_presence(self) -> bool {
         !matches!(self, Transport::Poll)
     }
 }
@@ -233,7 +229,7 @@ impl Admitted {
     /// Called last, once the stream holds its slot and its rooms are open:
     /// a refused or failed stream never shows its viewer online.
     fn join(&mut self, presence: &Presence, rooms: &[RoomName], transport: Transport) {
-        if self.named && transport.counts_in_presence() {
+        if self.named && transport.has_presence() {
             let member = Member::new(self.visitor.name(), self.visitor.is_guest());
             self._online.extend(rooms.iter().map(|room| presence.join(room, member.clone())));
         }

@@ -116,7 +116,7 @@ impl StreamSession {
         let rooms: Vec<RoomName> = request.rooms.iter().map(|(room, _)| room.clone()).collect();
         // Joining first, so the first list a stream sends includes its viewer.
         admitted.join(&shared.presence, &rooms, request.transport);
-        let online = request.transport.carries_presence().then(|| {
+        let online = request.transport.has_presence().then(|| {
             let mut lists = OnlineLists { first: VecDeque::new(), changes: SelectAll::new() };
             for room in &rooms {
                 let mut watch = shared.presence.watch(room);
@@ -128,7 +128,7 @@ impl StreamSession {
             Box::new(lists)
         });
         let member = matches!(admitted.visitor, Visitor::User(_));
-        let in_presence = admitted.named && request.transport.counts_in_presence();
+        let in_presence = admitted.named && request.transport.has_presence();
         let every = streams.keepalive(request.transport, member, in_presence);
         let checked = match &admitted.visitor {
             Visitor::User(user) => Some(SessionCheck {
