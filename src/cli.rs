@@ -28,9 +28,22 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The command line with the settings list under `chat serve --help`
+    /// (built at run time from the defaults in code); exits on `--help`,
+    /// `--version` and usage errors, as clap does.
+    pub fn parse_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let settings = config::settings_help();
+        let command = Self::command().mut_subcommand("serve", |serve| serve.after_help(settings));
+        let matches = command.get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (the default).
+    /// Run the server (the default); `chat serve --help` lists every setting.
     Serve,
     /// Manage accounts.
     #[command(subcommand)]

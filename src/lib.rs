@@ -15,8 +15,11 @@
 //! - `moderation`, `presence`, `limits`: access and actions, who is online,
 //!   abuse limits;
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
+//!   `process`: `chat serve` as a process (limits, startup errors);
+//! - `assets`: the templates and static files built into the binary;
 //! - `clock`, `logging`, `metrics`: time, log lines, Prometheus.
 
+pub mod assets;
 pub mod auth;
 pub mod bus;
 pub mod cli;
@@ -29,6 +32,7 @@ pub mod messages;
 pub mod metrics;
 pub mod moderation;
 pub mod presence;
+pub mod process;
 pub mod rooms;
 pub mod startup;
 pub mod store;
@@ -43,58 +47,11 @@ use rocket::figment::Figment;
 use rocket::fs::FileServer;
 use rocket::shield::{Frame, NoSniff, Permission, Shield};
 use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
 
 pub use clock::Clock;
-pub use config::{ConfigError, Settings};
-use startup::Services;
+pub use config::{ConfigError, Settings, figment, figment_with_file};
+use startup::{Services, StartError};
 use tasks::Tasks;
-
-/// The default figment: Rocket's defaults with ours on top ([`SafeDefaults`]),
-/// then `Rocket.toml` if there is one (or the file `ROCKET_CONFIG` names),
-/// then `ROCKET_*` environment variables; the profile from `ROCKET_PROFILE`.
-/// So the binary keeps its security defaults from any working directory,
-/// with or without `Rocket.toml`.
-pub fn figment() -> Figment {
-    figment_with_file(rocket::figment::providers::Env::var_or("ROCKET_CONFIG", "Rocket.toml"))
-}
-
-/// [`figment`] with the TOML file named (which need not exist).
-pub fn figment_with_file(toml: impl AsRef<std::path::Path>) -> Figment {
-    use rocket::figment::Profile;
-    use rocket::figment::providers::{Env, Format, Serialized, Toml};
-    Figment::from(rocket::Config::default())
-        .merge(Serialized::defaults(SafeDefaults::default()))
-        .merge(Toml::file(toml).nested())
-        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .select(Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE))
-}
-
-/// Where our defaults differ from Rocket's, kept in code rather than only
-/// in `Rocket.toml`.
-#[derive(Debug, serde::Serialize)]
-pub struct SafeDefaults {
-    /// `false`: the client address is the socket's; a client-sent
-    /// `X-Real-IP` is trusted only when a proxy is named.
-    pub ip_header: bool,
-    /// `false`: no `Server` header.
-    pub ident: bool,
-    /// Request bodies (merged into Rocket's other limits).
-    pub limits: BodyLimits,
-}
-
-/// The body limits [`SafeDefaults`] sets.
-#[derive(Debug, serde::Serialize)]
-pub struct BodyLimits {
-    pub json: &'static str,
-    pub form: &'static str,
-}
-
-impl Default for SafeDefaults {
-    fn default() -> Self {
-        Self { ip_header: false, ident: false, limits: BodyLimits { json: "8 KiB", form: "8 KiB" } }
-    }
-}
 
 /// Builds the app. Preparing the configuration may create the data
 /// directory and the secret key file; opening the database happens at
@@ -110,31 +67,45 @@ pub fn build_with_clock(figment: Figment, clock: Clock) -> Result<Rocket<Build>,
     Ok(assemble(figment, settings, clock))
 }
 
-/// The app from prepared settings (see [`config::prepare`]), read once.
+/// The app from prepared settings (see [`config::prepare`]), read once; its
+/// services start at ignition (a failure there stops the launch).
 pub fn assemble(figment: Figment, settings: Settings, clock: Clock) -> Rocket<Build> {
+    let metrics = metrics::Metrics::new();
+    let starter = metrics.clone();
+    frame(figment, settings, metrics).attach(AdHoc::try_on_ignite("Start the services", move |rocket| async move {
+        let settings = rocket.state::<Settings>().expect("settings are managed");
+        match Services::start(settings, clock, starter).await {
+            Ok(services) => Ok(services.manage(rocket)),
+            Err(e) => {
+                tracing::error!("{e}");
+                Err(rocket)
+            }
+        }
+    }))
+}
+
+/// The app with its services started first, so that a service that cannot
+/// start (the database, Redis, the templates) is one clear error for the
+/// caller to print, not a failed launch. The binary starts this way.
+pub async fn start(figment: Figment, settings: Settings, clock: Clock) -> Result<Rocket<Build>, StartError> {
+    let metrics = metrics::Metrics::new();
+    let services = Services::start(&settings, clock, metrics.clone()).await?;
+    Ok(services.manage(frame(figment, settings, metrics)))
+}
+
+/// Everything but the services: fairings, settings, routes, catchers.
+fn frame(figment: Figment, settings: Settings, metrics: Arc<metrics::Metrics>) -> Rocket<Build> {
     let static_dir = settings.static_dir.clone();
     // Shield's default Permissions-Policy only opts out of FLoC, which no
     // browser ships any more: one header less on every open stream.
     let shield = Shield::default().enable(Frame::Deny).enable(NoSniff::Enable).disable::<Permission>();
-    let metrics = metrics::Metrics::new();
     let hsts = settings.secure_cookies;
-    rocket::custom(figment)
+    let rocket = rocket::custom(figment)
         .attach(logging::AccessLog::new())
         .attach(metrics::RequestTimer(metrics.clone()))
         .attach(shield)
         .attach(web::SecurityHeaders { hsts })
-        .attach(Template::fairing())
         .attach(web::CrossOriginGuard)
-        .attach(AdHoc::try_on_ignite("Start the services", move |rocket| async move {
-            let settings = rocket.state::<Settings>().expect("settings are managed");
-            match Services::start(settings, clock, metrics.clone()).await {
-                Ok(services) => Ok(services.manage(rocket.manage(metrics))),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    Err(rocket)
-                }
-            }
-        }))
         .attach(AdHoc::on_shutdown("Stop the background tasks", |rocket| {
             Box::pin(async move {
                 if let Some(tasks) = rocket.state::<Arc<Tasks>>() {
@@ -142,25 +113,14 @@ pub fn assemble(figment: Figment, settings: Settings, clock: Clock) -> Rocket<Bu
                 }
             })
         }))
+        .manage(metrics)
         .manage(settings)
         .mount("/", web::routes())
-        .mount("/static", FileServer::from(static_dir))
-        .register("/", web::catchers())
-}
-
-#[cfg(test)]
-mod tests {
-    use rocket::data::ToByteUnit;
-
-    #[test]
-    fn the_safe_defaults_hold_without_rocket_toml_and_with_it() {
-        for file in ["/nonexistent/Rocket.toml", "Rocket.toml"] {
-            let config: rocket::Config = super::figment_with_file(file).extract().unwrap();
-            assert_eq!(config.ip_header, None, "{file}: no client-chosen address header");
-            assert_eq!(config.ident, rocket::config::Ident::none(), "{file}: no Server header");
-            assert_eq!(config.limits.get("json"), Some(8.kibibytes()), "{file}");
-            assert_eq!(config.limits.get("form"), Some(8.kibibytes()), "{file}");
-            assert!(config.limits.get("file").is_some(), "{file}: Rocket's other limits stay");
-        }
+        .register("/", web::catchers());
+    // A customised static file wins over the built-in one of the same name
+    // (checked to be a directory by `config::prepare`).
+    match static_dir {
+        Some(dir) => rocket.mount("/static", FileServer::from(dir)),
+        None => rocket,
     }
 }

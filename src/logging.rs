@@ -32,9 +32,12 @@ pub fn init(settings: &Settings) {
     let filter = if base == "off" {
         EnvFilter::new("off")
     } else {
-        EnvFilter::new(format!("{base},sqlx=warn,hyper=warn,rocket::server=warn"))
+        // The startup lines (descriptors) show at every level but off.
+        EnvFilter::new(format!("{base},sqlx=warn,hyper=warn,rocket::server=warn,chat::process=info"))
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    // Colour only for a person at a terminal, not in a log file or journal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
     let installed = if settings.log_format == "json" { builder.json().try_init() } else { builder.try_init() };
     if let Err(e) = installed {
         eprintln!("chat: logging was already set up: {e}");

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rocket::{Build, Rocket};
 use thiserror::Error;
 
+use crate::assets::{AssetError, Pages};
 use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
@@ -31,10 +32,12 @@ use crate::tasks::Tasks;
 pub enum StartError {
     #[error("invalid redis_url: {0}")]
     Bus(#[from] redis::RedisError),
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
+    #[error("cannot open the database {url}: {source}")]
+    Store { url: String, source: StoreError },
     #[error("cannot start password hashing: {0}")]
     Hashing(#[from] PasswordError),
+    #[error(transparent)]
+    Pages(#[from] AssetError),
 }
 
 /// Every service the routes use, wired together.
@@ -50,16 +53,20 @@ pub struct Services {
     pub hub: Hub,
     pub bus: Bus,
     pub tasks: Arc<Tasks>,
+    pub pages: Pages,
 }
 
 impl Services {
     /// Opens the store, connects the bus and starts the background tasks.
     pub async fn start(settings: &Settings, clock: Clock, metrics: Arc<Metrics>) -> Result<Self, StartError> {
+        let pages = Pages::load(settings.template_dir.as_deref())?;
         let tasks = Arc::new(Tasks::new());
         let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
         let connection = bus::connect(settings, &hub, clock.clone())?;
-        let store =
-            Store::open_with(&settings.database_url(), connection.publisher(), metrics.clone(), clock.clone()).await?;
+        let url = settings.database_url();
+        let store = Store::open_with(&url, connection.publisher(), metrics.clone(), clock.clone())
+            .await
+            .map_err(|source| StartError::Store { url: crate::config::redacted_url(&url), source })?;
         let (bus, peers) = connection.start(store.clone(), &tasks);
         let hasher = PasswordHasher::new(settings.hash_concurrency).await?;
         let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
@@ -75,7 +82,7 @@ impl Services {
             Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
         let logins = Logins::new(accounts.clone(), limits.login.clone(), moderation.clone());
-        Ok(Self { chat, moderation, streams, sessions, accounts, logins, limits, presence, hub, bus, tasks })
+        Ok(Self { chat, moderation, streams, sessions, accounts, logins, limits, presence, hub, bus, tasks, pages })
     }
 
     /// Hands every service to Rocket as managed state.
@@ -92,5 +99,6 @@ impl Services {
             .manage(self.hub)
             .manage(self.bus)
             .manage(self.tasks)
+            .manage(self.pages)
     }
 }

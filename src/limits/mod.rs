@@ -30,7 +30,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// The limits' settings, read from the same figment as everything else.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct LimitSettings {
     /// The master switch: `false` turns every limit below off.

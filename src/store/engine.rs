@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use super::StoreError;
 
@@ -73,7 +73,13 @@ pub async fn connect(engine: Engine, url: &str, max: u32) -> Result<AnyPool, Sto
                 .connect(&with_create_mode(url))
                 .await?
         }
-        Engine::Postgres => options.connect(url).await?,
+        Engine::Postgres => {
+            // One plain connection first: the pool retries until its
+            // timeout and then reports only that, where this reports why
+            // (refused, unknown database, password) at once.
+            sqlx::AnyConnection::connect(url).await?.close().await?;
+            options.connect(url).await?
+        }
     };
     Ok(pool)
 }

@@ -3,11 +3,11 @@
 
 use std::net::IpAddr;
 
+use super::pages::Template;
 use rocket::http::{Header, Status};
 use rocket::response::Redirect;
 use rocket::serde::json::{Json, Value, json};
 use rocket::{Responder, State, get, post};
-use rocket_dyn_templates::{Template, context};
 
 use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
@@ -67,7 +67,8 @@ fn form_page(
     next: Option<&str>,
     csrf: &str,
 ) -> Answer {
-    let context = context! { kind, error, username, next: next.and_then(safe_next), csrf };
+    let context =
+        json!({ "kind": kind, "error": error, "username": username, "next": next.and_then(safe_next), "csrf": csrf });
     Answer::Page((status, Template::render("account", context)))
 }
 
@@ -127,7 +128,8 @@ pub async fn login(
 
 fn throttled(kind: &str, wait: RetryAfter, next: Option<&str>, csrf: &str) -> Answer {
     let error = LoginError::Throttled(wait).to_string();
-    let context = context! { kind, error, username: "", next: next.and_then(safe_next), csrf };
+    let context =
+        json!({ "kind": kind, "error": error, "username": "", "next": next.and_then(safe_next), "csrf": csrf });
     Answer::Throttled(Template::render("account", context), Header::new("Retry-After", wait.secs().to_string()))
 }
 
@@ -177,8 +179,8 @@ pub fn me(visitor: Visitor) -> Json<Value> {
 // ---- the account page ---------------------------------------------------
 
 fn account_page(user: &SessionUser, status: Status, notice: Option<&str>, error: Option<String>, csrf: &str) -> Answer {
-    let me = context! { name: &user.name, guest: false };
-    let context = context! { me, notice, error, csrf };
+    let me = json!({ "name": &user.name, "guest": false });
+    let context = json!({ "me": me, "notice": notice, "error": error, "csrf": csrf });
     Answer::Page((status, Template::render("settings", context)))
 }
 

@@ -15,6 +15,7 @@ mod identity;
 mod moderation;
 mod ops;
 mod origin;
+mod pages;
 mod rooms;
 pub mod sse;
 mod ws;
@@ -65,6 +66,7 @@ pub fn routes() -> Vec<Route> {
         directory::rooms,
         directory::presence,
         origin::refused,
+        pages::static_file,
     ]
 }
 

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
+use super::pages::Template;
 use rocket::Either;
 use rocket::http::Accept;
 use rocket::serde::json::{Json, Value, json};
 use rocket::{State, get, post};
-use rocket_dyn_templates::{Template, context};
 use serde::Deserialize;
 
 use super::csrf::CsrfToken;
@@ -160,6 +160,6 @@ pub async fn audit(
                     "target": e.target, "room": e.room, "detail": e.detail })
         })
         .collect();
-    let me = context! { name: visitor.name(), guest: false };
-    Ok(Either::Left(Template::render("audit", context! { me, entries, csrf: csrf.0 })))
+    let me = json!({ "name": visitor.name(), "guest": false });
+    Ok(Either::Left(Template::render("audit", json!({ "me": me, "entries": entries, "csrf": csrf.0 }))))
 }

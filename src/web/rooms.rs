@@ -2,13 +2,13 @@
 
 use std::net::IpAddr;
 
+use super::pages::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::response::content::RawJson;
 use rocket::response::status::Created;
-use rocket::serde::json::{self, Json};
+use rocket::serde::json::{self, Json, json};
 use rocket::{Shutdown, State, get, post};
-use rocket_dyn_templates::{Template, context};
 
 use super::csrf::{CsrfForm, CsrfProtected, CsrfToken};
 use super::error::ApiError;
@@ -52,9 +52,9 @@ async fn room_page(
 ) -> Result<Page, ApiError> {
     let RoomView { messages, rooms, role, locked } = chat.room_view(visitor, &room).await?;
     let last_id = messages.last().map_or(0, |m| m.id);
-    let me = context! { name: visitor.name(), guest: visitor.is_guest(), role: role.map_or("guest", Role::as_str) };
+    let me = json!({ "name": visitor.name(), "guest": visitor.is_guest(), "role": role.map_or("guest", Role::as_str) });
     let csrf = &csrf.0;
-    let context = context! { room: room.as_str(), me, messages, last_id, rooms, error, draft, csrf, locked };
+    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "last_id": last_id, "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
     Ok((status, Template::render("room", context)))
 }
 

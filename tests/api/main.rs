@@ -21,5 +21,6 @@ mod presence;
 mod process;
 mod protection;
 mod sessions;
+mod startup;
 mod stream;
 mod transports;

@@ -15,10 +15,16 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use rocket::config::SecretKey;
 use rocket::figment::Figment;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::limits::LimitSettings;
+
+mod help;
+mod sources;
+
+pub use help::settings_help;
+pub use sources::{BodyLimits, SafeDefaults, figment, figment_with_file};
 
 /// Name of the generated key file inside `data_dir`.
 pub const SECRET_KEY_FILE: &str = "secret_key";
@@ -36,11 +42,13 @@ pub enum ConfigError {
     WeakSecretKey,
     #[error("cannot read or create the secret key file {path}: {source}")]
     SecretKeyFile { path: PathBuf, source: io::Error },
+    #[error("{setting} {path} is not a readable directory: {source}")]
+    AssetDir { setting: &'static str, path: PathBuf, source: io::Error },
 }
 
 /// Settings beyond Rocket's own; every key can be set in `Rocket.toml` or as
 /// `ROCKET_<KEY>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     /// Where the SQLite file and the generated secret key live.
@@ -52,8 +60,12 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// The Redis channel the instances share (distinct per deployment).
     pub redis_channel: String,
-    /// The page's CSS and JavaScript.
-    pub static_dir: PathBuf,
+    /// A directory whose templates (`*.html.tera`) replace the built-in
+    /// ones of the same name; unset, the built-in page is used as is.
+    pub template_dir: Option<PathBuf>,
+    /// A directory whose files are served under `/static/` in place of the
+    /// built-in ones of the same name (the rest stay built in).
+    pub static_dir: Option<PathBuf>,
     /// Whether visitors who are not logged in may post (as `guest-xxxxxx`).
     pub allow_guests: bool,
     /// Seconds between SSE heartbeat comments (proxies drop silent streams).
@@ -101,7 +113,8 @@ impl Default for Settings {
             database_url: None,
             redis_url: None,
             redis_channel: "chat:messages".to_owned(),
-            static_dir: PathBuf::from("static"),
+            template_dir: None,
+            static_dir: None,
             allow_guests: true,
             heartbeat_secs: 15,
             sse_retry_ms: 2000,
@@ -153,19 +166,46 @@ impl Settings {
 /// so that a restart does not log everyone out.
 pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
     let settings = Settings::from_figment(&figment)?;
-    fs::create_dir_all(&settings.data_dir)
-        .map_err(|source| ConfigError::DataDir { path: settings.data_dir.clone(), source })?;
     // Rocket's own defaults carry an all-zero key, which means "none"; a
     // key that is there but does not parse (too short, not base64) is refused.
     let configured = match figment.extract_inner::<SecretKey>("secret_key") {
         Ok(key) => !key.is_zero(),
         Err(_) => return Err(ConfigError::WeakSecretKey),
     };
+    // Rocket's own keys (port, address, limits, ...) are checked here too:
+    // `rocket::custom` would abort the process on a bad one.
+    figment.extract::<rocket::Config>().map_err(Box::new)?;
+    let data_dir_error = |source| ConfigError::DataDir { path: settings.data_dir.clone(), source };
+    if settings.data_dir.exists() && !settings.data_dir.is_dir() {
+        return Err(data_dir_error(io::Error::other("not a directory")));
+    }
+    fs::create_dir_all(&settings.data_dir).map_err(data_dir_error)?;
+    fs::read_dir(&settings.data_dir).map_err(data_dir_error)?;
+    for (setting, dir) in [("template_dir", &settings.template_dir), ("static_dir", &settings.static_dir)] {
+        if let Some(path) = dir {
+            fs::read_dir(path).map_err(|source| ConfigError::AssetDir { setting, path: path.clone(), source })?;
+        }
+    }
     if configured {
         return Ok((figment, settings));
     }
     let key = load_or_create_key(&settings.data_dir.join(SECRET_KEY_FILE))?;
     Ok((figment.merge(("secret_key", key)), settings))
+}
+
+/// `url` without the password it may carry, for messages and logs.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, _)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{}", &rest[credentials.len() + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn load_or_create_key(path: &Path) -> Result<String, ConfigError> {
@@ -219,6 +259,20 @@ mod tests {
         assert_eq!(settings.presence_grace_ms, 250);
         assert_eq!(settings.log_level, rocket::config::LogLevel::Debug);
         assert_eq!(settings.log_format, "json");
+    }
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        assert_eq!(redacted_url("postgres://chat:s3cret@db:5432/chat"), "postgres://chat:***@db:5432/chat");
+        assert_eq!(redacted_url("postgres://chat@db/chat"), "postgres://chat@db/chat");
+        assert_eq!(redacted_url("sqlite://data/chat.db"), "sqlite://data/chat.db");
+    }
+
+    #[test]
+    fn a_bad_value_of_rockets_own_keys_is_an_error_not_an_abort() {
+        let figment = rocket::Config::figment().merge(("port", "eighty"));
+        let error = prepare(figment).unwrap_err();
+        assert!(error.to_string().contains("port"), "{error}");
     }
 
     #[test]

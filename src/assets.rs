@@ -1,0 +1,170 @@
+//! What the page is made of, built into the binary: the Tera templates and
+//! the static files (CSS, JavaScript) are embedded at compile time, so the
+//! server runs from any directory with nothing beside it.
+//!
+//! `template_dir` and `static_dir` optionally name directories that
+//! override the embedded files one by one (a template or file found there
+//! wins; anything missing falls back to the built-in one), for people who
+//! customise the page. Both are checked when the settings are prepared, so
+//! a wrong path is a startup error, never a panic at the first request.
+//!
+//! This module renders and looks up; it knows nothing of HTTP (the routes
+//! and the responder are in `web::pages`).
+
+use std::borrow::Cow;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rust_embed::Embed;
+use serde_json::Value;
+use thiserror::Error;
+
+#[derive(Embed)]
+#[folder = "templates/"]
+struct BuiltInTemplates;
+
+#[derive(Embed)]
+#[folder = "static/"]
+struct BuiltInStatic;
+
+/// The extension that marks a template file (`room.html.tera` is the
+/// template `room`).
+const TEMPLATE_EXTENSION: &str = ".tera";
+
+#[derive(Debug, Error)]
+pub enum AssetError {
+    #[error("cannot read the template directory {path}: {source}")]
+    Directory { path: PathBuf, source: std::io::Error },
+    #[error("the templates are not valid: {0}")]
+    Invalid(String),
+    #[error("template {name} did not render: {reason}")]
+    Render { name: String, reason: String },
+}
+
+/// The page templates, parsed once at startup.
+pub struct Pages {
+    tera: tera::Tera,
+}
+
+impl Pages {
+    /// The built-in templates, with those in `template_dir` (if any) in
+    /// place of the built-in ones of the same name.
+    pub fn load(template_dir: Option<&Path>) -> Result<Self, AssetError> {
+        let mut sources: Vec<(String, String)> = BuiltInTemplates::iter()
+            .filter_map(|file| {
+                let name = template_name(&file)?;
+                let bytes = BuiltInTemplates::get(&file)?.data;
+                Some((name, String::from_utf8_lossy(&bytes).into_owned()))
+            })
+            .collect();
+        if let Some(dir) = template_dir {
+            for (name, text) in read_templates(dir)? {
+                sources.retain(|(existing, _)| *existing != name);
+                sources.push((name, text));
+            }
+        }
+        let mut tera = tera::Tera::default();
+        // Every template is HTML: escape every value, whatever its name.
+        tera.autoescape_on(vec![""]);
+        tera.add_raw_templates(sources).map_err(|e| AssetError::Invalid(full_reason(&e)))?;
+        Ok(Self { tera })
+    }
+
+    /// Renders template `name` with `context` (an object).
+    pub fn render(&self, name: &str, context: &Value) -> Result<String, AssetError> {
+        let context = tera::Context::from_value(context.clone())
+            .map_err(|e| AssetError::Render { name: name.to_owned(), reason: full_reason(&e) })?;
+        self.tera
+            .render(name, &context)
+            .map_err(|e| AssetError::Render { name: name.to_owned(), reason: full_reason(&e) })
+    }
+}
+
+/// `room.html.tera` → `room`; not a template → `None`.
+fn template_name(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(TEMPLATE_EXTENSION)?;
+    Some(stem.split('.').next().unwrap_or(stem).to_owned())
+}
+
+fn read_templates(dir: &Path) -> Result<Vec<(String, String)>, AssetError> {
+    let error = |source| AssetError::Directory { path: dir.to_owned(), source };
+    let mut templates = Vec::new();
+    for entry in fs::read_dir(dir).map_err(error)? {
+        let path = entry.map_err(error)?.path();
+        let Some(name) = path.file_name().and_then(|f| f.to_str()).and_then(template_name) else {
+            continue;
+        };
+        templates.push((name, fs::read_to_string(&path).map_err(error)?));
+    }
+    Ok(templates)
+}
+
+/// Tera's message with its causes (the top one alone says only "failed to
+/// render").
+fn full_reason(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut reason = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
+}
+
+/// One built-in static file.
+pub struct StaticFile {
+    pub bytes: Cow<'static, [u8]>,
+    /// A strong validator: the file's SHA-256, computed at build time.
+    pub etag: String,
+}
+
+/// The built-in static file at `path` (relative, `/`-separated).
+pub fn static_file(path: &str) -> Option<StaticFile> {
+    let file = BuiltInStatic::get(path)?;
+    let hash: String = file.metadata.sha256_hash()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(StaticFile { bytes: file.data, etag: format!("\"{hash}\"") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_built_in_template_parses_and_values_are_escaped() {
+        let pages = Pages::load(None).unwrap();
+        let html = pages
+            .render("account", &json!({ "kind": "login", "error": "<script>x</script>", "username": "", "csrf": "t" }))
+            .unwrap();
+        assert!(html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"), "{html}");
+        assert!(!html.contains("<script>x"));
+    }
+
+    #[test]
+    fn a_template_in_template_dir_replaces_the_built_in_one_and_the_rest_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("audit.html.tera"), "custom audit for {{ me.name }}").unwrap();
+        let pages = Pages::load(Some(dir.path())).unwrap();
+        assert_eq!(pages.render("audit", &json!({ "me": { "name": "<b>" } })).unwrap(), "custom audit for &lt;b&gt;");
+        let account = json!({ "kind": "login", "error": null, "username": "", "next": null, "csrf": "t" });
+        assert!(pages.render("account", &account).is_ok());
+    }
+
+    #[test]
+    fn a_broken_template_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("audit.html.tera"), "{% if %}").unwrap();
+        let error = Pages::load(Some(dir.path())).err().expect("refused");
+        assert!(error.to_string().contains("audit"), "{error}");
+    }
+
+    #[test]
+    fn static_files_are_built_in_with_a_validator() {
+        let file = static_file("app.js").expect("app.js is embedded");
+        assert!(!file.bytes.is_empty());
+        assert_eq!(file.etag.len(), 34);
+        assert!(static_file("../Cargo.toml").is_none());
+        assert!(static_file("nope.js").is_none());
+    }
+}
