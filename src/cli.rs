@@ -1,13 +1,15 @@
 //! The command line: `chat` (or `chat serve`) runs the server; the other
 //! subcommands manage accounts and rooms on the same configuration and
 //! database, and are safe to run while a server is serving (each is a few
-//! short transactions).
+//! short transactions; `db backup` only reads). Backups are made in the
+//! store (`store::backup`); this module only prints their outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
 //! users of the machine can see.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -18,7 +20,7 @@ use crate::auth::{Accounts, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
 use crate::rooms;
-use crate::store::{Store, StoreError};
+use crate::store::{self, BackupError, Store, StoreError};
 use crate::stream::Hub;
 
 #[derive(Debug, Parser)]
@@ -65,6 +67,15 @@ pub enum RoomCommand {
 pub enum DbCommand {
     /// Apply pending migrations and exit.
     Migrate,
+    /// Copy the live SQLite database to FILE, consistent while the server
+    /// keeps serving (PostgreSQL: use pg_dump). Restore: stop the server,
+    /// copy FILE to <data_dir>/chat.db, start it.
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -77,15 +88,23 @@ pub enum CliError {
     Refused(String),
     #[error("reading the password failed: {0}")]
     Input(#[from] std::io::Error),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 /// Runs one management subcommand (not `serve`), printing to `out`.
 pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Result<(), CliError> {
     let (_, settings) = config::prepare(figment)?;
+    // A backup reads the file as it is: no store (which would create a
+    // missing file and migrate the one it copies).
+    if let Command::Db(DbCommand::Backup { file, force }) = command {
+        return backup_to(settings.database_url(), file, force, out).await;
+    }
     let store = Store::open(&settings.database_url(), Arc::new(Hub::new(1))).await?;
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
+        Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
         Command::Room(RoomCommand::List) => {
             for room in store.rooms(u32::MAX).await? {
                 let last = rooms::format_at(rooms::from_millis(room.last_at_ms));
@@ -126,6 +145,22 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
             writeln!(out, "password of {} reset; every session ended", user.name)?;
         }
     }
+    Ok(())
+}
+
+async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write) -> Result<(), CliError> {
+    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    writeln!(
+        out,
+        "wrote {} ({} bytes): {} messages in {} rooms, in {:.2} s",
+        report.path.display(),
+        report.bytes,
+        report.messages,
+        report.rooms,
+        report.took.as_secs_f64()
+    )?;
     Ok(())
 }
 

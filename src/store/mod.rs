@@ -8,7 +8,11 @@
 //! ids and commits messages in batches. The store knows
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
+//!
+//! Maintenance has a file of its own: `backup` (a consistent copy of a live
+//! SQLite file).
 
+mod backup;
 mod engine;
 mod messages;
 mod moderation;
@@ -23,6 +27,7 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
+pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 use engine::Engine;
 pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
