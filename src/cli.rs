@@ -1,8 +1,9 @@
 //! The command line: `chat` (or `chat serve`) runs the server; the other
 //! subcommands manage accounts and rooms on the same configuration and
 //! database, and are safe to run while a server is serving (each is a few
-//! short transactions; `db backup` only reads). Backups are made in the
-//! store (`store::backup`); this module only prints their outcome.
+//! short transactions; `db backup` and `export` only read). Backups and
+//! exports are made in the store (`store::backup`, `Store::export`); this
+//! module only prints their outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
@@ -20,7 +21,7 @@ use crate::auth::{Accounts, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
 use crate::rooms;
-use crate::store::{self, BackupError, Store, StoreError};
+use crate::store::{self, BackupError, ExportError, Store, StoreError};
 use crate::stream::Hub;
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,14 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Write messages to standard output as JSON lines, one message per
+    /// line as history shows it: ordered by room name (byte order), then by
+    /// id within each room. Not a snapshot (see `db backup`).
+    Export {
+        /// Only this room; a room that does not exist is an error.
+        #[arg(long)]
+        room: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +99,8 @@ pub enum CliError {
     Input(#[from] std::io::Error),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 /// Runs one management subcommand (not `serve`), printing to `out`.
@@ -105,6 +116,10 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
         Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
+        Command::Export { room } => {
+            let written = store.export(room.as_deref(), out).await?;
+            eprintln!("exported {written} messages");
+        }
         Command::Room(RoomCommand::List) => {
             for room in store.rooms(u32::MAX).await? {
                 let last = rooms::format_at(rooms::from_millis(room.last_at_ms));

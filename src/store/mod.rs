@@ -9,11 +9,12 @@
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
 //!
-//! Maintenance has a file of its own: `backup` (a consistent copy of a live
-//! SQLite file).
+//! Maintenance has files of its own: `backup` (a consistent copy of a live
+//! SQLite file) and `export` (messages as JSON lines).
 
 mod backup;
 mod engine;
+mod export;
 mod messages;
 mod moderation;
 mod writer;
@@ -29,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 use engine::Engine;
+pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 
