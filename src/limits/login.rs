@@ -9,7 +9,9 @@
 //! [`WINDOW_CAPACITY`] keys (a `moka` cache: when full, its TinyLFU policy
 //! keeps the names under repeated attack over a flood of one-off names), and
 //! drops a key idle for a whole window span (all its failures have aged
-//! out by then). An evicted key starts again from no failures; the per-IP
+//! out by then), by wall time; housekeeping also drops keys whose failures
+//! aged out by the injectable clock ([`LoginThrottle::purge_expired`]).
+//! An evicted key starts again from no failures; the per-IP
 //! window still holds its attacker back.
 
 use std::collections::VecDeque;
@@ -18,6 +20,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use super::{LimitSettings, RetryAfter};
@@ -83,6 +86,14 @@ impl LoginThrottle {
         self.per_ip.record(ip, now);
     }
 
+    /// Forgets the names and addresses whose failures have all aged out of
+    /// their window, by the injectable clock (moka's idle timer follows
+    /// wall time); answers how many keys went.
+    pub fn purge_expired(&self) -> u64 {
+        let now = self.clock.now_ms();
+        self.per_name.purge(now) + self.per_ip.purge(now)
+    }
+
     /// Keys remembered now: (names, addresses), after pending evictions.
     #[doc(hidden)]
     pub fn entry_counts(&self) -> (u64, u64) {
@@ -101,7 +112,7 @@ struct Window<K> {
     failures: Cache<K, Failures>,
 }
 
-impl<K: Hash + Eq + Send + Sync + 'static> Window<K> {
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> Window<K> {
     fn new(limit: u32, span_secs: u64) -> Self {
         // Idle means neither checked nor failed: after a whole span of that,
         // every failure the key had is outside the window.
@@ -132,6 +143,28 @@ impl<K: Hash + Eq + Send + Sync + 'static> Window<K> {
         while times.len() > self.limit {
             times.pop_front();
         }
+    }
+
+    /// Drops every key with no failure inside the window at `now`: such a
+    /// key decides nothing a new, empty one would not. The check is made
+    /// again under the key's lock as it is removed; a failure recorded in
+    /// the instant between (into the list just dropped) is the one that
+    /// could be lost, and the per-IP window still counts it.
+    fn purge(&self, now: i64) -> u64 {
+        let aged_out = |failures: &Failures| {
+            let times = failures.lock().unwrap_or_else(PoisonError::into_inner);
+            times.back().is_none_or(|&newest| newest <= now - self.span_ms)
+        };
+        let keys: Vec<_> = self.failures.iter().filter(|(_, failures)| aged_out(failures)).map(|(k, _)| k).collect();
+        let mut purged = 0;
+        for key in keys {
+            let removed = self.failures.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
+                Some(entry) if aged_out(entry.value()) => Op::Remove,
+                _ => Op::Nop,
+            });
+            purged += u64::from(matches!(removed, CompResult::Removed(_)));
+        }
+        purged
     }
 
     fn entry_count(&self) -> u64 {
@@ -184,6 +217,24 @@ mod tests {
             throttle.record_failure("alice", None);
         }
         assert!(throttle.check("alice", None).is_ok());
+    }
+
+    #[test]
+    fn purging_forgets_keys_whose_failures_aged_out_by_the_injected_clock() {
+        let clock = Clock::manual();
+        let throttle = throttle(&clock);
+        let ip = Some(IpAddr::from([10, 0, 0, 4]));
+        throttle.record_failure("alice", ip);
+        clock.advance(Duration::from_secs(10 * 60));
+        throttle.record_failure("bob", ip);
+        assert_eq!(throttle.purge_expired(), 0, "every window still holds a failure");
+        assert_eq!(throttle.entry_counts(), (2, 1));
+        clock.advance(Duration::from_secs(5 * 60));
+        assert_eq!(throttle.purge_expired(), 1, "alice's 15-minute window is empty");
+        assert_eq!(throttle.entry_counts(), (1, 1));
+        clock.advance(Duration::from_secs(60 * 60));
+        assert_eq!(throttle.purge_expired(), 2, "bob's name and the address's hour are over");
+        assert_eq!(throttle.entry_counts(), (0, 0));
     }
 
     #[test]

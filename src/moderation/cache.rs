@@ -15,12 +15,15 @@
 //! timers run on wall time and only free memory: they are set to the same
 //! lifetimes, so on the system clock they agree, and under a manual clock
 //! they can only drop an entry after that much real time has passed (a
-//! re-read, or a kick ending after a real minute).
+//! re-read, or a kick ending after a real minute). [`Caches::purge_expired`]
+//! (called by housekeeping) drops what is over by the injectable clock, so
+//! memory is freed on that clock too.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use crate::auth::NameKey;
@@ -114,6 +117,30 @@ impl Caches {
         self.kicks.get(&(room.clone(), name.clone())).is_some_and(|until| until > now)
     }
 
+    /// Drops the kicks that are over and the policies too old to be
+    /// trusted, by the injectable clock (moka's own timers follow wall
+    /// time); answers how many of each went: (policies, kicks).
+    pub fn purge_expired(&self) -> (u64, u64) {
+        let now = self.clock.now_ms();
+        let stale: Vec<_> =
+            self.policies.iter().filter(|(_, cached)| !cached.fresh(now)).map(|(room, _)| room).collect();
+        for room in &stale {
+            self.policies.invalidate(room.as_ref());
+        }
+        let over: Vec<_> = self.kicks.iter().filter(|(_, until)| *until <= now).map(|(key, _)| key).collect();
+        let mut kicks = 0;
+        for key in over {
+            // Looked at again as it is removed: a kick renewed since the
+            // scan is kept.
+            let removed = self.kicks.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
+                Some(entry) if *entry.value() <= now => Op::Remove,
+                _ => Op::Nop,
+            });
+            kicks += u64::from(matches!(removed, CompResult::Removed(_)));
+        }
+        (stale.len() as u64, kicks)
+    }
+
     /// Entries held now: (policies, kicks), after moka's pending evictions.
     pub fn entry_counts(&self) -> (u64, u64) {
         self.policies.run_pending_tasks();
@@ -148,6 +175,24 @@ mod tests {
         assert!(!caches.kicked(&room("other"), &NameKey::new("bob")));
         clock.advance(Duration::from_millis(KICK_MS as u64));
         assert!(!caches.kicked(&room("r"), &NameKey::new("bob")), "a kick ends by the manual clock");
+    }
+
+    #[test]
+    fn purging_drops_kicks_and_policies_that_are_over_by_the_injected_clock() {
+        let clock = Clock::manual();
+        let caches = Caches::new(clock.clone());
+        caches.kick(&room("r"), &NameKey::new("early"));
+        caches.keep_policy(&room("r"), RoomPolicy::default(), clock.now_ms());
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        caches.kick(&room("r"), &NameKey::new("late"));
+        assert_eq!(caches.purge_expired(), (1, 0), "the policy is stale, both kicks still run");
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        assert_eq!(caches.purge_expired(), (0, 1), "the first kick is over");
+        assert_eq!(caches.entry_counts(), (0, 1));
+        assert!(caches.kicked(&room("r"), &NameKey::new("late")));
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        assert_eq!(caches.purge_expired(), (0, 1));
+        assert_eq!(caches.entry_counts(), (0, 0));
     }
 
     #[test]
