@@ -10,13 +10,15 @@
 //! committed batch to a [`Publish`] in commit order.
 //!
 //! Maintenance has files of its own: `backup` (a consistent copy of a live
-//! SQLite file) and `export` (messages as JSON lines).
+//! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
+//! messages and ended sessions in small batches, for housekeeping).
 
 mod backup;
 mod engine;
 mod export;
 mod messages;
 mod moderation;
+mod sweep;
 mod writer;
 
 use std::sync::Arc;
