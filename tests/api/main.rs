@@ -9,6 +9,7 @@ mod bounded;
 mod cli;
 mod feed;
 mod floods;
+mod housekeeping;
 mod identity;
 mod live;
 mod logins;
