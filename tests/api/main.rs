@@ -5,6 +5,7 @@
 mod helpers;
 mod http;
 
+mod backups;
 mod bounded;
 mod cli;
 mod feed;
