@@ -78,8 +78,10 @@ pub enum DbCommand {
     Migrate,
     /// Copy the live SQLite database to FILE, consistent while the server
     /// keeps serving (PostgreSQL: use pg_dump). Restore: stop the server,
-    /// copy FILE to <data_dir>/chat.db, start it.
+    /// copy FILE to <data_dir>/chat.db (removing any chat.db-wal and
+    /// chat.db-shm there), start it.
     Backup {
+        /// Where the copy goes: written beside it first, renamed when whole.
         file: PathBuf,
         /// Replace FILE if it exists.
         #[arg(long)]

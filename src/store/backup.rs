@@ -84,6 +84,10 @@ pub fn backup(database_url: &str, target: &Path, force: bool) -> Result<BackupRe
             return Err(BackupError::TargetExists(target.to_owned()));
         }
     }
+    if !directory_of(target).is_dir() {
+        let source = io::Error::new(io::ErrorKind::NotFound, "no such directory");
+        return Err(BackupError::Io { path: target.to_owned(), source });
+    }
     let started = Instant::now();
     let partial = partial_name(target);
     let copied = copy(source, &partial).and_then(|counts| {
@@ -96,8 +100,13 @@ pub fn backup(database_url: &str, target: &Path, force: bool) -> Result<BackupRe
     let (messages, rooms) = match copied {
         Ok(counts) => counts,
         Err(error) => {
-            // Nothing half-written stays behind, under any name.
-            let _ = fs::remove_file(&partial);
+            // Nothing half-written stays behind, under any name (nor the
+            // journal files SQLite keeps beside it).
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                let mut name = partial.clone().into_os_string();
+                name.push(suffix);
+                let _ = fs::remove_file(name);
+            }
             return Err(error);
         }
     };
@@ -111,6 +120,7 @@ fn copy(source: &Path, partial: &Path) -> Result<(i64, i64), BackupError> {
     // empty database; read-only would fail on a WAL file whose -shm is gone.
     let from =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    from.busy_timeout(Duration::from_secs(10))?;
     let _ = fs::remove_file(partial);
     let mut to = Connection::open(partial)?;
     {
@@ -142,21 +152,25 @@ fn copy(source: &Path, partial: &Path) -> Result<(i64, i64), BackupError> {
     Ok((messages, rooms))
 }
 
-/// `<dir>/.<name>.partial`: beside the target (so the rename stays on one
-/// file system), hidden, and never the target's own name.
+/// `<dir>/.<name>.partial-<pid>`: beside the target (so the rename stays
+/// on one file system), hidden, never the target's own name, and not
+/// another backup's that is writing to the same target at the same time.
 fn partial_name(target: &Path) -> PathBuf {
     let name = target.file_name().map_or_else(|| "backup".into(), |n| n.to_string_lossy().into_owned());
-    target.with_file_name(format!(".{name}.partial"))
+    target.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
+fn directory_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Syncs the directory holding `path`, so the rename itself is durable.
 fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::File::open(dir)?.sync_all()
+    fs::File::open(directory_of(path))?.sync_all()
 }
 
 #[cfg(test)]
@@ -216,6 +230,14 @@ mod tests {
     fn a_postgres_url_is_refused_with_the_pg_dump_line() {
         let error = backup("postgres://localhost/chat", Path::new("x.db"), false).unwrap_err();
         assert!(error.to_string().contains("pg_dump --format=custom"), "{error}");
+    }
+
+    #[test]
+    fn a_target_in_a_missing_directory_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = database(dir.path());
+        let error = backup(&url, &dir.path().join("nowhere/copy.db"), false).unwrap_err();
+        assert!(error.to_string().contains("nowhere/copy.db: no such directory"), "{error}");
     }
 
     #[test]
