@@ -25,8 +25,12 @@
 //! PostgreSQL every instance runs its own passes; two deleting the same
 //! rows only find less to do.
 
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
+
+use moka::ops::compute::{CompResult, Op};
+use moka::sync::Cache;
 
 use crate::auth::Sessions;
 use crate::clock::Clock;
@@ -158,4 +162,28 @@ impl Housekeeping {
             }
         });
     }
+}
+
+/// Removes from `cache` every entry that `over` says is over, and answers
+/// how many went: the one purge the bounded caches (kicks, policies, login
+/// windows, post buckets) share. Each entry found by the scan is looked at
+/// again under its key's lock as it is removed, so one renewed since the
+/// scan stays. (An entry taken out by a reader just before it goes may be
+/// updated after: that update is lost with it; each cache says what that
+/// costs.)
+pub(crate) fn purge_cache<K, V>(cache: &Cache<K, V>, over: impl Fn(&V) -> bool) -> u64
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let found: Vec<Arc<K>> = cache.iter().filter(|(_, value)| over(value)).map(|(key, _)| key).collect();
+    let mut purged = 0;
+    for key in found {
+        let removed = cache.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
+            Some(entry) if over(entry.value()) => Op::Remove,
+            _ => Op::Nop,
+        });
+        purged += u64::from(matches!(removed, CompResult::Removed(_)));
+    }
+    purged
 }

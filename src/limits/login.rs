@@ -20,12 +20,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use super::{LimitSettings, RetryAfter};
 use crate::auth::NameKey;
 use crate::clock::Clock;
+use crate::housekeeping::purge_cache;
 use crate::metrics::Metrics;
 
 /// Names (and, separately, addresses) whose failures are remembered at once.
@@ -146,25 +146,14 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Window<K> {
     }
 
     /// Drops every key with no failure inside the window at `now`: such a
-    /// key decides nothing a new, empty one would not. The check is made
-    /// again under the key's lock as it is removed; a failure recorded in
-    /// the instant between (into the list just dropped) is the one that
-    /// could be lost, and the per-IP window still counts it.
+    /// key decides nothing a new, empty one would not. A failure recorded
+    /// into a list in the instant it goes is lost with it; the per-IP
+    /// window still counts that one.
     fn purge(&self, now: i64) -> u64 {
-        let aged_out = |failures: &Failures| {
+        purge_cache(&self.failures, |failures| {
             let times = failures.lock().unwrap_or_else(PoisonError::into_inner);
             times.back().is_none_or(|&newest| newest <= now - self.span_ms)
-        };
-        let keys: Vec<_> = self.failures.iter().filter(|(_, failures)| aged_out(failures)).map(|(k, _)| k).collect();
-        let mut purged = 0;
-        for key in keys {
-            let removed = self.failures.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
-                Some(entry) if aged_out(entry.value()) => Op::Remove,
-                _ => Op::Nop,
-            });
-            purged += u64::from(matches!(removed, CompResult::Removed(_)));
-        }
-        purged
+        })
     }
 
     fn entry_count(&self) -> u64 {

@@ -23,11 +23,11 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
-use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use super::{LimitSettings, RetryAfter, ip_key};
 use crate::auth::Visitor;
+use crate::housekeeping::purge_cache;
 use crate::metrics::Metrics;
 
 /// Buckets kept at once per class (members, guests, addresses).
@@ -148,19 +148,10 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> BoundedBuckets<K> {
     /// Drops the buckets that are full at `now` (governor's time since the
     /// limiter started): a bucket's state is the time its next cell
     /// conforms with a full burst, so it is full once that time has come.
+    /// A post that took a bucket just before it went is counted on a bucket
+    /// nobody keeps: one cell of a full bucket.
     fn purge_full(&self, now: Nanos) -> u64 {
-        let full = |bucket: &InMemoryState| peek(bucket).is_none_or(|tat| tat <= now);
-        let keys: Vec<_> = self.buckets.iter().filter(|(_, bucket)| full(bucket)).map(|(key, _)| key).collect();
-        let mut purged = 0;
-        for key in keys {
-            // Checked again as it goes: a post in between keeps its bucket.
-            let removed = self.buckets.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
-                Some(entry) if full(entry.value()) => Op::Remove,
-                _ => Op::Nop,
-            });
-            purged += u64::from(matches!(removed, CompResult::Removed(_)));
-        }
-        purged
+        purge_cache(&self.buckets, |bucket| peek(bucket).is_none_or(|tat| tat <= now))
     }
 
     fn entry_count(&self) -> u64 {

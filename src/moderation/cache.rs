@@ -23,11 +23,11 @@ use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache;
 
 use crate::auth::NameKey;
 use crate::clock::Clock;
+use crate::housekeeping::purge_cache;
 use crate::rooms::RoomName;
 use crate::store::RoomPolicy;
 
@@ -122,23 +122,9 @@ impl Caches {
     /// time); answers how many of each went: (policies, kicks).
     pub fn purge_expired(&self) -> (u64, u64) {
         let now = self.clock.now_ms();
-        let stale: Vec<_> =
-            self.policies.iter().filter(|(_, cached)| !cached.fresh(now)).map(|(room, _)| room).collect();
-        for room in &stale {
-            self.policies.invalidate(room.as_ref());
-        }
-        let over: Vec<_> = self.kicks.iter().filter(|(_, until)| *until <= now).map(|(key, _)| key).collect();
-        let mut kicks = 0;
-        for key in over {
-            // Looked at again as it is removed: a kick renewed since the
-            // scan is kept.
-            let removed = self.kicks.entry_by_ref(key.as_ref()).and_compute_with(|entry| match entry {
-                Some(entry) if *entry.value() <= now => Op::Remove,
-                _ => Op::Nop,
-            });
-            kicks += u64::from(matches!(removed, CompResult::Removed(_)));
-        }
-        (stale.len() as u64, kicks)
+        let policies = purge_cache(&self.policies, |cached| !cached.fresh(now));
+        let kicks = purge_cache(&self.kicks, |until| *until <= now);
+        (policies, kicks)
     }
 
     /// Entries held now: (policies, kicks), after moka's pending evictions.
