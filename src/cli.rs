@@ -1,13 +1,16 @@
 //! The command line: `chat` (or `chat serve`) runs the server; the other
 //! subcommands manage accounts and rooms on the same configuration and
 //! database, and are safe to run while a server is serving (each is a few
-//! short transactions).
+//! short transactions; `db backup` and `export` only read). Backups and
+//! exports are made in the store (`store::backup`, `Store::export`); this
+//! module only prints their outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
 //! users of the machine can see.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -18,7 +21,7 @@ use crate::auth::{Accounts, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
 use crate::rooms;
-use crate::store::{Store, StoreError};
+use crate::store::{self, BackupError, ExportError, Store, StoreError};
 use crate::stream::Hub;
 
 #[derive(Debug, Parser)]
@@ -54,6 +57,14 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Write messages to standard output as JSON lines, one message per
+    /// line as history shows it: ordered by room name (byte order), then by
+    /// id within each room. Not a snapshot (see `db backup`).
+    Export {
+        /// Only this room; a room that does not exist is an error.
+        #[arg(long)]
+        room: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +89,17 @@ pub enum RoomCommand {
 pub enum DbCommand {
     /// Apply pending migrations and exit.
     Migrate,
+    /// Copy the live SQLite database to FILE, consistent while the server
+    /// keeps serving (PostgreSQL: use pg_dump). Restore: stop the server,
+    /// copy FILE to <data_dir>/chat.db (removing any chat.db-wal and
+    /// chat.db-shm there), start it.
+    Backup {
+        /// Where the copy goes: written beside it first, renamed when whole.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Error)]
@@ -88,17 +110,31 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
-    #[error("reading the password failed: {0}")]
+    #[error("reading or writing failed: {0}")]
     Input(#[from] std::io::Error),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 /// Runs one management subcommand (not `serve`), printing to `out`.
 pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Result<(), CliError> {
     let (_, settings) = config::prepare(figment)?;
+    // A backup reads the file as it is: no store (which would create a
+    // missing file and migrate the one it copies).
+    if let Command::Db(DbCommand::Backup { file, force }) = command {
+        return backup_to(settings.database_url(), file, force, out).await;
+    }
     let store = Store::open(&settings.database_url(), Arc::new(Hub::new(1))).await?;
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
+        Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
+        Command::Export { room } => {
+            let written = store.export(room.as_deref(), out).await?;
+            eprintln!("exported {written} messages");
+        }
         Command::Room(RoomCommand::List) => {
             for room in store.rooms(u32::MAX).await? {
                 let last = rooms::format_at(rooms::from_millis(room.last_at_ms));
@@ -139,6 +175,22 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
             writeln!(out, "password of {} reset; every session ended", user.name)?;
         }
     }
+    Ok(())
+}
+
+async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write) -> Result<(), CliError> {
+    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    writeln!(
+        out,
+        "wrote {} ({} bytes): {} messages in {} rooms, in {:.2} s",
+        report.path.display(),
+        report.bytes,
+        report.messages,
+        report.rooms,
+        report.took.as_secs_f64()
+    )?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //!
 //! - `config`: the settings, read once, and the secret key;
 //! - `startup`: wires the services; `tasks`: their background tasks;
+//!   `housekeeping`: retention and sweeping what is over, on a timer;
 //! - `rooms`: room names, message texts, the message and its JSON;
 //! - `auth`: accounts, passwords, sessions, guest names;
 //! - `store`: SQLite or PostgreSQL, and the message writer;
@@ -25,6 +26,7 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod housekeeping;
 pub mod limits;
 pub mod live;
 pub mod logging;

@@ -42,6 +42,10 @@ pub struct Metrics {
     pub store_batch_size: Histogram,
     /// 1 when the bus is up (always, in-process), 0 when Redis is away.
     pub bus_up: IntGauge,
+    /// What housekeeping removed, by kind (`messages`, `sessions`, and the
+    /// in-memory `cached_sessions`, `kicks`, `policies`, `login_windows`,
+    /// `post_buckets`).
+    pub housekeeping_deleted: IntCounterVec,
 }
 
 impl Metrics {
@@ -85,6 +89,11 @@ impl Metrics {
             )
             .expect("valid metric"),
             bus_up: IntGauge::new("bus_up", "1 when the bus between instances is up").expect("valid metric"),
+            housekeeping_deleted: IntCounterVec::new(
+                Opts::new("housekeeping_deleted_total", "Rows and entries housekeeping removed"),
+                &["kind"],
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -92,7 +101,7 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(self.streams_open.clone()),
             Box::new(self.rooms_active.clone()),
             Box::new(self.messages_posted.clone()),
@@ -105,6 +114,7 @@ impl Metrics {
             Box::new(self.store_write_seconds.clone()),
             Box::new(self.store_batch_size.clone()),
             Box::new(self.bus_up.clone()),
+            Box::new(self.housekeeping_deleted.clone()),
         ];
         for collector in collectors {
             self.registry.register(collector).expect("each metric is registered once");

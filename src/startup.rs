@@ -4,8 +4,9 @@
 //!
 //! The store's writer hands commits to the bus, and the bus's fan-out reads
 //! the store to fill gaps: [`bus::connect`] gives the publisher first,
-//! and the fan-out starts once the store is open. Every background task is
-//! kept in [`Tasks`] and stopped at shutdown. Nothing here serves requests.
+//! and the fan-out starts once the store is open. Every background task
+//! (housekeeping's timer too) is kept in [`Tasks`] and stopped at shutdown.
+//! Nothing here serves requests.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::housekeeping::Housekeeping;
 use crate::limits::Limits;
 use crate::live::Streams;
 use crate::messages::Chat;
@@ -52,6 +54,7 @@ pub struct Services {
     pub presence: Presence,
     pub hub: Hub,
     pub bus: Bus,
+    pub housekeeping: Housekeeping,
     pub tasks: Arc<Tasks>,
     pub pages: Pages,
 }
@@ -76,13 +79,37 @@ impl Services {
             moderation.follow_peers(peers.incoming, &tasks);
         }
         let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), settings.allow_guests);
-        let limits = Limits::new(&settings.limits, clock, metrics.clone());
+        let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
+        let housekeeping = Housekeeping::new(
+            store.clone(),
+            clock,
+            sessions.clone(),
+            moderation.clone(),
+            limits.clone(),
+            metrics.clone(),
+        )
+        .keeping_messages_for(settings.message_retention_days);
+        housekeeping.clone().start(&tasks, std::time::Duration::from_secs(settings.housekeeping_secs));
         let presence = Presence::new(std::time::Duration::from_millis(settings.presence_grace_ms));
         let streams =
             Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
         let logins = Logins::new(accounts.clone(), limits.login.clone(), moderation.clone());
-        Ok(Self { chat, moderation, streams, sessions, accounts, logins, limits, presence, hub, bus, tasks, pages })
+        Ok(Self {
+            chat,
+            moderation,
+            streams,
+            sessions,
+            accounts,
+            logins,
+            limits,
+            presence,
+            hub,
+            bus,
+            housekeeping,
+            tasks,
+            pages,
+        })
     }
 
     /// Hands every service to Rocket as managed state.
@@ -98,6 +125,7 @@ impl Services {
             .manage(self.presence)
             .manage(self.hub)
             .manage(self.bus)
+            .manage(self.housekeeping)
             .manage(self.tasks)
             .manage(self.pages)
     }

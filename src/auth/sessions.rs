@@ -5,7 +5,9 @@
 //! default), so a session ended on another instance stops working here too. Idle and
 //! absolute lifetimes are enforced on every check, against the injectable
 //! [`Clock`]. Only requests that count as activity move the idle timer
-//! (stream heartbeats and reconnects do not).
+//! (stream heartbeats and reconnects do not). Housekeeping empties the
+//! cache of sessions that are over or stale ([`Sessions::purge_expired`]);
+//! the store's sweep deletes ended rows ([`ROW_SLACK_MS`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +18,11 @@ use crate::store::{SessionRecord, Store, StoreError};
 
 /// Activity is written to the row at most this often per session.
 const TOUCH_EVERY_MS: i64 = 60_000;
+/// How much later than its row says a session may have been used: the
+/// activity an instance has seen but not written yet. A row is deleted as
+/// idle only when it is idle by this much more, so no instance still
+/// holding newer activity loses a live session.
+pub const ROW_SLACK_MS: i64 = TOUCH_EVERY_MS;
 /// Beyond this many cached sessions the cache starts over (it only saves reads).
 const MAX_CACHED: usize = 200_000;
 
@@ -159,6 +166,66 @@ impl Sessions {
     /// instance ended: the next check reads the store.
     pub fn forget_user(&self, user_id: i64) {
         self.cache().retain(|_, entry| entry.record.user_id != user_id);
+    }
+
+    /// Drops the cached sessions that are over (either lifetime) or stale
+    /// (not read from the store for `cache_ttl`, so their next use reads
+    /// the row anyway), by the injectable clock; answers how many went.
+    /// Activity seen here but not yet written is written first (in one
+    /// transaction), so forgetting an entry never makes a session look
+    /// idler than it is.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now_ms();
+        let stale = |entry: &Cached| now - entry.loaded_ms >= self.policy.cache_ttl.as_millis() as i64;
+        let mut unwritten = Vec::new();
+        let mut purged = {
+            let mut cache = self.cache();
+            let before = cache.len();
+            cache.retain(|id, entry| {
+                if self.expired(&entry.record, now) {
+                    return false;
+                }
+                if !stale(entry) {
+                    return true;
+                }
+                if entry.record.last_seen_ms > entry.written_last_seen_ms {
+                    unwritten.push((id.clone(), entry.record.last_seen_ms, entry.loaded_ms));
+                    return true;
+                }
+                false
+            });
+            (before - cache.len()) as u64
+        };
+        if unwritten.is_empty() {
+            return Ok(purged);
+        }
+        let seen: Vec<(String, i64)> = unwritten.iter().map(|(id, last_seen, _)| (id.clone(), *last_seen)).collect();
+        self.store.touch_sessions(&seen).await?;
+        let mut cache = self.cache();
+        for (id, last_seen, loaded) in unwritten {
+            // Used again meanwhile: it stays, with what it saw since.
+            if cache.get(&id).is_some_and(|e| e.record.last_seen_ms == last_seen && e.loaded_ms == loaded) {
+                cache.remove(&id);
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Deletes up to `limit` session rows that are over: idle for the idle
+    /// lifetime and [`ROW_SLACK_MS`] more, or older than the absolute
+    /// lifetime. Answers how many went (fewer than `limit`: none are left).
+    pub async fn delete_ended_rows(&self, limit: u32) -> Result<u64, StoreError> {
+        let now = self.clock.now_ms();
+        let seen_before = now - self.policy.idle.as_millis() as i64 - ROW_SLACK_MS;
+        let started_before = now - self.policy.absolute.as_millis() as i64;
+        self.store.delete_sessions_ended(seen_before, started_before, limit).await
+    }
+
+    /// Sessions held in memory now.
+    #[doc(hidden)]
+    pub fn cached(&self) -> usize {
+        self.cache().len()
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {

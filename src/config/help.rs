@@ -48,6 +48,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("metrics", "serve Prometheus metrics at /metrics (keep it behind the proxy)"),
     ("log_format", "text or json log lines"),
     ("presence_grace_ms", "how long a visitor stays online after their last stream closes"),
+    ("message_retention_days", "delete messages older than this many days; 0 keeps them forever"),
+    ("housekeeping_secs", "how often retention runs and ended sessions and stale entries are purged"),
     ("rate_limits", "false turns every abuse limit below off"),
     ("login_failures_per_name", "failed logins per username per window"),
     ("login_name_window_secs", "the window of login_failures_per_name"),

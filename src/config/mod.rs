@@ -101,6 +101,12 @@ pub struct Settings {
     /// How long a visitor stays online after their last stream in a room
     /// closes, so a reload never shows as leave-and-join (milliseconds).
     pub presence_grace_ms: u64,
+    /// Messages older than this many days are deleted by housekeeping, a
+    /// batch at a time (0, the default: kept for ever).
+    pub message_retention_days: u32,
+    /// Seconds between housekeeping runs: old messages (with a retention),
+    /// ended session rows, and in-memory entries that are over.
+    pub housekeeping_secs: u64,
     /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
     #[serde(flatten)]
     pub limits: LimitSettings,
@@ -129,6 +135,8 @@ impl Default for Settings {
             log_format: "text".to_owned(),
             log_level: rocket::config::LogLevel::Normal,
             presence_grace_ms: 5000,
+            message_retention_days: 0,
+            housekeeping_secs: 60,
             limits: LimitSettings::default(),
         }
     }
@@ -294,5 +302,14 @@ mod tests {
         let (figment, _) = prepare(figment).unwrap();
         assert_eq!(figment.find_value("secret_key").unwrap().into_string().unwrap(), configured);
         assert!(!dir.path().join(SECRET_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn retention_is_off_unless_set_and_housekeeping_runs_every_minute() {
+        let settings = Settings::from_figment(&rocket::Config::figment()).unwrap();
+        assert_eq!((settings.message_retention_days, settings.housekeeping_secs), (0, 60));
+        let figment = rocket::Config::figment().merge(("message_retention_days", 30)).merge(("housekeeping_secs", 5));
+        let settings = Settings::from_figment(&figment).unwrap();
+        assert_eq!((settings.message_retention_days, settings.housekeeping_secs), (30, 5));
     }
 }

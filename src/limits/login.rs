@@ -9,7 +9,9 @@
 //! [`WINDOW_CAPACITY`] keys (a `moka` cache: when full, its TinyLFU policy
 //! keeps the names under repeated attack over a flood of one-off names), and
 //! drops a key idle for a whole window span (all its failures have aged
-//! out by then). An evicted key starts again from no failures; the per-IP
+//! out by then), by wall time; housekeeping also drops keys whose failures
+//! aged out by the injectable clock ([`LoginThrottle::purge_expired`]).
+//! An evicted key starts again from no failures; the per-IP
 //! window still holds its attacker back.
 
 use std::collections::VecDeque;
@@ -23,6 +25,7 @@ use moka::sync::Cache;
 use super::{LimitSettings, RetryAfter};
 use crate::auth::NameKey;
 use crate::clock::Clock;
+use crate::housekeeping::purge_cache;
 use crate::metrics::Metrics;
 
 /// Names (and, separately, addresses) whose failures are remembered at once.
@@ -83,6 +86,14 @@ impl LoginThrottle {
         self.per_ip.record(ip, now);
     }
 
+    /// Forgets the names and addresses whose failures have all aged out of
+    /// their window, by the injectable clock (moka's idle timer follows
+    /// wall time); answers how many keys went.
+    pub fn purge_expired(&self) -> u64 {
+        let now = self.clock.now_ms();
+        self.per_name.purge(now) + self.per_ip.purge(now)
+    }
+
     /// Keys remembered now: (names, addresses), after pending evictions.
     #[doc(hidden)]
     pub fn entry_counts(&self) -> (u64, u64) {
@@ -101,7 +112,7 @@ struct Window<K> {
     failures: Cache<K, Failures>,
 }
 
-impl<K: Hash + Eq + Send + Sync + 'static> Window<K> {
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> Window<K> {
     fn new(limit: u32, span_secs: u64) -> Self {
         // Idle means neither checked nor failed: after a whole span of that,
         // every failure the key had is outside the window.
@@ -132,6 +143,17 @@ impl<K: Hash + Eq + Send + Sync + 'static> Window<K> {
         while times.len() > self.limit {
             times.pop_front();
         }
+    }
+
+    /// Drops every key with no failure inside the window at `now`: such a
+    /// key decides nothing a new, empty one would not. A failure recorded
+    /// into a list in the instant it goes is lost with it; the per-IP
+    /// window still counts that one.
+    fn purge(&self, now: i64) -> u64 {
+        purge_cache(&self.failures, |failures| {
+            let times = failures.lock().unwrap_or_else(PoisonError::into_inner);
+            times.back().is_none_or(|&newest| newest <= now - self.span_ms)
+        })
     }
 
     fn entry_count(&self) -> u64 {
@@ -184,6 +206,24 @@ mod tests {
             throttle.record_failure("alice", None);
         }
         assert!(throttle.check("alice", None).is_ok());
+    }
+
+    #[test]
+    fn purging_forgets_keys_whose_failures_aged_out_by_the_injected_clock() {
+        let clock = Clock::manual();
+        let throttle = throttle(&clock);
+        let ip = Some(IpAddr::from([10, 0, 0, 4]));
+        throttle.record_failure("alice", ip);
+        clock.advance(Duration::from_secs(10 * 60));
+        throttle.record_failure("bob", ip);
+        assert_eq!(throttle.purge_expired(), 0, "every window still holds a failure");
+        assert_eq!(throttle.entry_counts(), (2, 1));
+        clock.advance(Duration::from_secs(5 * 60));
+        assert_eq!(throttle.purge_expired(), 1, "alice's 15-minute window is empty");
+        assert_eq!(throttle.entry_counts(), (1, 1));
+        clock.advance(Duration::from_secs(60 * 60));
+        assert_eq!(throttle.purge_expired(), 2, "bob's name and the address's hour are over");
+        assert_eq!(throttle.entry_counts(), (0, 0));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! bucket starts full again (the per-IP bucket still holds a flooder back).
 //! Buckets run on governor's clock (monotonic wall time), not the
 //! injectable [`crate::Clock`]: nothing in the tests moves post time.
+//! Housekeeping drops the buckets that have filled up again
+//! ([`PostLimiter::purge_expired`]), on that same clock.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -25,6 +27,7 @@ use moka::sync::Cache;
 
 use super::{LimitSettings, RetryAfter, ip_key};
 use crate::auth::Visitor;
+use crate::housekeeping::purge_cache;
 use crate::metrics::Metrics;
 
 /// Buckets kept at once per class (members, guests, addresses).
@@ -45,12 +48,25 @@ pub struct PostLimiter {
 struct Class {
     limiter: Limiter,
     buckets: BoundedBuckets<String>,
+    /// Read just after the limiter read its own start: governor keeps each
+    /// bucket's time as nanoseconds since its start, which it does not
+    /// show. Measured from this later instant, a time can only look
+    /// earlier than it is, so a purge errs towards keeping a bucket.
+    start: <DefaultClock as governor::clock::Clock>::Instant,
 }
 
 impl Class {
     fn new(quota: Quota) -> Self {
         let buckets = BoundedBuckets::new(quota);
-        Self { limiter: RateLimiter::new(quota, buckets.clone(), DefaultClock::default()), buckets }
+        let clock = DefaultClock::default();
+        let limiter = RateLimiter::new(quota, buckets.clone(), clock.clone());
+        Self { limiter, buckets, start: clock.now() }
+    }
+
+    /// Governor's "now" for this class's buckets (never later than its own).
+    fn elapsed(&self) -> Nanos {
+        use governor::clock::Reference;
+        self.limiter.clock().now().duration_since(self.start)
     }
 }
 
@@ -92,6 +108,17 @@ impl PostLimiter {
         self.ips.limiter.check_key(&ip_key(ip)).map_err(wait)
     }
 
+    /// Drops every bucket that has filled up again: it is the same as the
+    /// new one the next post would get. (Buckets follow governor's
+    /// monotonic clock, not the injectable one; moka drops them too, a
+    /// second later.) Answers how many went.
+    pub fn purge_expired(&self) -> u64 {
+        [&self.members, &self.guests, &self.ips]
+            .into_iter()
+            .map(|class| class.buckets.purge_full(class.elapsed()))
+            .sum()
+    }
+
     /// Buckets held now: (members, guests, addresses).
     #[doc(hidden)]
     pub fn entry_counts(&self) -> (u64, u64, u64) {
@@ -108,7 +135,7 @@ struct BoundedBuckets<K> {
     buckets: Cache<K, Arc<InMemoryState>>,
 }
 
-impl<K: Hash + Eq + Send + Sync + 'static> BoundedBuckets<K> {
+impl<K: Hash + Eq + Clone + Send + Sync + 'static> BoundedBuckets<K> {
     fn new(quota: Quota) -> Self {
         // The time an empty bucket takes to fill again: idle that long, a
         // bucket is indistinguishable from a new one.
@@ -116,6 +143,15 @@ impl<K: Hash + Eq + Send + Sync + 'static> BoundedBuckets<K> {
         let buckets =
             Cache::builder().max_capacity(BUCKET_CAPACITY).time_to_idle(refill + Duration::from_secs(1)).build();
         Self { buckets }
+    }
+
+    /// Drops the buckets that are full at `now` (governor's time since the
+    /// limiter started): a bucket's state is the time its next cell
+    /// conforms with a full burst, so it is full once that time has come.
+    /// A post that took a bucket just before it went is counted on a bucket
+    /// nobody keeps: one cell of a full bucket.
+    fn purge_full(&self, now: Nanos) -> u64 {
+        purge_cache(&self.buckets, |bucket| peek(bucket).is_none_or(|tat| tat <= now))
     }
 
     fn entry_count(&self) -> u64 {
@@ -136,6 +172,12 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> StateStore for BoundedBuckets
     }
 }
 
+/// A bucket's state (its theoretical arrival time), read without changing
+/// it: governor's only accessor replaces the value unless told not to.
+fn peek(bucket: &InMemoryState) -> Option<Nanos> {
+    bucket.measure_and_replace(&NotKeyed::NonKey, Err::<((), Nanos), _>).err().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +195,27 @@ mod tests {
         assert_eq!(wait.secs(), 1);
         let other = Visitor::Guest { name: GuestName::generate() };
         assert!(limiter.check(&other, None).is_ok(), "each guest has its own bucket");
+    }
+
+    #[test]
+    fn purging_drops_the_buckets_that_have_filled_up_again() {
+        let settings = LimitSettings {
+            guest_posts_per_sec: 1,
+            guest_post_burst: 3,
+            ip_posts_per_sec: 1,
+            ip_post_burst: 10,
+            ..Default::default()
+        };
+        let limiter = PostLimiter::new(&settings);
+        for _ in 0..3 {
+            limiter.check(&Visitor::Guest { name: GuestName::generate() }, None).unwrap();
+        }
+        assert_eq!(limiter.entry_counts(), (0, 3, 1));
+        assert_eq!(limiter.purge_expired(), 0, "each bucket was just used");
+        let far = limiter.guests.elapsed() + Nanos::from(Duration::from_secs(3600));
+        assert_eq!(limiter.guests.buckets.purge_full(far), 3);
+        assert_eq!(limiter.ips.buckets.purge_full(far), 1);
+        assert_eq!(limiter.entry_counts(), (0, 0, 0));
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! timers run on wall time and only free memory: they are set to the same
 //! lifetimes, so on the system clock they agree, and under a manual clock
 //! they can only drop an entry after that much real time has passed (a
-//! re-read, or a kick ending after a real minute).
+//! re-read, or a kick ending after a real minute). [`Caches::purge_expired`]
+//! (called by housekeeping) drops what is over by the injectable clock, so
+//! memory is freed on that clock too.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
@@ -25,6 +27,7 @@ use moka::sync::Cache;
 
 use crate::auth::NameKey;
 use crate::clock::Clock;
+use crate::housekeeping::purge_cache;
 use crate::rooms::RoomName;
 use crate::store::RoomPolicy;
 
@@ -114,6 +117,16 @@ impl Caches {
         self.kicks.get(&(room.clone(), name.clone())).is_some_and(|until| until > now)
     }
 
+    /// Drops the kicks that are over and the policies too old to be
+    /// trusted, by the injectable clock (moka's own timers follow wall
+    /// time); answers how many of each went: (policies, kicks).
+    pub fn purge_expired(&self) -> (u64, u64) {
+        let now = self.clock.now_ms();
+        let policies = purge_cache(&self.policies, |cached| !cached.fresh(now));
+        let kicks = purge_cache(&self.kicks, |until| *until <= now);
+        (policies, kicks)
+    }
+
     /// Entries held now: (policies, kicks), after moka's pending evictions.
     pub fn entry_counts(&self) -> (u64, u64) {
         self.policies.run_pending_tasks();
@@ -148,6 +161,24 @@ mod tests {
         assert!(!caches.kicked(&room("other"), &NameKey::new("bob")));
         clock.advance(Duration::from_millis(KICK_MS as u64));
         assert!(!caches.kicked(&room("r"), &NameKey::new("bob")), "a kick ends by the manual clock");
+    }
+
+    #[test]
+    fn purging_drops_kicks_and_policies_that_are_over_by_the_injected_clock() {
+        let clock = Clock::manual();
+        let caches = Caches::new(clock.clone());
+        caches.kick(&room("r"), &NameKey::new("early"));
+        caches.keep_policy(&room("r"), RoomPolicy::default(), clock.now_ms());
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        caches.kick(&room("r"), &NameKey::new("late"));
+        assert_eq!(caches.purge_expired(), (1, 0), "the policy is stale, both kicks still run");
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        assert_eq!(caches.purge_expired(), (0, 1), "the first kick is over");
+        assert_eq!(caches.entry_counts(), (0, 1));
+        assert!(caches.kicked(&room("r"), &NameKey::new("late")));
+        clock.advance(Duration::from_millis(KICK_MS as u64 / 2));
+        assert_eq!(caches.purge_expired(), (0, 1));
+        assert_eq!(caches.entry_counts(), (0, 0));
     }
 
     #[test]

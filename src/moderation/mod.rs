@@ -165,6 +165,13 @@ impl Moderation {
         }
     }
 
+    /// Forgets the kicks that are over and the policies too old to trust,
+    /// by the injectable clock (housekeeping calls this on its timer):
+    /// (policies, kicks) dropped.
+    pub fn purge_expired(&self) -> (u64, u64) {
+        self.caches.purge_expired()
+    }
+
     /// Entries in the policy and kick caches now, for tests of their bounds.
     #[doc(hidden)]
     pub fn cache_entries(&self) -> (u64, u64) {

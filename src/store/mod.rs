@@ -8,10 +8,17 @@
 //! ids and commits messages in batches. The store knows
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
+//!
+//! Maintenance has files of its own: `backup` (a consistent copy of a live
+//! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
+//! messages and ended sessions in small batches, for housekeeping).
 
+mod backup;
 mod engine;
+mod export;
 mod messages;
 mod moderation;
+mod sweep;
 mod writer;
 
 use std::sync::Arc;
@@ -23,7 +30,9 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
+pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 use engine::Engine;
+pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 

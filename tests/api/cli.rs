@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::http::Browser;
 
-fn chat(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+pub fn chat(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_DATA_DIR", data_dir)
@@ -22,11 +22,11 @@ fn chat(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

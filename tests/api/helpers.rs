@@ -255,3 +255,45 @@ pub async fn within<T>(secs: u64, what: &str, future: impl std::future::Future<O
         .await
         .unwrap_or_else(|_| panic!("{what}: not done within {secs} s"))
 }
+
+/// Writes `per_room` messages into each of `rooms` straight into the
+/// database of the app at `dir` (ids from 1, every one stamped `at_ms`), and
+/// sets the rooms' id counters: a large history in seconds, for tests of
+/// what happens to one (retention, backups).
+pub async fn seed_messages(dir: &Path, rooms: &[&str], per_room: i64, at_ms: i64) {
+    use sqlx::Connection;
+    const ROWS: i64 = 500;
+    let mut db = connect_db(dir).await;
+    for room in rooms {
+        let mut tx = db.begin().await.unwrap();
+        for first in (1..=per_room).step_by(ROWS as usize) {
+            let last = (first + ROWS - 1).min(per_room);
+            let rows: Vec<String> = (0..=last - first)
+                .map(|row| {
+                    let p = row * 4;
+                    format!("(${}, ${}, NULL, 'seed', 0, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for id in first..=last {
+                insert = insert.bind(*room).bind(id).bind(format!("seeded message {id} of {room}")).bind(at_ms);
+            }
+            insert.execute(&mut *tx).await.unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO rooms (name, last_id, last_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, last_at_ms = excluded.last_at_ms",
+        )
+        .bind(*room)
+        .bind(per_room)
+        .bind(at_ms)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+}

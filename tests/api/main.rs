@@ -5,10 +5,12 @@
 mod helpers;
 mod http;
 
+mod backups;
 mod bounded;
 mod cli;
 mod feed;
 mod floods;
+mod housekeeping;
 mod identity;
 mod live;
 mod logins;
