@@ -37,6 +37,9 @@ pub async fn serve(figment: Figment, clock: Clock) -> Result<(), ServeError> {
     let (figment, settings) = config::prepare(figment)?;
     crate::logging::init(&settings);
     raise_open_file_limit();
+    if let Some(path) = config::exposed_key_file(&settings) {
+        tracing::warn!("the secret key file {} can be read by others: chmod 600 it", path.display());
+    }
     let rocket_config: rocket::Config = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
     let rocket = crate::start(figment, settings, clock).await?;
     match rocket.launch().await {

@@ -148,7 +148,7 @@ mod tests {
         assert!(help.contains("port  [env: ROCKET_PORT] [default: 8000]"), "{help}");
         assert!(help.contains("ip_header  [env: ROCKET_IP_HEADER] [default: false]"), "{help}");
         assert!(help.contains("ident  [env: ROCKET_IDENT] [default: false]"), "{help}");
-        assert!(help.contains("json=\"8 KiB\""), "{help}");
+        assert!(help.contains("json=\"64 KiB\""), "{help}");
         assert!(help.contains("database_url  [env: ROCKET_DATABASE_URL] [default: (unset)]"), "{help}");
         assert!(help.contains("posts_per_sec  [env: ROCKET_POSTS_PER_SEC] [default: 5]"), "{help}");
     }

@@ -7,7 +7,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -188,6 +188,8 @@ pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
         return Err(data_dir_error(io::Error::other("not a directory")));
     }
     fs::create_dir_all(&settings.data_dir).map_err(data_dir_error)?;
+    // Ours alone whatever the umask: it holds the key and the database.
+    fs::set_permissions(&settings.data_dir, fs::Permissions::from_mode(0o700)).map_err(data_dir_error)?;
     fs::read_dir(&settings.data_dir).map_err(data_dir_error)?;
     for (setting, dir) in [("template_dir", &settings.template_dir), ("static_dir", &settings.static_dir)] {
         if let Some(path) = dir {
@@ -199,6 +201,14 @@ pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
     }
     let key = load_or_create_key(&settings.data_dir.join(SECRET_KEY_FILE))?;
     Ok((figment.merge(("secret_key", key)), settings))
+}
+
+/// The secret key file, if others than its owner may read it (a key
+/// written by hand, or copied with a loose umask): worth a warning at start.
+pub fn exposed_key_file(settings: &Settings) -> Option<PathBuf> {
+    let path = settings.data_dir.join(SECRET_KEY_FILE);
+    let mode = fs::metadata(&path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then_some(path)
 }
 
 /// `url` without the password it may carry, for messages and logs.

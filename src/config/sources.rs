@@ -48,7 +48,7 @@ pub struct BodyLimits {
 
 impl Default for SafeDefaults {
     fn default() -> Self {
-        Self { ip_header: false, ident: false, limits: BodyLimits { json: "8 KiB", form: "8 KiB" } }
+        Self { ip_header: false, ident: false, limits: BodyLimits { json: "64 KiB", form: "64 KiB" } }
     }
 }
 
@@ -62,8 +62,8 @@ mod tests {
             let config: rocket::Config = super::figment_with_file(file).extract().unwrap();
             assert_eq!(config.ip_header, None, "{file}: no client-chosen address header");
             assert_eq!(config.ident, rocket::config::Ident::none(), "{file}: no Server header");
-            assert_eq!(config.limits.get("json"), Some(8.kibibytes()), "{file}");
-            assert_eq!(config.limits.get("form"), Some(8.kibibytes()), "{file}");
+            assert_eq!(config.limits.get("json"), Some(64.kibibytes()), "{file}");
+            assert_eq!(config.limits.get("form"), Some(64.kibibytes()), "{file}");
             assert!(config.limits.get("file").is_some(), "{file}: Rocket's other limits stay");
         }
     }

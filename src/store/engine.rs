@@ -113,6 +113,26 @@ fn create_parent_dir(url: &str) -> Result<(), StoreError> {
     if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     }
+    owner_only(Path::new(path)).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
+}
+
+/// The database file, created if missing, readable by its owner only
+/// whatever the umask; SQLite gives its `-wal` and `-shm` files the
+/// database's mode, and those already there are set the same.
+fn owner_only(database: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if database.as_os_str().is_empty() || database.to_str().is_some_and(|p| p.starts_with(':')) {
+        return Ok(()); // in memory
+    }
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(database)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = database.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     Ok(())
 }
 

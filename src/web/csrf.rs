@@ -64,6 +64,20 @@ impl<T> std::ops::Deref for CsrfForm<T> {
     }
 }
 
+/// Why a form's token did not match. With `secure_cookies` on, a browser on
+/// plain HTTP never sends the cookies back, and every form would fail with
+/// a reason that sends people reloading in circles: when there is no token
+/// cookie at all and no proxy says the request came over HTTPS, say so.
+fn refusal_reason(request: &Request<'_>) -> &'static str {
+    let secure_cookies = request.rocket().state::<crate::Settings>().is_some_and(|s| s.secure_cookies);
+    let over_https = request.headers().get_one("X-Forwarded-Proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    if secure_cookies && !over_https && request.cookies().get(CSRF_COOKIE).is_none() {
+        return "this browser sent no cookies back: the server marks them Secure, so they only return over \
+                HTTPS. Open the site over HTTPS (or set secure_cookies = false for plain HTTP on a trusted network)";
+    }
+    "the form has expired or came from another site: reload the page and try again"
+}
+
 fn token_matches(request: &Request<'_>, submitted: &str) -> bool {
     let Some(cookie) = request.cookies().get_private(CSRF_COOKIE) else {
         return false;
@@ -82,9 +96,7 @@ impl<'r, T: FromForm<'r> + CsrfProtected + Send + 'r> FromData<'r> for CsrfForm<
                 Outcome::Success(CsrfForm(form.into_inner()))
             }
             Outcome::Success(_) => {
-                request.local_cache(|| {
-                    RefusalReason::new("the form has expired or came from another site: reload the page and try again")
-                });
+                request.local_cache(|| RefusalReason::new(refusal_reason(request)));
                 Outcome::Error((Status::Forbidden, None))
             }
             Outcome::Error((status, errors)) => Outcome::Error((status, Some(errors))),

@@ -138,7 +138,7 @@ fn encode(item: Item) -> Message {
 }
 
 /// A client frame.
-enum ClientFrame {
+pub enum ClientFrame {
     /// `{"type":"send","text":"..."}`: post as the socket's viewer.
     Send(String),
     /// `{"type":"resume","after":<id>}`: replay what was missed.
@@ -147,7 +147,7 @@ enum ClientFrame {
 
 impl ClientFrame {
     /// Reads a frame, naming what is wrong with it.
-    fn parse(text: &str) -> Result<Self, &'static str> {
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
         let frame = match serde_json::from_str::<Value>(text) {
             Ok(frame @ Value::Object(_)) => frame,
             _ => return Err("frames are JSON objects with a type"),

@@ -10,6 +10,7 @@ mod bounded;
 mod cli;
 mod feed;
 mod floods;
+mod hardening;
 mod housekeeping;
 mod identity;
 mod live;

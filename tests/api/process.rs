@@ -14,6 +14,12 @@ pub struct Server {
     log: std::path::PathBuf,
 }
 
+impl Server {
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -74,8 +74,8 @@ async fn the_binary_serves_the_page_and_live_messages_from_an_empty_directory_wi
         assert_eq!(again.status, 304, "{file} revalidates");
     }
 
-    let big = json!({ "text": "x".repeat(9 * 1024) });
-    assert_eq!(alice.post_json("/rooms/lobby/messages", &big).await.status, 413, "8 KiB bodies");
+    let big = json!({ "text": "x".repeat(65 * 1024) });
+    assert_eq!(alice.post_json("/rooms/lobby/messages", &big).await.status, 413, "64 KiB bodies");
 
     let password = "correct horse";
     assert_eq!(alice.post_form("/register", &[("username", "alice"), ("password", password)]).await.status, 303);

@@ -1,0 +1,15 @@
+//! Any WebSocket text frame a client sends is read without panicking, and
+//! only a `send` with a text or a `resume` with a non-negative id is
+//! accepted; anything else is refused with a reason for the error frame.
+#![no_main]
+
+use chat::web::ClientFrame;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &str| {
+    match ClientFrame::parse(input) {
+        Ok(ClientFrame::Send(text)) => assert!(input.contains("send"), "{text}"),
+        Ok(ClientFrame::Resume(after)) => assert!(after >= 0),
+        Err(reason) => assert!(!reason.is_empty()),
+    }
+});
