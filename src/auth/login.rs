@@ -2,8 +2,10 @@
 //! a banned account fails like a wrong password) and the account actions
 //! that ask for the password again (so a stolen session cannot guess it).
 //!
-//! A wrong password counts against the name and the address; the web layer
-//! only turns the outcome into a page.
+//! Each check takes its place in the throttle's budgets before the
+//! password is verified, and gives it back unless the password was wrong,
+//! so concurrent guesses cannot overrun a budget. The web layer only turns
+//! the outcome into a page.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::{AccountError, Accounts, SessionUser};
-use crate::limits::{LoginThrottle, RetryAfter};
+use crate::limits::{Attempt, LoginThrottle, RetryAfter};
 use crate::moderation::Moderation;
 
 /// Why a password check did not go through.
@@ -40,12 +42,8 @@ impl Logins {
     /// Logs in, unless throttled; a banned account fails like a wrong
     /// password, after the same work.
     pub async fn login(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
-        let who =
-            format!("user {name:?} from {}", ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()));
-        if let Err(wait) = self.throttle.check(name, ip) {
-            tracing::warn!("login throttled: {who}");
-            return Err(LoginError::Throttled(wait));
-        }
+        let who = format!("user {name:?} from {}", shown(ip));
+        let attempt = self.take(name, ip).inspect_err(|_| tracing::warn!("login throttled: {who}"))?;
         let login = match self.accounts.login(name, password).await {
             // A store error while checking the ban list refuses the login.
             Ok(session) if self.moderation.login_refused(&session.name).await.unwrap_or(true) => {
@@ -60,7 +58,7 @@ impl Logins {
             Err(AccountError::WrongCredentials) => tracing::info!("login failed: {who}"),
             Err(_) => {}
         }
-        self.counted(name, ip, login)
+        settle(attempt, login)
     }
 
     /// Changes the password of a logged-in member (the current one first).
@@ -71,9 +69,9 @@ impl Logins {
         new: &str,
         ip: Option<IpAddr>,
     ) -> Result<SessionUser, LoginError> {
-        self.throttle.check(&user.name, ip).map_err(LoginError::Throttled)?;
+        let attempt = self.take(&user.name, ip)?;
         let changed = self.accounts.change_password(user, current, new).await;
-        self.counted(&user.name, ip, changed)
+        settle(attempt, changed)
     }
 
     /// Deletes a logged-in member's account (the password first).
@@ -83,19 +81,28 @@ impl Logins {
         password: &str,
         ip: Option<IpAddr>,
     ) -> Result<(), LoginError> {
-        self.throttle.check(&user.name, ip).map_err(LoginError::Throttled)?;
+        let attempt = self.take(&user.name, ip)?;
         let deleted = self.accounts.delete_account(user, password).await;
         if deleted.is_ok() {
             tracing::info!("account {:?} deleted", user.name);
         }
-        self.counted(&user.name, ip, deleted)
+        settle(attempt, deleted)
     }
 
-    /// Counts a wrong password against the name and the address.
-    fn counted<T>(&self, name: &str, ip: Option<IpAddr>, result: Result<T, AccountError>) -> Result<T, LoginError> {
-        if matches!(result, Err(AccountError::WrongCredentials | AccountError::WrongCurrentPassword)) {
-            self.throttle.record_failure(name, ip);
-        }
-        Ok(result?)
+    fn take(&self, name: &str, ip: Option<IpAddr>) -> Result<Attempt, LoginError> {
+        self.throttle.try_take(name, ip).map_err(LoginError::Throttled)
     }
+}
+
+/// A wrong password keeps its place in the budgets as a failure; any other
+/// outcome (right, or the password never checked) gives it back.
+fn settle<T>(attempt: Attempt, result: Result<T, AccountError>) -> Result<T, LoginError> {
+    if !matches!(result, Err(AccountError::WrongCredentials | AccountError::WrongCurrentPassword)) {
+        attempt.give_back();
+    }
+    Ok(result?)
+}
+
+fn shown(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }

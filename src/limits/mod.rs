@@ -14,15 +14,17 @@
 mod login;
 mod posts;
 mod streams;
+mod window;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use login::{LoginThrottle, WINDOW_CAPACITY};
+pub use login::{Attempt, LoginThrottle};
 pub use posts::{BUCKET_CAPACITY, PostLimiter};
 pub use streams::{StreamCaps, StreamSlot};
+pub use window::WINDOW_CAPACITY;
 
 use std::sync::Arc;
 
