@@ -4,22 +4,24 @@
 //!
 //! Each check takes its place in the throttle's budgets before the
 //! password is verified, and gives it back unless the password was wrong,
-//! so concurrent guesses cannot overrun a budget. The web layer only turns
-//! the outcome into a page.
+//! so concurrent guesses cannot overrun a budget; a browser's device cookie
+//! for the name decides which budget that is. The web layer only turns the
+//! outcome into a page.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::{AccountError, Accounts, SessionUser};
+use super::{AccountError, Accounts, DeviceCookie, SessionUser};
 use crate::limits::{Attempt, LoginThrottle, RetryAfter};
 use crate::moderation::Moderation;
 
 /// Why a password check did not go through.
 #[derive(Debug, Error)]
 pub enum LoginError {
-    /// Too many wrong passwords for this name or from this address.
+    /// Too many wrong passwords for this name, from this address, or from
+    /// this device.
     #[error("too many failed attempts: try again in {} minutes", .0.secs().div_ceil(60))]
     Throttled(RetryAfter),
     #[error(transparent)]
@@ -40,10 +42,17 @@ impl Logins {
     }
 
     /// Logs in, unless throttled; a banned account fails like a wrong
-    /// password, after the same work.
-    pub async fn login(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
+    /// password, after the same work. `device` is the browser's device
+    /// cookie, if it holds one.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
+    ) -> Result<SessionUser, LoginError> {
         let who = format!("user {name:?} from {}", shown(ip));
-        let attempt = self.take(name, ip).inspect_err(|_| tracing::warn!("login throttled: {who}"))?;
+        let attempt = self.take(name, ip, device).inspect_err(|_| tracing::warn!("login throttled: {who}"))?;
         let login = match self.accounts.login(name, password).await {
             // A store error while checking the ban list refuses the login.
             Ok(session) if self.moderation.login_refused(&session.name).await.unwrap_or(true) => {
@@ -68,8 +77,9 @@ impl Logins {
         current: &str,
         new: &str,
         ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
     ) -> Result<SessionUser, LoginError> {
-        let attempt = self.take(&user.name, ip)?;
+        let attempt = self.take(&user.name, ip, device)?;
         let changed = self.accounts.change_password(user, current, new).await;
         settle(attempt, changed)
     }
@@ -80,8 +90,9 @@ impl Logins {
         user: &SessionUser,
         password: &str,
         ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
     ) -> Result<(), LoginError> {
-        let attempt = self.take(&user.name, ip)?;
+        let attempt = self.take(&user.name, ip, device)?;
         let deleted = self.accounts.delete_account(user, password).await;
         if deleted.is_ok() {
             tracing::info!("account {:?} deleted", user.name);
@@ -89,8 +100,8 @@ impl Logins {
         settle(attempt, deleted)
     }
 
-    fn take(&self, name: &str, ip: Option<IpAddr>) -> Result<Attempt, LoginError> {
-        self.throttle.try_take(name, ip).map_err(LoginError::Throttled)
+    fn take(&self, name: &str, ip: Option<IpAddr>, device: Option<&DeviceCookie>) -> Result<Attempt, LoginError> {
+        self.throttle.try_take(name, ip, device.and_then(|d| d.trusted_for(name))).map_err(LoginError::Throttled)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Failed-login throttling: per attempted username and per client IP.
+//! Failed-login throttling: per attempted username and per client IP, and
+//! per device for a browser that has logged in as that user before.
 //!
 //! Failures are counted per attempted name whether or not the account
 //! exists, so a throttled answer is the same for real and unknown names.
@@ -7,6 +8,12 @@
 //! for good. Each attempt takes its place in the budgets before the
 //! password is checked and gives it back if the password was right, so
 //! concurrent guesses cannot overrun a budget.
+//!
+//! A browser holding a device cookie for the name it tries (OWASP's
+//! device cookies) counts against that device's own budget instead of the
+//! name's and the address's: others' wrong passwords, from anywhere, cannot
+//! lock the owner's browser out, and the cookie, which only a right
+//! password earns, buys no more guesses than a name has.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -24,6 +31,8 @@ pub struct LoginThrottle {
     per_name: Window<NameKey>,
     /// `None` is every client whose address is unknown, as one key.
     per_ip: Window<Option<IpAddr>>,
+    /// By the device cookie's id; the same numbers as a name.
+    per_device: Window<String>,
 }
 
 /// One login attempt's place in its budgets: dropped, it counts as a
@@ -46,6 +55,7 @@ impl LoginThrottle {
             clock,
             per_name: Window::new(settings.login_failures_per_name, settings.login_name_window_secs),
             per_ip: Window::new(settings.login_failures_per_ip, settings.login_ip_window_secs),
+            per_device: Window::new(settings.login_failures_per_name, settings.login_name_window_secs),
         }
     }
 
@@ -55,15 +65,25 @@ impl LoginThrottle {
     }
 
     /// Takes a place for a login as `name` from `ip` in the name's and the
-    /// address's budgets (both or neither); refused if either is spent.
-    pub fn try_take(&self, name: &str, ip: Option<IpAddr>) -> Result<Attempt, RetryAfter> {
+    /// address's budgets, or, when the browser holds a device cookie for
+    /// this very name (`trusted_device`, its id), in that device's budget
+    /// only; refused if a budget is spent.
+    pub fn try_take(
+        &self,
+        name: &str,
+        ip: Option<IpAddr>,
+        trusted_device: Option<&str>,
+    ) -> Result<Attempt, RetryAfter> {
         if !self.enabled {
             return Ok(Attempt(Taken::default()));
         }
         let now = self.clock.now_ms();
-        // Names are case-insensitive, so `Alice` and `alice` share a
-        // budget. The name's before the address's: see `take_all`.
-        let taken = take_all(&[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip)], now);
+        let taken = match trusted_device {
+            Some(device) => take_all(&[self.per_device.budget(device.to_owned())], now),
+            // Names are case-insensitive, so `Alice` and `alice` share a
+            // budget. The name's before the address's: see `take_all`.
+            None => take_all(&[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip)], now),
+        };
         taken.map(Attempt).inspect_err(|_| {
             if let Some(metrics) = &self.metrics {
                 metrics.rate_limited.with_label_values(&["login"]).inc();
@@ -72,12 +92,12 @@ impl LoginThrottle {
         })
     }
 
-    /// Forgets the names and addresses whose failures have all
+    /// Forgets the names, addresses and devices whose failures have all
     /// aged out of their window, by the injectable clock (moka's idle timer
     /// follows wall time); answers how many keys went.
     pub fn purge_expired(&self) -> u64 {
         let now = self.clock.now_ms();
-        self.per_name.purge(now) + self.per_ip.purge(now)
+        self.per_name.purge(now) + self.per_ip.purge(now) + self.per_device.purge(now)
     }
 
     /// Keys remembered now: (names, addresses), after pending evictions.
@@ -101,7 +121,7 @@ mod tests {
 
     /// A failed attempt: taken and kept.
     fn fail(throttle: &LoginThrottle, name: &str, ip: Option<IpAddr>) {
-        drop(throttle.try_take(name, ip).expect("not throttled yet"));
+        drop(throttle.try_take(name, ip, None).expect("not throttled yet"));
     }
 
     #[test]
@@ -112,19 +132,19 @@ mod tests {
         for _ in 0..3 {
             fail(&throttle, "Alice", ip);
         }
-        let wait = throttle.try_take("alice", ip).err().unwrap();
+        let wait = throttle.try_take("alice", ip, None).err().unwrap();
         assert_eq!(wait.secs(), 15 * 60);
         clock.advance(Duration::from_secs(15 * 60));
-        assert!(throttle.try_take("alice", ip).is_ok(), "limits decay");
+        assert!(throttle.try_take("alice", ip, None).is_ok(), "limits decay");
     }
 
     #[test]
     fn a_successful_login_gives_its_place_back() {
         let throttle = throttle(&Clock::manual());
         for _ in 0..10 {
-            throttle.try_take("alice", None).unwrap().give_back();
+            throttle.try_take("alice", None, None).unwrap().give_back();
         }
-        assert!(throttle.try_take("alice", None).is_ok());
+        assert!(throttle.try_take("alice", None, None).is_ok());
     }
 
     #[test]
@@ -135,8 +155,23 @@ mod tests {
         for i in 0..5 {
             fail(&throttle, &format!("user{i}"), ip);
         }
-        assert!(throttle.try_take("someone-else", ip).is_err());
-        assert!(throttle.try_take("someone-else", Some(IpAddr::from([10, 0, 0, 3]))).is_ok());
+        assert!(throttle.try_take("someone-else", ip, None).is_err());
+        assert!(throttle.try_take("someone-else", Some(IpAddr::from([10, 0, 0, 3])), None).is_ok());
+    }
+
+    #[test]
+    fn a_trusted_device_has_its_own_budget_apart_from_the_name_and_the_address() {
+        let throttle = throttle(&Clock::manual());
+        let ip = Some(IpAddr::from([10, 0, 0, 5]));
+        for _ in 0..5 {
+            drop(throttle.try_take("alice", ip, None));
+        }
+        assert!(throttle.try_take("alice", ip, None).is_err(), "the name and the address are spent");
+        for _ in 0..3 {
+            drop(throttle.try_take("alice", ip, Some("device-1")).expect("the device's own budget"));
+        }
+        assert!(throttle.try_take("alice", ip, Some("device-1")).is_err(), "and it runs out too");
+        assert!(throttle.try_take("alice", ip, Some("device-2")).is_ok(), "per device");
     }
 
     #[test]
@@ -146,7 +181,7 @@ mod tests {
         for _ in 0..5 {
             fail(&throttle, "alice", None);
         }
-        assert!(throttle.try_take("alice", None).is_ok());
+        assert!(throttle.try_take("alice", None, None).is_ok());
     }
 
     #[test]
@@ -179,10 +214,10 @@ mod tests {
         assert!(addresses <= WINDOW_CAPACITY, "{addresses} addresses");
         // A name new to a full cache may need a second look to be admitted.
         for i in 0..6u8 {
-            drop(throttle.try_take("victim", Some(IpAddr::from([10, 8, 8, i]))));
+            drop(throttle.try_take("victim", Some(IpAddr::from([10, 8, 8, i])), None));
             clock.advance(Duration::from_secs(1));
         }
-        let refused = throttle.try_take("VICTIM", Some(IpAddr::from([10, 9, 9, 9])));
+        let refused = throttle.try_take("VICTIM", Some(IpAddr::from([10, 9, 9, 9])), None);
         assert!(refused.is_err(), "still counted when full");
     }
 }

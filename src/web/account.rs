@@ -97,8 +97,11 @@ pub async fn register(jar: Jar<'_>, form: CsrfForm<Credentials>, accounts: &Stat
     }
 }
 
-/// A new session in this browser, with a new CSRF token (a privilege change).
+/// A new session in this browser, with a new CSRF token (a privilege
+/// change), and a new device cookie: this browser has proved it is the
+/// user's.
 fn logged_in(jar: &Jar<'_>, session: SessionUser, next: &str) -> Answer {
+    identity::set_device(jar, &session.name);
     identity::set_session(jar, session.session_id);
     csrf::issue(jar);
     Answer::Redirect(Redirect::to(next.to_owned()))
@@ -116,7 +119,8 @@ pub async fn login(
     form: CsrfForm<Credentials>,
     logins: &State<Logins>,
 ) -> Answer {
-    match logins.login(&form.username, &form.password, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.login(&form.username, &form.password, client_ip, device.as_ref()).await {
         Ok(session) => {
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
             logged_in(&jar, session, &next)
@@ -244,7 +248,8 @@ pub async fn change_password(
         Ok(user) => user,
         Err(to_login) => return Ok(*to_login),
     };
-    match logins.change_password(&user, &form.current, &form.new, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.change_password(&user, &form.current, &form.new, client_ip, device.as_ref()).await {
         Ok(session) => Ok(logged_in(&jar, session, "/account?done=password")),
         Err(error) => password_refused(&user, error, &form.csrf),
     }
@@ -292,7 +297,8 @@ pub async fn delete_account(
         Ok(user) => user,
         Err(to_login) => return Ok(*to_login),
     };
-    match logins.delete_account(&user, &form.password, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.delete_account(&user, &form.password, client_ip, device.as_ref()).await {
         Ok(()) => {
             identity::clear_session(jar.cookies);
             Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))

@@ -8,6 +8,7 @@ mod http;
 mod backups;
 mod bounded;
 mod cli;
+mod devices;
 mod feed;
 mod floods;
 mod housekeeping;
