@@ -1,6 +1,7 @@
 //! Every check of a password, under the login throttle: logging in (where
 //! a banned account fails like a wrong password) and the account actions
-//! that ask for the password again (so a stolen session cannot guess it).
+//! that ask for the password again (so a stolen session cannot guess it);
+//! and registering, under its per-address limit.
 //!
 //! Each check takes its place in the throttle's budgets before the
 //! password is verified, and gives it back unless the password was wrong,
@@ -14,16 +15,19 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::{AccountError, Accounts, DeviceCookie, SessionUser};
-use crate::limits::{Attempt, LoginThrottle, RetryAfter};
+use crate::limits::{Attempt, LoginThrottle, RegistrationLimit, RetryAfter};
 use crate::moderation::Moderation;
 
-/// Why a password check did not go through.
+/// Why a password check or a registration did not go through.
 #[derive(Debug, Error)]
 pub enum LoginError {
     /// Too many wrong passwords for this name, from this address, or from
     /// this device.
     #[error("too many failed attempts: try again in {} minutes", .0.secs().div_ceil(60))]
     Throttled(RetryAfter),
+    /// Too many registrations from this address.
+    #[error("too many registrations from your address: try again in {} minutes", .0.secs().div_ceil(60))]
+    TooManyRegistrations(RetryAfter),
     #[error(transparent)]
     Account(#[from] AccountError),
 }
@@ -33,12 +37,29 @@ pub enum LoginError {
 pub struct Logins {
     accounts: Accounts,
     throttle: Arc<LoginThrottle>,
+    registrations: Arc<RegistrationLimit>,
     moderation: Moderation,
 }
 
 impl Logins {
-    pub fn new(accounts: Accounts, throttle: Arc<LoginThrottle>, moderation: Moderation) -> Self {
-        Self { accounts, throttle, moderation }
+    pub fn new(
+        accounts: Accounts,
+        throttle: Arc<LoginThrottle>,
+        registrations: Arc<RegistrationLimit>,
+        moderation: Moderation,
+    ) -> Self {
+        Self { accounts, throttle, registrations, moderation }
+    }
+
+    /// Creates an account and logs it in, unless this address has tried
+    /// too many registrations lately; the hash waits in the same bounded
+    /// queue as every login's.
+    pub async fn register(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
+        if let Err(wait) = self.registrations.try_take(ip) {
+            tracing::warn!("registration throttled: from {}", shown(ip));
+            return Err(LoginError::TooManyRegistrations(wait));
+        }
+        Ok(self.accounts.register(name, password).await?)
     }
 
     /// Logs in, unless throttled; a banned account fails like a wrong

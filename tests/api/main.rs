@@ -23,6 +23,7 @@ mod persistence;
 mod presence;
 mod process;
 mod protection;
+mod registrations;
 mod sessions;
 mod startup;
 mod stream;
