@@ -73,8 +73,8 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> Window<K> {
 
     /// Drops every key with no attempt inside the window at `now`: such a
     /// key decides nothing a new, empty one would not. An attempt taken
-    /// from a list in the instant it goes is lost with it (the key starts
-    /// again with one more attempt than it had).
+    /// from a list in the instant it goes is lost with it: the key starts
+    /// again from an empty budget, one attempt short.
     pub fn purge(&self, now: i64) -> u64 {
         purge_cache(&self.times, |times| {
             let times = times.lock().unwrap_or_else(PoisonError::into_inner);
