@@ -1,8 +1,8 @@
 //! Housekeeping: deleting what has outlived its use, on a timer. Old
 //! messages (only when `message_retention_days` is set), session rows that
 //! are over, and the in-memory entries that are over by the injectable
-//! [`Clock`]: kicks, stale room policies, login failure windows, refilled
-//! post buckets and cached sessions.
+//! [`Clock`]: kicks, stale room policies, login failure and registration
+//! windows, refilled post buckets and cached sessions.
 //!
 //! [`Housekeeping::run_once`] is one pass, which tests call directly with
 //! a manual clock; [`Housekeeping::start`] runs it every
@@ -57,6 +57,7 @@ pub struct Swept {
     pub kicks: u64,
     pub policies: u64,
     pub login_windows: u64,
+    pub registration_windows: u64,
     pub post_buckets: u64,
 }
 
@@ -97,10 +98,12 @@ impl Housekeeping {
         let mut swept = Swept::default();
         (swept.policies, swept.kicks) = self.moderation.purge_expired();
         swept.login_windows = self.limits.login.purge_expired();
+        swept.registration_windows = self.limits.registrations.purge_expired();
         swept.post_buckets = self.limits.posts.purge_expired();
         self.count("policies", swept.policies);
         self.count("kicks", swept.kicks);
         self.count("login_windows", swept.login_windows);
+        self.count("registration_windows", swept.registration_windows);
         self.count("post_buckets", swept.post_buckets);
         swept.cached_sessions = self.sessions.purge_expired().await?;
         self.count("cached_sessions", swept.cached_sessions);

@@ -44,7 +44,7 @@ pub struct Metrics {
     pub bus_up: IntGauge,
     /// What housekeeping removed, by kind (`messages`, `sessions`, and the
     /// in-memory `cached_sessions`, `kicks`, `policies`, `login_windows`,
-    /// `post_buckets`).
+    /// `registration_windows`, `post_buckets`).
     pub housekeeping_deleted: IntCounterVec,
 }
 

@@ -94,7 +94,8 @@ impl Services {
         let streams =
             Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
-        let logins = Logins::new(accounts.clone(), limits.login.clone(), moderation.clone());
+        let logins =
+            Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
         Ok(Self {
             chat,
             moderation,

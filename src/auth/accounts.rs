@@ -66,6 +66,13 @@ impl Accounts {
         &self.sessions
     }
 
+    /// The most password hashes or verifications that have run at once,
+    /// registrations and logins together (they share one queue).
+    #[doc(hidden)]
+    pub fn hashing_peak(&self) -> usize {
+        self.hasher.peak_concurrency()
+    }
+
     /// Creates an account and logs it in.
     pub async fn register(&self, name: &str, password: &str) -> Result<SessionUser, AccountError> {
         let name = UserName::parse(name)?;

@@ -1,25 +1,33 @@
 //! Every check of a password, under the login throttle: logging in (where
 //! a banned account fails like a wrong password) and the account actions
-//! that ask for the password again (so a stolen session cannot guess it).
+//! that ask for the password again (so a stolen session cannot guess it);
+//! and registering, under its per-address limit.
 //!
-//! A wrong password counts against the name and the address; the web layer
-//! only turns the outcome into a page.
+//! Each check takes its place in the throttle's budgets before the
+//! password is verified, and gives it back unless the password was wrong,
+//! so concurrent guesses cannot overrun a budget; a browser's device cookie
+//! for the name decides which budget that is. The web layer only turns the
+//! outcome into a page.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::{AccountError, Accounts, SessionUser};
-use crate::limits::{LoginThrottle, RetryAfter};
+use super::{AccountError, Accounts, DeviceCookie, SessionUser};
+use crate::limits::{Attempt, LoginThrottle, RegistrationLimit, RetryAfter};
 use crate::moderation::Moderation;
 
-/// Why a password check did not go through.
+/// Why a password check or a registration did not go through.
 #[derive(Debug, Error)]
 pub enum LoginError {
-    /// Too many wrong passwords for this name or from this address.
+    /// Too many wrong passwords for this name, from this address, or from
+    /// this device.
     #[error("too many failed attempts: try again in {} minutes", .0.secs().div_ceil(60))]
     Throttled(RetryAfter),
+    /// Too many registrations from this address.
+    #[error("too many registrations from your address: try again in {} minutes", .0.secs().div_ceil(60))]
+    TooManyRegistrations(RetryAfter),
     #[error(transparent)]
     Account(#[from] AccountError),
 }
@@ -29,23 +37,43 @@ pub enum LoginError {
 pub struct Logins {
     accounts: Accounts,
     throttle: Arc<LoginThrottle>,
+    registrations: Arc<RegistrationLimit>,
     moderation: Moderation,
 }
 
 impl Logins {
-    pub fn new(accounts: Accounts, throttle: Arc<LoginThrottle>, moderation: Moderation) -> Self {
-        Self { accounts, throttle, moderation }
+    pub fn new(
+        accounts: Accounts,
+        throttle: Arc<LoginThrottle>,
+        registrations: Arc<RegistrationLimit>,
+        moderation: Moderation,
+    ) -> Self {
+        Self { accounts, throttle, registrations, moderation }
+    }
+
+    /// Creates an account and logs it in, unless this address has tried
+    /// too many registrations lately; the hash waits in the same bounded
+    /// queue as every login's.
+    pub async fn register(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
+        if let Err(wait) = self.registrations.try_take(ip) {
+            tracing::warn!("registration throttled: from {}", shown(ip));
+            return Err(LoginError::TooManyRegistrations(wait));
+        }
+        Ok(self.accounts.register(name, password).await?)
     }
 
     /// Logs in, unless throttled; a banned account fails like a wrong
-    /// password, after the same work.
-    pub async fn login(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
-        let who =
-            format!("user {name:?} from {}", ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string()));
-        if let Err(wait) = self.throttle.check(name, ip) {
-            tracing::warn!("login throttled: {who}");
-            return Err(LoginError::Throttled(wait));
-        }
+    /// password, after the same work. `device` is the browser's device
+    /// cookie, if it holds one.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
+    ) -> Result<SessionUser, LoginError> {
+        let who = format!("user {name:?} from {}", shown(ip));
+        let attempt = self.take(name, ip, device).inspect_err(|_| tracing::warn!("login throttled: {who}"))?;
         let login = match self.accounts.login(name, password).await {
             // A store error while checking the ban list refuses the login.
             Ok(session) if self.moderation.login_refused(&session.name).await.unwrap_or(true) => {
@@ -60,7 +88,7 @@ impl Logins {
             Err(AccountError::WrongCredentials) => tracing::info!("login failed: {who}"),
             Err(_) => {}
         }
-        self.counted(name, ip, login)
+        settle(attempt, login)
     }
 
     /// Changes the password of a logged-in member (the current one first).
@@ -70,10 +98,11 @@ impl Logins {
         current: &str,
         new: &str,
         ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
     ) -> Result<SessionUser, LoginError> {
-        self.throttle.check(&user.name, ip).map_err(LoginError::Throttled)?;
+        let attempt = self.take(&user.name, ip, device)?;
         let changed = self.accounts.change_password(user, current, new).await;
-        self.counted(&user.name, ip, changed)
+        settle(attempt, changed)
     }
 
     /// Deletes a logged-in member's account (the password first).
@@ -82,20 +111,30 @@ impl Logins {
         user: &SessionUser,
         password: &str,
         ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
     ) -> Result<(), LoginError> {
-        self.throttle.check(&user.name, ip).map_err(LoginError::Throttled)?;
+        let attempt = self.take(&user.name, ip, device)?;
         let deleted = self.accounts.delete_account(user, password).await;
         if deleted.is_ok() {
             tracing::info!("account {:?} deleted", user.name);
         }
-        self.counted(&user.name, ip, deleted)
+        settle(attempt, deleted)
     }
 
-    /// Counts a wrong password against the name and the address.
-    fn counted<T>(&self, name: &str, ip: Option<IpAddr>, result: Result<T, AccountError>) -> Result<T, LoginError> {
-        if matches!(result, Err(AccountError::WrongCredentials | AccountError::WrongCurrentPassword)) {
-            self.throttle.record_failure(name, ip);
-        }
-        Ok(result?)
+    fn take(&self, name: &str, ip: Option<IpAddr>, device: Option<&DeviceCookie>) -> Result<Attempt, LoginError> {
+        self.throttle.try_take(name, ip, device.and_then(|d| d.trusted_for(name))).map_err(LoginError::Throttled)
     }
+}
+
+/// A wrong password keeps its place in the budgets as a failure; any other
+/// outcome (right, or the password never checked) gives it back.
+fn settle<T>(attempt: Attempt, result: Result<T, AccountError>) -> Result<T, LoginError> {
+    if !matches!(result, Err(AccountError::WrongCredentials | AccountError::WrongCurrentPassword)) {
+        attempt.give_back();
+    }
+    Ok(result?)
+}
+
+fn shown(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }

@@ -1,12 +1,13 @@
 //! Who is talking: accounts, passwords, sessions and guest names.
 //!
 //! This module owns the rules for names and passwords, argon2id hashing
-//! (always off the async executor), session lifetimes, and the session and
-//! guest identifiers that the web layer keeps in private cookies. It does not
-//! touch HTTP or SQL itself: the cookie plumbing lives in `web::identity`,
-//! the rows in `store`.
+//! (always off the async executor), session lifetimes, and the session,
+//! guest and device identifiers that the web layer keeps in private
+//! cookies. It does not touch HTTP or SQL itself: the cookie plumbing lives
+//! in `web::identity`, the rows in `store`.
 
 mod accounts;
+mod devices;
 mod login;
 mod names;
 mod password;
@@ -14,6 +15,7 @@ mod roles;
 mod sessions;
 
 pub use accounts::{AccountError, Accounts};
+pub use devices::DeviceCookie;
 pub use login::{LoginError, Logins};
 pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
 pub use password::{PasswordError, PasswordHasher, Verdict};

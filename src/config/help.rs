@@ -55,6 +55,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("login_name_window_secs", "the window of login_failures_per_name"),
     ("login_failures_per_ip", "failed logins per client address per window"),
     ("login_ip_window_secs", "the window of login_failures_per_ip"),
+    ("registrations_per_ip", "registration attempts per client address per window"),
+    ("registration_window_secs", "the window of registrations_per_ip"),
     ("posts_per_sec", "posts per second per member"),
     ("post_burst", "posts a member may make at once"),
     ("guest_posts_per_sec", "posts per second per guest"),

@@ -1,4 +1,5 @@
-//! Abuse limits: login throttling, post rates, and caps on open streams.
+//! Abuse limits: login throttling, registrations per address, post rates,
+//! and caps on open streams.
 //!
 //! Every number is a config key (see [`LimitSettings`]) and one master key,
 //! `rate_limits = false`, turns all of them off at once (for load benchmarks
@@ -6,23 +7,27 @@
 //! web layer turns a refusal into a 429 with `Retry-After`.
 //!
 //! Every map here is keyed by something a client chooses (a name, a guest,
-//! an address), so none grows without bound: the login windows and the post
-//! buckets keep at most [`WINDOW_CAPACITY`] and [`BUCKET_CAPACITY`] keys
-//! each and drop idle ones, and a stream count lives only while a stream
-//! holds it.
+//! an address), so none grows without bound: the login and registration
+//! windows and the post buckets keep at most [`WINDOW_CAPACITY`] and
+//! [`BUCKET_CAPACITY`] keys each and drop idle ones, and a stream count
+//! lives only while a stream holds it.
 
 mod login;
 mod posts;
+mod registrations;
 mod streams;
+mod window;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use login::{LoginThrottle, WINDOW_CAPACITY};
+pub use login::{Attempt, LoginThrottle};
 pub use posts::{BUCKET_CAPACITY, PostLimiter};
+pub use registrations::RegistrationLimit;
 pub use streams::{StreamCaps, StreamSlot};
+pub use window::WINDOW_CAPACITY;
 
 use std::sync::Arc;
 
@@ -41,6 +46,9 @@ pub struct LimitSettings {
     /// Failed logins allowed per client IP per window.
     pub login_failures_per_ip: u32,
     pub login_ip_window_secs: u64,
+    /// Registration attempts allowed per client IP per window.
+    pub registrations_per_ip: u32,
+    pub registration_window_secs: u64,
     /// Posts per second and burst, per member session.
     pub posts_per_sec: u32,
     pub post_burst: u32,
@@ -63,6 +71,8 @@ impl Default for LimitSettings {
             login_name_window_secs: 15 * 60,
             login_failures_per_ip: 100,
             login_ip_window_secs: 60 * 60,
+            registrations_per_ip: 20,
+            registration_window_secs: 60 * 60,
             posts_per_sec: 5,
             post_burst: 10,
             guest_posts_per_sec: 2,
@@ -91,6 +101,7 @@ impl RetryAfter {
 #[derive(Clone)]
 pub struct Limits {
     pub login: Arc<LoginThrottle>,
+    pub registrations: Arc<RegistrationLimit>,
     pub posts: Arc<PostLimiter>,
     pub streams: Arc<StreamCaps>,
 }
@@ -98,7 +109,8 @@ pub struct Limits {
 impl Limits {
     pub fn new(settings: &LimitSettings, clock: Clock, metrics: Arc<Metrics>) -> Self {
         Self {
-            login: Arc::new(LoginThrottle::new(settings, clock).counting(metrics.clone())),
+            login: Arc::new(LoginThrottle::new(settings, clock.clone()).counting(metrics.clone())),
+            registrations: Arc::new(RegistrationLimit::new(settings, clock).counting(metrics.clone())),
             posts: Arc::new(PostLimiter::new(settings).counting(metrics.clone())),
             streams: Arc::new(StreamCaps::new(settings).counting(metrics)),
         }

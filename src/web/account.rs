@@ -90,15 +90,26 @@ pub fn register_page(csrf: CsrfToken) -> Answer {
 }
 
 #[post("/register", data = "<form>")]
-pub async fn register(jar: Jar<'_>, form: CsrfForm<Credentials>, accounts: &State<Accounts>) -> Answer {
-    match accounts.register(&form.username, &form.password).await {
+pub async fn register(
+    jar: Jar<'_>,
+    client_ip: Option<IpAddr>,
+    form: CsrfForm<Credentials>,
+    logins: &State<Logins>,
+) -> Answer {
+    match logins.register(&form.username, &form.password, client_ip).await {
         Ok(session) => logged_in(&jar, session, "/"),
-        Err(error) => account_error_page("register", error, &form, &form.csrf),
+        Err(LoginError::Account(error)) => account_error_page("register", error, &form, &form.csrf),
+        Err(error @ (LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait))) => {
+            throttled("register", error, wait, None, &form.csrf)
+        }
     }
 }
 
-/// A new session in this browser, with a new CSRF token (a privilege change).
+/// A new session in this browser, with a new CSRF token (a privilege
+/// change), and a new device cookie: this browser has proved it is the
+/// user's.
 fn logged_in(jar: &Jar<'_>, session: SessionUser, next: &str) -> Answer {
+    identity::set_device(jar, &session.name);
     identity::set_session(jar, session.session_id);
     csrf::issue(jar);
     Answer::Redirect(Redirect::to(next.to_owned()))
@@ -116,20 +127,24 @@ pub async fn login(
     form: CsrfForm<Credentials>,
     logins: &State<Logins>,
 ) -> Answer {
-    match logins.login(&form.username, &form.password, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.login(&form.username, &form.password, client_ip, device.as_ref()).await {
         Ok(session) => {
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
             logged_in(&jar, session, &next)
         }
-        Err(LoginError::Throttled(wait)) => throttled("login", wait, form.next.as_deref(), &form.csrf),
         Err(LoginError::Account(error)) => account_error_page("login", error, &form, &form.csrf),
+        Err(error @ (LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait))) => {
+            throttled("login", error, wait, form.next.as_deref(), &form.csrf)
+        }
     }
 }
 
-fn throttled(kind: &str, wait: RetryAfter, next: Option<&str>, csrf: &str) -> Answer {
-    let error = LoginError::Throttled(wait).to_string();
-    let context =
-        json!({ "kind": kind, "error": error, "username": "", "next": next.and_then(safe_next), "csrf": csrf });
+/// The form again, 429 with the reason and `Retry-After`.
+fn throttled(kind: &str, error: LoginError, wait: RetryAfter, next: Option<&str>, csrf: &str) -> Answer {
+    let context = json!({
+        "kind": kind, "error": error.to_string(), "username": "", "next": next.and_then(safe_next), "csrf": csrf
+    });
     Answer::Throttled(Template::render("account", context), Header::new("Retry-After", wait.secs().to_string()))
 }
 
@@ -205,7 +220,7 @@ pub fn account(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> Answer 
 /// The answer to an account action that asked for the password again.
 fn password_refused(user: &SessionUser, error: LoginError, csrf: &str) -> Result<Answer, Status> {
     let (status, reason) = match error {
-        LoginError::Throttled(wait) => (
+        LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait) => (
             Status::TooManyRequests,
             format!("too many wrong passwords: try again in {} minutes", wait.secs().div_ceil(60)),
         ),
@@ -244,7 +259,8 @@ pub async fn change_password(
         Ok(user) => user,
         Err(to_login) => return Ok(*to_login),
     };
-    match logins.change_password(&user, &form.current, &form.new, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.change_password(&user, &form.current, &form.new, client_ip, device.as_ref()).await {
         Ok(session) => Ok(logged_in(&jar, session, "/account?done=password")),
         Err(error) => password_refused(&user, error, &form.csrf),
     }
@@ -292,7 +308,8 @@ pub async fn delete_account(
         Ok(user) => user,
         Err(to_login) => return Ok(*to_login),
     };
-    match logins.delete_account(&user, &form.password, client_ip).await {
+    let device = identity::device(jar.cookies);
+    match logins.delete_account(&user, &form.password, client_ip, device.as_ref()).await {
         Ok(()) => {
             identity::clear_session(jar.cookies);
             Ok(Answer::Leave(Redirect::to("/"), clear_site_data()))

@@ -1,31 +1,40 @@
 //! The cookies that carry identity, and the request guards that read them.
 //!
-//! Both cookies are Rocket *private* cookies (encrypted and authenticated
+//! These cookies are Rocket *private* cookies (encrypted and authenticated
 //! with the secret key): `session` holds only a random session id naming a
-//! row in the sessions table, `guest` holds the browser's guest name. A
-//! cookie that fails to decrypt counts as absent, never as an error.
-//! [`Visitor`] is for pages and posts (activity, and a guest name is made if
-//! missing); `live::Viewer` is for streams (no activity, no new
-//! cookie, and a dead session is reported so the stream can answer 401).
+//! row in the sessions table, `guest` holds the browser's guest name, and
+//! `device` names the user this browser last logged in as, with a random
+//! device id (`auth::DeviceCookie`: it spares the owner the name's login
+//! lockout). Logging out removes only the session cookie by name, but its
+//! `Clear-Site-Data: "cookies"` makes browsers that honour it drop the
+//! device cookie too. A cookie that fails to decrypt counts as absent,
+//! never as an error. [`Visitor`] is for pages and posts (activity, and a
+//! guest name is made if missing); `live::Viewer` is for streams (no
+//! activity, no new cookie, and a dead session is reported so the stream
+//! can answer 401).
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::time::{Duration, OffsetDateTime};
 
-use crate::auth::{Activity, GuestName, SessionUser, Sessions, Visitor};
+use crate::auth::{Activity, DeviceCookie, GuestName, SessionUser, Sessions, Visitor};
 use crate::config::Settings;
 use crate::live::Viewer;
 use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "session";
 pub const GUEST_COOKIE: &str = "guest";
+pub const DEVICE_COOKIE: &str = "device";
 
 /// How long a browser keeps the session cookie (the server ends the session
 /// itself on its own lifetimes).
 const SESSION_COOKIE_AGE: Duration = Duration::days(30);
 /// How long a browser keeps its guest name.
 const GUEST_COOKIE_AGE: Duration = Duration::days(365);
+/// How long a browser stays trusted for the user it last logged in as
+/// (each login renews it).
+const DEVICE_COOKIE_AGE: Duration = Duration::days(365);
 
 /// The browser's cookies, with whether they must be marked `Secure`.
 pub struct Jar<'r> {
@@ -75,6 +84,17 @@ pub fn set_session(jar: &Jar<'_>, session_id: String) {
 /// The session id this browser presents, if its cookie decrypts.
 pub fn session_id(cookies: &CookieJar<'_>) -> Option<String> {
     cookies.get_private(SESSION_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// Trusts this browser for the user it has just logged in as, with a new
+/// device id (replacing any earlier device cookie).
+pub fn set_device(jar: &Jar<'_>, name: &str) {
+    jar.add_private(DEVICE_COOKIE, DeviceCookie::issue(name).value(), DEVICE_COOKIE_AGE);
+}
+
+/// The device cookie this browser presents, if it decrypts and parses.
+pub fn device(cookies: &CookieJar<'_>) -> Option<DeviceCookie> {
+    cookies.get_private(DEVICE_COOKIE).and_then(|c| DeviceCookie::parse(c.value()))
 }
 
 pub fn clear_session(cookies: &CookieJar<'_>) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chat::Clock;
 use rocket::http::{Header, Status};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with_clock};
+use crate::helpers::{LiveApp, TestApp, spawn_app, spawn_app_with_clock, spawn_server_with, within};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -163,4 +163,43 @@ async fn argon2_runs_off_the_executor_behind_one_permit_per_core_but_one() {
     let cores = std::thread::available_parallelism().unwrap().get();
     let permits = cores.saturating_sub(1).max(1);
     assert_eq!(hasher.peak_concurrency(), permits, "a core is always left for delivery");
+}
+
+/// `attempts` wrong logins sent at once over real HTTP, each from its own
+/// browser (so none waits for another's answer): the statuses, with every
+/// 429 checked for its `Retry-After`.
+async fn wrong_logins_at_once(app: &LiveApp, names: Vec<String>) -> Vec<u16> {
+    let attempts = names.into_iter().map(|name| {
+        let mut browser = app.browser();
+        tokio::spawn(async move {
+            let response = browser.post_form("/login", &[("username", &name), ("password", "wrong password")]).await;
+            if response.status == 429 {
+                assert!(response.header("Retry-After").is_some(), "a 429 says when to come back");
+            }
+            response.status
+        })
+    });
+    let answers = within(120, "40 logins", rocket::futures::future::join_all(attempts)).await;
+    answers.into_iter().map(|answer| answer.expect("the attempt task")).collect()
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|&&s| s == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_wrong_passwords_for_one_name_are_evaluated_only_ten_times() {
+    let app = spawn_server_with(|f| f.merge(("rate_limits", true))).await;
+    let statuses = wrong_logins_at_once(&app, vec!["alice".to_owned(); 40]).await;
+    assert_eq!(count(&statuses, 401), 10, "the name's budget of 10, taken before each check: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 30, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_wrong_passwords_from_one_address_are_evaluated_only_its_budget() {
+    let app = spawn_server_with(|f| f.merge(("rate_limits", true)).merge(("login_failures_per_ip", 10))).await;
+    let names = (0..40).map(|i| format!("name{i}")).collect();
+    let statuses = wrong_logins_at_once(&app, names).await;
+    assert_eq!(count(&statuses, 401), 10, "the address's budget of 10, taken before each check: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 30, "{statuses:?}");
 }
