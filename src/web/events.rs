@@ -31,7 +31,7 @@ use crate::stream::{Cursor, Start};
 
 /// Most rooms one multi-room stream may carry (its cursor, the event id,
 /// grows with them).
-pub const MAX_STREAM_ROOMS: usize = 50;
+pub const MAX_STREAM_ROOMS: usize = crate::stream::MAX_CURSOR_ROOMS;
 
 /// The `Last-Event-ID` request header, if sent.
 pub struct LastEventId(Option<String>);
@@ -60,7 +60,8 @@ pub fn start_from(header: Option<&str>, query: Option<&str>) -> Result<Start, Ap
 }
 
 /// The rooms of `GET /events?rooms=a,b,c`: 1 to [`MAX_STREAM_ROOMS`] valid
-/// names, repeats ignored.
+/// names, repeats ignored. Refused as soon as one name too many is read, so
+/// a long list costs no more than its first 51 distinct names.
 pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
     let mut rooms: Vec<RoomName> = Vec::new();
     for name in raw.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -68,8 +69,11 @@ pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
         if !rooms.contains(&room) {
             rooms.push(room);
         }
+        if rooms.len() > MAX_STREAM_ROOMS {
+            return Err(ApiError::StreamRooms);
+        }
     }
-    if rooms.is_empty() || rooms.len() > MAX_STREAM_ROOMS {
+    if rooms.is_empty() {
         return Err(ApiError::StreamRooms);
     }
     Ok(rooms)
