@@ -16,7 +16,7 @@ mod poll;
 mod session;
 
 pub use poll::long_poll;
-pub use session::{Ending, Item, PostRefusal, StreamSession};
+pub use session::{Ending, FrameRefusal, Item, StreamSession};
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -26,6 +26,7 @@ pub use events::{MAX_STREAM_ROOMS, start_from, stream_rooms};
 pub use headers::{CONTENT_SECURITY_POLICY, SecurityHeaders};
 pub use identity::{GUEST_COOKIE, SESSION_COOKIE};
 pub use origin::CrossOriginGuard;
+pub use ws::ClientFrame;
 
 use rocket::{Catcher, Route, catchers, routes};
 

@@ -23,6 +23,7 @@ mod presence;
 mod process;
 mod protection;
 mod sessions;
+mod sockets;
 mod startup;
 mod stream;
 mod transports;
