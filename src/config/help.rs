@@ -60,6 +60,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("post_burst", "posts a member may make at once"),
     ("guest_posts_per_sec", "posts per second per guest"),
     ("guest_post_burst", "posts a guest may make at once"),
+    ("guest_ip_posts_per_sec", "posts per second of all guests behind one client address"),
+    ("guest_ip_post_burst", "posts all guests behind one client address may make at once"),
     ("ip_posts_per_sec", "posts per second per client address"),
     ("ip_post_burst", "posts per client address at once"),
     ("streams_per_session", "open event streams per session or guest"),
