@@ -39,6 +39,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("heartbeat_secs", "seconds between SSE heartbeats (1 to 15)"),
     ("sse_retry_ms", "what SSE clients wait before reconnecting (ms)"),
     ("room_queue_capacity", "messages a room's queue holds for a slow subscriber"),
+    ("stream_stall_secs", "a stream whose client takes nothing for this long is dropped"),
     ("ws_max_message_bytes", "largest WebSocket message a client may send (bytes); bigger closes with 1009"),
     ("secure_cookies", "Secure cookies and HSTS, for TLS at a proxy (on in release builds)"),
     ("session_idle_secs", "a session unused this long ends"),

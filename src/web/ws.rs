@@ -21,6 +21,7 @@
 //! post-rate buckets (a refusal is an error frame with code 429).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use rocket::futures::{SinkExt, StreamExt};
 use rocket::http::Status;
@@ -86,7 +87,8 @@ pub async fn room_ws(
         StreamRequest { viewer, client_ip, rooms: vec![(room.clone(), start)], transport: Transport::WebSocket };
     let session = streams.open(request, shutdown).await?;
     let ws = handshake.0.config(limits(settings.ws_max_message_bytes));
-    Ok(ws.channel(move |stream| Box::pin(run(session, room, stream))))
+    let stall = Duration::from_secs(settings.stream_stall_secs);
+    Ok(ws.channel(move |stream| Box::pin(run(session, room, Socket { stream, stall }))))
 }
 
 /// The library's limits for one socket: no message (nor frame) over `max`
@@ -96,17 +98,17 @@ fn limits(max: usize) -> WsConfig {
 }
 
 /// The socket's life: items out, client frames in, until either side ends.
-async fn run(mut session: StreamSession, room: RoomName, mut stream: DuplexStream) -> rocket_ws::result::Result<()> {
+async fn run(mut session: StreamSession, room: RoomName, mut socket: Socket) -> rocket_ws::result::Result<()> {
     let why = loop {
         tokio::select! {
             item = session.next() => match item {
                 Item::End(ending) => break Close::Ended(ending),
-                item => stream.send(encode(item)).await?,
+                item => socket.send(encode(item)).await?,
             },
-            incoming = stream.next() => match incoming {
+            incoming = socket.stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = answer(&mut session, &room, &text).await {
-                        stream.send(reply).await?;
+                        socket.send(reply).await?;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => break Close::Ended(Ending::Interrupted),
@@ -118,8 +120,36 @@ async fn run(mut session: StreamSession, room: RoomName, mut stream: DuplexStrea
             },
         }
     };
-    let _ = stream.close(close_frame(why)).await;
+    let _ = socket.send_close(close_frame(why)).await;
     Ok(())
+}
+
+/// The connection, and how long a send may wait for the client to take it.
+struct Socket {
+    stream: DuplexStream,
+    stall: Duration,
+}
+
+impl Socket {
+    /// Sends `message`; a client that has taken nothing for `stall` (its
+    /// buffers full, the send still waiting) ends the socket, freeing the
+    /// session and its replay.
+    async fn send(&mut self, message: Message) -> rocket_ws::result::Result<()> {
+        match tokio::time::timeout(self.stall, self.stream.send(message)).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                tracing::info!("dropping a WebSocket: its client took nothing for {} s", self.stall.as_secs());
+                Err(WsError::Io(std::io::ErrorKind::TimedOut.into()))
+            }
+        }
+    }
+
+    /// The closing handshake, under the same limit.
+    async fn send_close(&mut self, frame: Option<CloseFrame<'static>>) -> rocket_ws::result::Result<()> {
+        tokio::time::timeout(self.stall, self.stream.close(frame))
+            .await
+            .unwrap_or_else(|_| Err(WsError::Io(std::io::ErrorKind::TimedOut.into())))
+    }
 }
 
 /// Why the server closes a socket.
