@@ -24,6 +24,7 @@ mod process;
 mod protection;
 mod sessions;
 mod sockets;
+mod stalls;
 mod startup;
 mod stream;
 mod transports;
