@@ -75,6 +75,13 @@ pub struct Settings {
     /// Messages a room's queue holds for a slow subscriber before that
     /// subscriber is caught up from the store instead.
     pub room_queue_capacity: usize,
+    /// Largest WebSocket message (and frame) a client may send, in bytes; a
+    /// bigger one closes the socket with 1009. The library's default, 64
+    /// MiB, would let each socket make the server buffer that much.
+    pub ws_max_message_bytes: usize,
+    /// A stream whose client has taken none of what was sent for this
+    /// many seconds is dropped (its replay, slot and presence freed).
+    pub stream_stall_secs: u64,
     /// Mark cookies `Secure` and send HSTS: on when TLS is terminated in
     /// front of the server (the default in release builds).
     pub secure_cookies: bool,
@@ -125,6 +132,8 @@ impl Default for Settings {
             heartbeat_secs: 15,
             sse_retry_ms: 2000,
             room_queue_capacity: 1024,
+            ws_max_message_bytes: 16 * 1024,
+            stream_stall_secs: 30,
             secure_cookies: !cfg!(debug_assertions),
             session_idle_secs: 7 * 24 * 60 * 60,
             session_absolute_secs: 30 * 24 * 60 * 60,
@@ -148,6 +157,7 @@ impl Settings {
         Ok(Settings {
             heartbeat_secs: settings.heartbeat_secs.clamp(1, 15),
             session_check_secs: settings.session_check_secs.clamp(1, 30),
+            stream_stall_secs: settings.stream_stall_secs.max(1),
             ..settings
         })
     }

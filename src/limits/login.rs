@@ -82,7 +82,7 @@ impl LoginThrottle {
             Some(device) => take_all(&[self.per_device.budget(device.to_owned())], now),
             // Names are case-insensitive, so `Alice` and `alice` share a
             // budget. The name's before the address's: see `take_all`.
-            None => take_all(&[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip)], now),
+            None => take_all(&[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip.map(super::client_network))], now),
         };
         taken.map(Attempt).inspect_err(|_| {
             if let Some(metrics) = &self.metrics {
@@ -219,5 +219,18 @@ mod tests {
         }
         let refused = throttle.try_take("VICTIM", Some(IpAddr::from([10, 9, 9, 9])), None);
         assert!(refused.is_err(), "still counted when full");
+    }
+
+    #[test]
+    fn an_ipv6_client_has_one_login_budget_for_its_whole_64() {
+        let throttle = throttle(&Clock::manual());
+        for i in 0..5u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i]);
+            fail(&throttle, &format!("user{i}"), Some(ip));
+        }
+        let next = IpAddr::from([0x2001, 0xdb8, 0, 1, 0xffff, 0, 0, 99]);
+        assert!(throttle.try_take("someone", Some(next), None).is_err(), "the same /64");
+        let other = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(throttle.try_take("someone", Some(other), None).is_ok(), "another /64");
     }
 }

@@ -10,19 +10,21 @@
 //! an address), so none grows without bound: the login and registration
 //! windows and the post buckets keep at most [`WINDOW_CAPACITY`] and
 //! [`BUCKET_CAPACITY`] keys each and drop idle ones, and a stream count
-//! lives only while a stream holds it.
+//! lives only while a stream holds it. Addresses count by client network
+//! ([`client_network`]: an IPv6 client by its /64).
 
+mod address;
 mod login;
 mod posts;
 mod registrations;
 mod streams;
 mod window;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use address::{IPV6_CLIENT_PREFIX, client_network, ip_key};
 pub use login::{Attempt, LoginThrottle};
 pub use posts::{BUCKET_CAPACITY, PostLimiter};
 pub use registrations::RegistrationLimit;
@@ -55,6 +57,11 @@ pub struct LimitSettings {
     /// Posts per second and burst, per guest.
     pub guest_posts_per_sec: u32,
     pub guest_post_burst: u32,
+    /// Posts per second and burst of all the guests behind one client
+    /// address together: a guest who clears its cookie gets a new guest
+    /// bucket, but not a new one of these.
+    pub guest_ip_posts_per_sec: u32,
+    pub guest_ip_post_burst: u32,
     /// Posts per second and burst, per client IP (all visitors behind it).
     pub ip_posts_per_sec: u32,
     pub ip_post_burst: u32,
@@ -77,6 +84,8 @@ impl Default for LimitSettings {
             post_burst: 10,
             guest_posts_per_sec: 2,
             guest_post_burst: 5,
+            guest_ip_posts_per_sec: 2,
+            guest_ip_post_burst: 10,
             ip_posts_per_sec: 20,
             ip_post_burst: 40,
             streams_per_session: 16,
@@ -115,9 +124,4 @@ impl Limits {
             streams: Arc::new(StreamCaps::new(settings).counting(metrics)),
         }
     }
-}
-
-/// The key a client IP counts under; unknown addresses share one bucket.
-fn ip_key(ip: Option<IpAddr>) -> String {
-    ip.map_or_else(|| "ip:unknown".to_owned(), |ip| format!("ip:{ip}"))
 }

@@ -1,5 +1,9 @@
 //! Post rates: token buckets (GCRA, the `governor` crate) per member
-//! session, per guest, and per client IP.
+//! session, per guest, for the guests of one client address together, and
+//! per client address. A guest is whoever holds a guest cookie, so clearing
+//! it yields a fresh guest bucket: the guests' per-address bucket is what
+//! holds such a client to a guest's rate. Addresses count by network
+//! ([`super::client_network`]).
 //!
 //! Guests and addresses are client-chosen keys, so each class keeps at most
 //! [`BUCKET_CAPACITY`] buckets, in a `moka` cache under governor's own
@@ -40,6 +44,8 @@ pub struct PostLimiter {
     metrics: Option<Arc<Metrics>>,
     members: Class,
     guests: Class,
+    /// All guests behind one address, together.
+    guest_ips: Class,
     ips: Class,
 }
 
@@ -82,6 +88,7 @@ impl PostLimiter {
             metrics: None,
             members: Class::new(quota(settings.posts_per_sec, settings.post_burst)),
             guests: Class::new(quota(settings.guest_posts_per_sec, settings.guest_post_burst)),
+            guest_ips: Class::new(quota(settings.guest_ip_posts_per_sec, settings.guest_ip_post_burst)),
             ips: Class::new(quota(settings.ip_posts_per_sec, settings.ip_post_burst)),
         }
     }
@@ -91,8 +98,10 @@ impl PostLimiter {
         Self { metrics: Some(metrics), ..self }
     }
 
-    /// Takes one post from the visitor's and the IP's buckets, or says how
-    /// long to wait. A refused post takes nothing from the IP's bucket.
+    /// Takes one post from the visitor's and the IP's buckets (and, for a
+    /// guest, the address's guest bucket), or says how long to wait. A
+    /// refused post takes nothing from the buckets after the one that
+    /// refused it.
     pub fn check(&self, visitor: &Visitor, ip: Option<IpAddr>) -> Result<(), RetryAfter> {
         if !self.enabled {
             return Ok(());
@@ -105,7 +114,11 @@ impl PostLimiter {
             RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
         };
         own.limiter.check_key(&visitor.limit_key()).map_err(wait)?;
-        self.ips.limiter.check_key(&ip_key(ip)).map_err(wait)
+        let address = ip_key(ip);
+        if visitor.is_guest() {
+            self.guest_ips.limiter.check_key(&address).map_err(wait)?;
+        }
+        self.ips.limiter.check_key(&address).map_err(wait)
     }
 
     /// Drops every bucket that has filled up again: it is the same as the
@@ -113,16 +126,18 @@ impl PostLimiter {
     /// monotonic clock, not the injectable one; moka drops them too, a
     /// second later.) Answers how many went.
     pub fn purge_expired(&self) -> u64 {
-        [&self.members, &self.guests, &self.ips]
+        [&self.members, &self.guests, &self.guest_ips, &self.ips]
             .into_iter()
             .map(|class| class.buckets.purge_full(class.elapsed()))
             .sum()
     }
 
-    /// Buckets held now: (members, guests, addresses).
+    /// Buckets held now: (members, guests, guests' addresses, addresses).
     #[doc(hidden)]
-    pub fn entry_counts(&self) -> (u64, u64, u64) {
-        (self.members.buckets.entry_count(), self.guests.buckets.entry_count(), self.ips.buckets.entry_count())
+    pub fn entry_counts(&self) -> (u64, u64, u64, u64) {
+        let [members, guests, guest_ips, ips] =
+            [&self.members, &self.guests, &self.guest_ips, &self.ips].map(|class| class.buckets.entry_count());
+        (members, guests, guest_ips, ips)
     }
 }
 
@@ -198,6 +213,40 @@ mod tests {
     }
 
     #[test]
+    fn guests_who_clear_their_cookie_still_count_against_their_address() {
+        let settings = LimitSettings { guest_post_burst: 2, guest_ip_post_burst: 3, ..Default::default() };
+        let limiter = PostLimiter::new(&settings);
+        let ip = Some(IpAddr::from([192, 0, 2, 1]));
+        let mut allowed = 0;
+        // A fresh guest cookie for every post.
+        for _ in 0..10 {
+            if limiter.check(&Visitor::Guest { name: GuestName::generate() }, ip).is_ok() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 3, "the address's guest burst, however many cookies");
+        let elsewhere = Some(IpAddr::from([192, 0, 2, 2]));
+        assert!(limiter.check(&Visitor::Guest { name: GuestName::generate() }, elsewhere).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_has_one_budget_for_its_whole_64() {
+        let settings = LimitSettings { ip_post_burst: 3, guest_ip_post_burst: 100, ..Default::default() };
+        let limiter = PostLimiter::new(&settings);
+        let mut allowed = 0;
+        // A fresh address in the same /64, and a fresh guest, every post.
+        for i in 0..10u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 7, 7, i, i, i, i]);
+            if limiter.check(&Visitor::Guest { name: GuestName::generate() }, Some(ip)).is_ok() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 3, "the /64's burst");
+        let next_64 = IpAddr::from([0x2001, 0xdb8, 7, 8, 0, 0, 0, 1]);
+        assert!(limiter.check(&Visitor::Guest { name: GuestName::generate() }, Some(next_64)).is_ok());
+    }
+
+    #[test]
     fn purging_drops_the_buckets_that_have_filled_up_again() {
         let settings = LimitSettings {
             guest_posts_per_sec: 1,
@@ -210,12 +259,13 @@ mod tests {
         for _ in 0..3 {
             limiter.check(&Visitor::Guest { name: GuestName::generate() }, None).unwrap();
         }
-        assert_eq!(limiter.entry_counts(), (0, 3, 1));
+        assert_eq!(limiter.entry_counts(), (0, 3, 1, 1));
         assert_eq!(limiter.purge_expired(), 0, "each bucket was just used");
         let far = limiter.guests.elapsed() + Nanos::from(Duration::from_secs(3600));
         assert_eq!(limiter.guests.buckets.purge_full(far), 3);
+        assert_eq!(limiter.guest_ips.buckets.purge_full(far), 1);
         assert_eq!(limiter.ips.buckets.purge_full(far), 1);
-        assert_eq!(limiter.entry_counts(), (0, 0, 0));
+        assert_eq!(limiter.entry_counts(), (0, 0, 0, 0));
     }
 
     #[test]
@@ -225,9 +275,10 @@ mod tests {
             let guest = Visitor::Guest { name: GuestName::generate() };
             assert!(limiter.check(&guest, Some(IpAddr::from(i.to_be_bytes()))).is_ok());
         }
-        let (members, guests, addresses) = limiter.entry_counts();
+        let (members, guests, guest_addresses, addresses) = limiter.entry_counts();
         assert_eq!(members, 0);
         assert!(guests <= BUCKET_CAPACITY, "{guests} guests");
+        assert!(guest_addresses <= BUCKET_CAPACITY, "{guest_addresses} guests' addresses");
         assert!(addresses <= BUCKET_CAPACITY, "{addresses} addresses");
     }
 }

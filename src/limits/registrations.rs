@@ -40,7 +40,7 @@ impl RegistrationLimit {
         if !self.enabled {
             return Ok(());
         }
-        match take_all(&[self.per_ip.budget(ip)], self.clock.now_ms()) {
+        match take_all(&[self.per_ip.budget(ip.map(super::client_network))], self.clock.now_ms()) {
             // Kept: the attempt counts whatever its outcome.
             Ok(_taken) => Ok(()),
             Err(wait) => {

@@ -109,6 +109,17 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_client_is_capped_for_its_whole_64() {
+        let caps = StreamCaps::new(&LimitSettings { streams_per_ip: 2, ..Default::default() });
+        let held: Vec<StreamSlot> = (0..2u16)
+            .map(|i| caps.acquire(None, Some(IpAddr::from([0x2001, 0xdb8, 0, 1, i, 0, 0, 1]))).unwrap())
+            .collect();
+        assert!(caps.acquire(None, Some(IpAddr::from([0x2001, 0xdb8, 0, 1, 9, 9, 9, 9]))).is_none());
+        assert!(caps.acquire(None, Some(IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]))).is_some());
+        drop(held);
+    }
+
+    #[test]
     fn counts_live_exactly_as_long_as_their_slots() {
         let caps = StreamCaps::new(&LimitSettings::default());
         for i in 0..50_000u32 {

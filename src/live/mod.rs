@@ -3,10 +3,12 @@
 //!
 //! Server-Sent Events, WebSockets and long polls all go through
 //! [`Streams::open`], which applies every rule once and in one order: an
-//! ended session is refused, then room access (members-only rooms do not
-//! exist for outsiders), then kicks and bans, then the stream caps, and only
-//! once a slot is held and its rooms are open does the viewer count in
-//! presence. The resulting
+//! ended session is refused, then the stream caps, then room access
+//! (members-only rooms do not exist for outsiders), then kicks and bans, and
+//! only once a slot is held and its rooms are open does the viewer count in
+//! presence. The caps come before anything that names a room: every room
+//! checked leaves a policy in the (bounded) cache, so a client at its cap
+//! must not be able to fill that cache with 429s. The resulting
 //! [`StreamSession`] yields [`Item`]s (messages, resets, online lists,
 //! deletions, keepalive moments, the end); the web layer only encodes them.
 //! Adding an event kind means one variant of [`Item`] and one arm per
@@ -16,7 +18,7 @@ mod poll;
 mod session;
 
 pub use poll::long_poll;
-pub use session::{Ending, Item, PostRefusal, StreamSession};
+pub use session::{Ending, FrameRefusal, Item, StreamSession};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -177,6 +179,8 @@ impl Streams {
             return Err(Refusal::SessionEnded);
         }
         let named = request.viewer.visitor();
+        let key = named.as_ref().map(Visitor::limit_key);
+        let slot = self.shared.limits.streams.acquire(key, request.client_ip).ok_or(Refusal::TooManyStreams)?;
         // No name yet: a stand-in that is never on an allow list.
         let visitor = named.clone().unwrap_or_else(|| Visitor::Guest { name: GuestName::generate() });
         let moderation = self.shared.chat.moderation();
@@ -188,8 +192,6 @@ impl Streams {
                 return Err(Refusal::ShutOut);
             }
         }
-        let key = named.as_ref().map(Visitor::limit_key);
-        let slot = self.shared.limits.streams.acquire(key, request.client_ip).ok_or(Refusal::TooManyStreams)?;
         Ok(Admitted { visitor, named: named.is_some(), _slot: slot, _online: Vec::new() })
     }
 

@@ -62,15 +62,18 @@ pub enum Ending {
     SessionEnded,
 }
 
-/// Why a post over an open stream was refused.
+/// Why a client's request over an open stream (a post, or a resume that
+/// replays from the store) was refused.
 #[derive(Debug, Error)]
-pub enum PostRefusal {
+pub enum FrameRefusal {
     #[error("your session has ended: log in again")]
     SessionEnded,
     #[error("too many requests: try again in {} s", .0.secs())]
     RateLimited(RetryAfter),
     #[error(transparent)]
     Post(#[from] PostError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// An open stream. Dropping it frees everything it holds. Kept small: an
@@ -212,8 +215,13 @@ impl StreamSession {
     }
 
     /// Starts `room` over after `after` (a WebSocket's `resume`): what was
-    /// missed is replayed, then live.
-    pub async fn resume(&mut self, room: &RoomName, after: i64) -> Result<(), Refusal> {
+    /// missed is replayed, then live. Each resume reads up to
+    /// [`crate::stream::REPLAY_CAP`] rows, so resumes draw on the same
+    /// buckets as posts: a client cannot make the server read the store
+    /// faster than it could make it write.
+    pub async fn resume(&mut self, room: &RoomName, after: i64) -> Result<(), FrameRefusal> {
+        let shared = &self.streams.shared;
+        shared.limits.posts.check(&self.admitted.visitor, self.client_ip).map_err(FrameRefusal::RateLimited)?;
         let start = Start::After(after);
         let feed = self.streams.shared.chat.feed(room.clone(), start).await?;
         self.feed = RoomsFeed::new(vec![(feed, start)]);
@@ -222,15 +230,15 @@ impl StreamSession {
 
     /// Posts to `room` as the stream's viewer, with the same checks and
     /// reasons as an HTTP post (the session must still live).
-    pub async fn post(&mut self, room: &RoomName, text: &str) -> Result<Arc<Delivery>, PostRefusal> {
+    pub async fn post(&mut self, room: &RoomName, text: &str) -> Result<Arc<Delivery>, FrameRefusal> {
         let shared = &self.streams.shared;
         let visitor = &self.admitted.visitor;
         if let Visitor::User(user) = visitor
             && matches!(shared.sessions.authenticate(&user.session_id, Activity::Active).await, Ok(None))
         {
-            return Err(PostRefusal::SessionEnded);
+            return Err(FrameRefusal::SessionEnded);
         }
-        shared.limits.posts.check(visitor, self.client_ip).map_err(PostRefusal::RateLimited)?;
+        shared.limits.posts.check(visitor, self.client_ip).map_err(FrameRefusal::RateLimited)?;
         Ok(shared.chat.post(room.clone(), visitor, text).await?)
     }
 }

@@ -9,7 +9,10 @@
 //!
 //! Positions are a vector kept in name order, not a map: a stream carries at
 //! most 50 rooms, usually one, and every open stream holds a cursor, so its
-//! size matters more than its lookup time.
+//! size matters more than its lookup time. A cursor naming more rooms than
+//! a stream may carry ([`MAX_ROOMS`]) is refused before any pair is read:
+//! the header is the client's, and keeping pairs in order costs a shift per
+//! insert, so an unbounded one would cost quadratic time.
 
 use std::fmt;
 
@@ -18,6 +21,10 @@ use thiserror::Error;
 use super::Start;
 use crate::rooms::RoomName;
 
+/// Most rooms one multi-room stream may carry, and so one cursor may name
+/// (its text, the SSE event id, grows with them).
+pub const MAX_ROOMS: usize = 50;
+
 /// Why a cursor was refused (a 400 with this text).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CursorError {
@@ -25,6 +32,8 @@ pub enum CursorError {
     Malformed,
     #[error("Last-Event-ID names room {0} twice")]
     Repeated(String),
+    #[error("Last-Event-ID names more than {MAX_ROOMS} rooms")]
+    TooManyRooms,
 }
 
 /// The last message id a client has from each room it names.
@@ -35,10 +44,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Reads `room:id,room:id`; an empty string is an empty cursor.
+    /// Reads `room:id,room:id`; an empty string is an empty cursor. Pure
+    /// and linear in the input: more than [`MAX_ROOMS`] pairs are refused
+    /// by counting commas, before any pair is parsed or stored.
     pub fn parse(raw: &str) -> Result<Self, CursorError> {
+        let pairs = || raw.trim().split(',').filter(|p| !p.is_empty());
+        if pairs().nth(MAX_ROOMS).is_some() {
+            return Err(CursorError::TooManyRooms);
+        }
         let mut cursor = Self::default();
-        for pair in raw.trim().split(',').filter(|p| !p.is_empty()) {
+        for pair in pairs() {
             let (room, id) = pair.split_once(':').ok_or(CursorError::Malformed)?;
             let room = RoomName::parse(room).map_err(|_| CursorError::Malformed)?;
             let id = id.parse::<u64>().ok().and_then(|id| i64::try_from(id).ok()).ok_or(CursorError::Malformed)?;
@@ -122,6 +137,19 @@ mod tests {
             assert_eq!(Cursor::parse(bad), Err(CursorError::Malformed), "{bad:?}");
         }
         assert_eq!(Cursor::parse("a:1,a:2"), Err(CursorError::Repeated("a".into())));
+    }
+
+    #[test]
+    fn a_cursor_naming_more_rooms_than_a_stream_carries_is_refused_at_once() {
+        let pairs = |n: usize| (0..n).map(|i| format!("r{i}:{i}")).collect::<Vec<_>>().join(",");
+        assert_eq!(Cursor::parse(&pairs(MAX_ROOMS)).unwrap().to_string().split(',').count(), MAX_ROOMS);
+        assert_eq!(Cursor::parse(&pairs(MAX_ROOMS + 1)), Err(CursorError::TooManyRooms));
+        // Refused by counting, not by reading: 20,000 pairs (the last one
+        // not even well formed) cost no more than scanning the text.
+        let huge = format!("{},zz", pairs(20_000));
+        let started = std::time::Instant::now();
+        assert_eq!(Cursor::parse(&huge), Err(CursorError::TooManyRooms));
+        assert!(started.elapsed() < std::time::Duration::from_millis(50), "{:?}", started.elapsed());
     }
 
     #[test]

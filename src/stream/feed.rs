@@ -5,6 +5,11 @@
 //! in both and is dropped the second time by the cursor (`last`). A jump in
 //! ids on the queue, or a `Lagged` receiver, is filled from the store, so a
 //! slow subscriber is caught up instead of skipped.
+//!
+//! A replay is read from the store a page ([`REPLAY_PAGE`]) at a time, as
+//! the subscriber takes it: a stream of 50 rooms resuming 1000 messages
+//! each holds 50 pages, not 50,000 messages, while its client reads slowly
+//! (or not at all).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,6 +26,9 @@ pub const LATEST: u32 = 50;
 /// Largest replay for a resuming subscriber; beyond it the subscriber gets a
 /// reset and the latest messages instead of an unbounded backlog.
 pub const REPLAY_CAP: u32 = 1000;
+
+/// Most messages of a replay read from the store, and held, at once.
+pub const REPLAY_PAGE: u32 = 100;
 
 /// Most messages read from the store in one catch-up step.
 const CATCH_UP_BATCH: u32 = 500;
@@ -51,6 +59,9 @@ pub struct Feed {
     subscription: RoomSubscription,
     /// Id of the last message handed out (or known to the client).
     last: i64,
+    /// The room's newest id when a replay began, while pages of it are
+    /// still to be read from the store.
+    replay_to: Option<i64>,
     pending: VecDeque<FeedItem>,
 }
 
@@ -58,27 +69,40 @@ impl Feed {
     pub async fn open(store: Store, hub: &Hub, room: RoomName, start: Start) -> Result<Self, StoreError> {
         // Subscribe first: see the module comment.
         let subscription = hub.subscribe(&room);
-        let mut feed = Self { store, hub: hub.clone(), subscription, last: 0, pending: VecDeque::new() };
-        match start {
+        let mut feed =
+            Self { store, hub: hub.clone(), subscription, last: 0, replay_to: None, pending: VecDeque::new() };
+        let replay_size = match start {
             Start::Latest => feed.queue_latest().await?,
             // The client has the last message this queue delivered, and
             // anything later reaches the queue: nothing to read (a long poll
             // re-opened after each message costs no store read).
-            Start::After(cursor) if hub.last_delivered(&room) == Some(cursor) => feed.last = cursor,
+            Start::After(cursor) if hub.last_delivered(&room) == Some(cursor) => {
+                feed.last = cursor;
+                0
+            }
             Start::After(cursor) => {
-                let replay = feed.store.after(&room, cursor, None, REPLAY_CAP + 1).await?;
-                let beyond_history = replay.is_empty() && cursor > feed.store.last_id(&room).await?;
-                if replay.len() > REPLAY_CAP as usize || beyond_history {
+                // Ids in a room are consecutive, so the newest id says how
+                // much is missed without reading it.
+                let newest = feed.store.last_id(&room).await?;
+                if cursor > newest || newest - cursor > i64::from(REPLAY_CAP) {
                     feed.pending.push_back(FeedItem::Reset);
-                    feed.queue_latest().await?;
+                    feed.queue_latest().await?
                 } else {
                     feed.last = cursor;
-                    feed.queue(replay);
+                    feed.replay_to = Some(newest);
+                    feed.next_page().await?;
+                    (newest - cursor) as usize
                 }
             }
-        }
-        hub.metrics().replay_size.observe(feed.pending.len() as f64);
+        };
+        hub.metrics().replay_size.observe(replay_size as f64);
         Ok(feed)
+    }
+
+    /// Items read from the store and not yet handed out.
+    #[doc(hidden)]
+    pub fn buffered(&self) -> usize {
+        self.pending.len()
     }
 
     pub fn room(&self) -> &RoomName {
@@ -98,6 +122,11 @@ impl Feed {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Ok(Some(item));
+            }
+            if self.replay_to.is_some() {
+                // Boxed for the same reason as a catch-up.
+                Box::pin(self.next_page()).await?;
+                continue;
             }
             match self.subscription.recv().await {
                 Ok(delivery) if delivery.id() <= self.last => continue,
@@ -125,11 +154,29 @@ impl Feed {
         Ok(())
     }
 
-    async fn queue_latest(&mut self) -> Result<(), StoreError> {
+    /// Queues the next page of a replay; the replay is over once it has
+    /// reached the newest id it began with (or the store has no more).
+    async fn next_page(&mut self) -> Result<(), StoreError> {
+        let Some(to) = self.replay_to else { return Ok(()) };
+        let page = if self.last < to {
+            self.store.after(self.room(), self.last, Some(to + 1), REPLAY_PAGE).await?
+        } else {
+            Vec::new()
+        };
+        if page.is_empty() || page.last().is_some_and(|m| m.id >= to) {
+            self.replay_to = None;
+        }
+        self.queue(page);
+        Ok(())
+    }
+
+    /// Queues the latest messages; answers how many.
+    async fn queue_latest(&mut self) -> Result<usize, StoreError> {
         let latest = self.store.latest(self.room(), LATEST).await?;
         self.last = latest.last().map_or(0, |m| m.id);
+        let count = latest.len();
         self.pending.extend(latest.into_iter().map(|m| FeedItem::Message(Delivery::new(m))));
-        Ok(())
+        Ok(count)
     }
 
     fn queue(&mut self, messages: Vec<crate::rooms::Message>) {

@@ -13,7 +13,7 @@ mod feed;
 mod hub;
 mod merge;
 
-pub use cursor::{Cursor, CursorError};
-pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, Start};
+pub use cursor::{Cursor, CursorError, MAX_ROOMS as MAX_CURSOR_ROOMS};
+pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, REPLAY_PAGE, Start};
 pub use hub::{Gate, Hub, RoomSubscription};
 pub use merge::{LiveItem, RoomsFeed};

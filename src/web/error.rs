@@ -11,7 +11,7 @@ use rocket::serde::json::json;
 use thiserror::Error;
 
 use crate::limits::RetryAfter;
-use crate::live::{PostRefusal, Refusal};
+use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PostError, QueryError};
 use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
@@ -77,12 +77,13 @@ impl From<Refusal> for ApiError {
     }
 }
 
-impl From<PostRefusal> for ApiError {
-    fn from(refusal: PostRefusal) -> Self {
+impl From<FrameRefusal> for ApiError {
+    fn from(refusal: FrameRefusal) -> Self {
         match refusal {
-            PostRefusal::SessionEnded => ApiError::SessionEnded,
-            PostRefusal::RateLimited(wait) => ApiError::RateLimited(wait),
-            PostRefusal::Post(e) => ApiError::from(e),
+            FrameRefusal::SessionEnded => ApiError::SessionEnded,
+            FrameRefusal::RateLimited(wait) => ApiError::RateLimited(wait),
+            FrameRefusal::Post(e) => ApiError::from(e),
+            FrameRefusal::Store(e) => ApiError::Store(e),
         }
     }
 }

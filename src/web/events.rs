@@ -14,6 +14,7 @@
 //! stream, what it holds and what it yields is `live`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use rocket::futures::Stream;
@@ -31,7 +32,7 @@ use crate::stream::{Cursor, Start};
 
 /// Most rooms one multi-room stream may carry (its cursor, the event id,
 /// grows with them).
-pub const MAX_STREAM_ROOMS: usize = 50;
+pub const MAX_STREAM_ROOMS: usize = crate::stream::MAX_CURSOR_ROOMS;
 
 /// The `Last-Event-ID` request header, if sent.
 pub struct LastEventId(Option<String>);
@@ -60,7 +61,8 @@ pub fn start_from(header: Option<&str>, query: Option<&str>) -> Result<Start, Ap
 }
 
 /// The rooms of `GET /events?rooms=a,b,c`: 1 to [`MAX_STREAM_ROOMS`] valid
-/// names, repeats ignored.
+/// names, repeats ignored. Refused as soon as one name too many is read, so
+/// a long list costs no more than its first 51 distinct names.
 pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
     let mut rooms: Vec<RoomName> = Vec::new();
     for name in raw.unwrap_or_default().split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -68,8 +70,11 @@ pub fn stream_rooms(raw: Option<&str>) -> Result<Vec<RoomName>, ApiError> {
         if !rooms.contains(&room) {
             rooms.push(room);
         }
+        if rooms.len() > MAX_STREAM_ROOMS {
+            return Err(ApiError::StreamRooms);
+        }
     }
-    if rooms.is_empty() || rooms.len() > MAX_STREAM_ROOMS {
+    if rooms.is_empty() {
         return Err(ApiError::StreamRooms);
     }
     Ok(rooms)
@@ -100,7 +105,7 @@ pub async fn room_events(
     let start = start_from(header.0.as_deref(), last_event_id)?;
     let request = StreamRequest { viewer, client_ip, rooms: vec![(room, start)], transport: Transport::Sse };
     let session = streams.open(request, shutdown).await?;
-    Ok(events(session, EventIds::MessageId, settings.sse_retry_ms))
+    Ok(events(session, EventIds::MessageId, settings))
 }
 
 #[get("/events?<rooms>&<last_event_id>")]
@@ -120,13 +125,15 @@ pub async fn multi_events(
     let rooms = rooms.into_iter().map(|room| (room.clone(), cursor.start(&room))).collect();
     let request = StreamRequest { viewer, client_ip, rooms, transport: Transport::Sse };
     let session = streams.open(request, shutdown).await?;
-    Ok(events(session, EventIds::Cursor, settings.sse_retry_ms))
+    Ok(events(session, EventIds::Cursor, settings))
 }
 
 /// The SSE body of an open session, until it ends (the client then
-/// reconnects and resumes from its last id). Items already waiting when it
-/// wakes go out as one chunk.
-fn events(mut session: StreamSession, ids: EventIds, retry_ms: u64) -> Sse<impl Stream<Item = Bytes> + use<>> {
+/// reconnects and resumes from its last id), or until its client has taken
+/// nothing for `stream_stall_secs`. Items already waiting when it wakes go
+/// out as one chunk.
+fn events(mut session: StreamSession, ids: EventIds, settings: &Settings) -> Sse<impl Stream<Item = Bytes> + use<>> {
+    let retry_ms = settings.sse_retry_ms;
     let stream = ByteStream! {
         yield sse::retry(retry_ms);
         loop {
@@ -153,7 +160,7 @@ fn events(mut session: StreamSession, ids: EventIds, retry_ms: u64) -> Sse<impl 
             }
         }
     };
-    Sse(stream.0)
+    Sse(sse::with_stall_limit(stream.0, Duration::from_secs(settings.stream_stall_secs)))
 }
 
 /// The frame of one item (`None`: the stream ends); `cursor` is the

@@ -9,8 +9,16 @@
 //! separate chunk. Data is always JSON from `serde_json`, which escapes every
 //! newline, so user text can never start a line of its own. This module
 //! knows nothing of rooms or sessions: `events` decides what to send.
+//!
+//! A client that stops reading must not hold its stream for ever: the
+//! connection only stops asking for body chunks once its buffers are full,
+//! and then nothing polls the stream again, so no timer inside it could
+//! fire. [`with_stall_limit`] therefore runs the stream in a task of its own
+//! that hands chunks over one at a time and drops the stream once a chunk
+//! has waited too long to be taken.
 
 use std::io::Cursor;
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rocket::futures::{Stream, StreamExt};
@@ -44,6 +52,38 @@ impl<'r, S: Stream<Item = Bytes> + Send + 'r> Responder<'r, 'r> for Sse<S> {
             .streamed_body(ReaderStream::from(self.0.map(Cursor::new)))
             .ok()
     }
+}
+
+/// `stream`'s chunks, produced by a task of its own that gives up (and
+/// drops `stream`, freeing what it holds) once a chunk has waited `stall`
+/// for the body to take it, or as soon as the body is dropped. The body
+/// then ends; whatever the connection still buffers is the server's only
+/// cost until the peer goes.
+pub fn with_stall_limit<S>(stream: S, stall: Duration) -> impl Stream<Item = Bytes> + Send + use<S>
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    // One chunk in flight: the producer waits on the consumer, not on memory.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            let chunk = tokio::select! {
+                chunk = stream.next() => match chunk {
+                    Some(chunk) => chunk,
+                    None => return,
+                },
+                () = tx.closed() => return,
+            };
+            if let Err(e) = tx.send_timeout(chunk, stall).await {
+                if matches!(e, tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) {
+                    tracing::info!("dropping an event stream: its client took nothing for {} s", stall.as_secs());
+                }
+                return;
+            }
+        }
+    });
+    rocket::futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
 }
 
 /// The `retry:` field alone: how long a browser waits before reconnecting.
@@ -123,6 +163,9 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
 
     #[test]
@@ -138,6 +181,50 @@ mod tests {
         }
         assert_eq!(batch.take().unwrap(), Bytes::from_static(b"a\n\nb\n\nc\n\n"));
         assert_eq!(batch.take(), None);
+    }
+
+    /// A stream of `x` chunks for ever, that sets `dropped` when dropped.
+    fn endless(dropped: &Arc<AtomicBool>) -> impl Stream<Item = Bytes> + Send + 'static {
+        struct Guard(Arc<AtomicBool>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let guard = Guard(dropped.clone());
+        rocket::futures::stream::unfold(guard, |guard| async move { Some((Bytes::from_static(b"x"), guard)) })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_whose_client_takes_nothing_is_dropped_after_the_stall_limit() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let body = with_stall_limit(endless(&dropped), Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_secs(29)).await;
+        assert!(!dropped.load(Ordering::SeqCst), "still within the limit");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(dropped.load(Ordering::SeqCst), "dropped, though the body still exists");
+        let mut body = std::pin::pin!(body);
+        assert_eq!(body.next().await, Some(Bytes::from_static(b"x")), "what was handed over is still read");
+        assert_eq!(body.next().await, None, "then the body ends");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_keeps_its_stream() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let mut body = std::pin::pin!(with_stall_limit(endless(&dropped), Duration::from_secs(30)));
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            assert!(body.next().await.is_some());
+        }
+        assert!(!dropped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_body_drops_the_stream() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        drop(with_stall_limit(endless(&dropped), Duration::from_secs(30)));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(dropped.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -13,8 +13,15 @@
 //! session; a slow client is caught up from the store like a slow SSE one.
 //! A socket the server ends for good closes with code 4403 (kicked, banned,
 //! no access) or 4401 (session ended); any other close invites a reconnect.
+//!
+//! What a client may send is bounded: a message over `ws_max_message_bytes`
+//! (16 KiB by default, far above the longest post; the library's own
+//! default is 64 MiB) closes the socket with 1009, a binary frame with 1003
+//! (this protocol is JSON text), and sends and resumes draw on the same
+//! post-rate buckets (a refusal is an error frame with code 429).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use rocket::futures::{SinkExt, StreamExt};
 use rocket::http::Status;
@@ -23,12 +30,14 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::Value;
 use rocket::{Shutdown, State, get};
 use rocket_ws::frame::{CloseCode, CloseFrame};
+use rocket_ws::result::Error as WsError;
 use rocket_ws::stream::DuplexStream;
-use rocket_ws::{Channel, Message, WebSocket};
+use rocket_ws::{Channel, Config as WsConfig, Message, WebSocket};
 use serde::Serialize;
 
 use super::error::{ApiError, RefusalReason};
 use super::identity::{Jar, give_guest_name};
+use crate::config::Settings;
 use crate::live::{Ending, Item, StreamRequest, StreamSession, Streams, Transport, Viewer};
 use crate::rooms::{self, RoomName};
 
@@ -63,6 +72,7 @@ pub async fn room_ws(
     client_ip: Option<IpAddr>,
     jar: Jar<'_>,
     streams: &State<Streams>,
+    settings: &State<Settings>,
     shutdown: Shutdown,
 ) -> Result<Channel<'static>, ApiError> {
     let room = RoomName::parse(room)?;
@@ -76,31 +86,79 @@ pub async fn room_ws(
     let request =
         StreamRequest { viewer, client_ip, rooms: vec![(room.clone(), start)], transport: Transport::WebSocket };
     let session = streams.open(request, shutdown).await?;
-    Ok(handshake.0.channel(move |stream| Box::pin(run(session, room, stream))))
+    let ws = handshake.0.config(limits(settings.ws_max_message_bytes));
+    let stall = Duration::from_secs(settings.stream_stall_secs);
+    Ok(ws.channel(move |stream| Box::pin(run(session, room, Socket { stream, stall }))))
+}
+
+/// The library's limits for one socket: no message (nor frame) over `max`
+/// bytes is buffered; the read that would exceed it fails instead.
+fn limits(max: usize) -> WsConfig {
+    WsConfig { max_message_size: Some(max), max_frame_size: Some(max), ..WsConfig::default() }
 }
 
 /// The socket's life: items out, client frames in, until either side ends.
-async fn run(mut session: StreamSession, room: RoomName, mut stream: DuplexStream) -> rocket_ws::result::Result<()> {
-    let ending = loop {
+async fn run(mut session: StreamSession, room: RoomName, mut socket: Socket) -> rocket_ws::result::Result<()> {
+    let why = loop {
         tokio::select! {
             item = session.next() => match item {
-                Item::End(ending) => break ending,
-                item => stream.send(encode(item)).await?,
+                Item::End(ending) => break Close::Ended(ending),
+                item => socket.send(encode(item)).await?,
             },
-            incoming = stream.next() => match incoming {
+            incoming = socket.stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = answer(&mut session, &room, &text).await {
-                        stream.send(reply).await?;
+                        socket.send(reply).await?;
                     }
                 }
-                Some(Ok(Message::Close(_))) | None => break Ending::Interrupted,
-                Some(Ok(_)) => {} // pongs, pings (answered by the library), binary
+                Some(Ok(Message::Close(_))) | None => break Close::Ended(Ending::Interrupted),
+                Some(Ok(Message::Binary(_))) => break Close::Binary,
+                Some(Ok(_)) => {} // pongs, pings (answered by the library)
+                // Over the size limit: the library read no further.
+                Some(Err(WsError::Capacity(_))) => break Close::TooBig,
                 Some(Err(e)) => return Err(e),
             },
         }
     };
-    let _ = stream.close(close_frame(ending)).await;
+    socket.close(close_frame(why)).await;
     Ok(())
+}
+
+/// The connection, and how long a send may wait for the client to take it.
+struct Socket {
+    stream: DuplexStream,
+    stall: Duration,
+}
+
+impl Socket {
+    /// Sends `message`; a client that has taken nothing for `stall` (its
+    /// buffers full, the send still waiting) ends the socket, freeing the
+    /// session and its replay.
+    async fn send(&mut self, message: Message) -> rocket_ws::result::Result<()> {
+        match tokio::time::timeout(self.stall, self.stream.send(message)).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                tracing::info!("dropping a WebSocket: its client took nothing for {} s", self.stall.as_secs());
+                Err(WsError::Io(std::io::ErrorKind::TimedOut.into()))
+            }
+        }
+    }
+
+    /// The closing handshake, under the same limit; the socket ends either
+    /// way, so how it went does not matter.
+    async fn close(&mut self, frame: Option<CloseFrame<'static>>) {
+        let _ = tokio::time::timeout(self.stall, self.stream.close(frame)).await;
+    }
+}
+
+/// Why the server closes a socket.
+enum Close {
+    /// The stream ended (kicked, logged out, server stopping...).
+    Ended(Ending),
+    /// The client sent a message over the size limit (RFC 6455's 1009).
+    TooBig,
+    /// The client sent a binary message: the protocol is JSON text (1003).
+    Binary,
 }
 
 /// What the server sends besides messages and online lists (those are
@@ -137,7 +195,9 @@ fn encode(item: Item) -> Message {
     }
 }
 
-/// A client frame.
+/// A client frame. Public, with [`ClientFrame::parse`] pure, so a fuzz
+/// target can call it.
+#[derive(Debug, PartialEq, Eq)]
 pub enum ClientFrame {
     /// `{"type":"send","text":"..."}`: post as the socket's viewer.
     Send(String),
@@ -178,7 +238,10 @@ async fn answer(session: &mut StreamSession, room: &RoomName, text: &str) -> Opt
         },
         Ok(ClientFrame::Resume(after)) => match session.resume(room, after).await {
             Ok(()) => return None,
-            Err(_) => error_frame(Status::ServiceUnavailable, "the store is unavailable"),
+            Err(refused) => {
+                let error = ApiError::from(refused);
+                error_frame(error.status(), &error.to_string())
+            }
         },
     })
 }
@@ -189,11 +252,13 @@ async fn answer(session: &mut StreamSession, room: &RoomName, text: &str) -> Opt
 pub const SHUT_OUT: u16 = 4403;
 pub const SESSION_ENDED: u16 = 4401;
 
-fn close_frame(ending: Ending) -> Option<CloseFrame<'static>> {
-    let (code, reason) = match ending {
-        Ending::Interrupted => return None,
-        Ending::ShutOut => (SHUT_OUT, "you may not read this room now"),
-        Ending::SessionEnded => (SESSION_ENDED, "your session has ended"),
+fn close_frame(why: Close) -> Option<CloseFrame<'static>> {
+    let (code, reason) = match why {
+        Close::Ended(Ending::Interrupted) => return None,
+        Close::Ended(Ending::ShutOut) => (CloseCode::from(SHUT_OUT), "you may not read this room now"),
+        Close::Ended(Ending::SessionEnded) => (CloseCode::from(SESSION_ENDED), "your session has ended"),
+        Close::TooBig => (CloseCode::Size, "a message may be at most ws_max_message_bytes long"),
+        Close::Binary => (CloseCode::Unsupported, "frames are JSON text"),
     };
-    Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })
+    Some(CloseFrame { code, reason: reason.into() })
 }

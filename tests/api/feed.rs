@@ -81,3 +81,18 @@ async fn messages_committed_while_a_feed_opens_appear_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_long_replay_is_read_from_the_store_a_page_at_a_time() {
+    let (store, hub, dir) = open(16).await;
+    crate::helpers::seed_messages(dir.path(), &["paged"], 1000, 1).await;
+    let room = RoomName::parse("paged").unwrap();
+    let mut feed = chat::stream::Feed::open(store.clone(), &hub, room.clone(), Start::After(0)).await.unwrap();
+    let page = chat::stream::REPLAY_PAGE as usize;
+    assert!(feed.buffered() <= page, "{} messages held at open", feed.buffered());
+    store.append(message(&room, "live")).await.unwrap();
+    for id in 1..=1001 {
+        assert!(feed.buffered() <= page, "{} messages held at {id}", feed.buffered());
+        assert_eq!(next_id(&mut feed).await, id, "every id in order, the replay then live");
+    }
+}

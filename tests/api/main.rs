@@ -26,6 +26,8 @@ mod process;
 mod protection;
 mod registrations;
 mod sessions;
+mod sockets;
+mod stalls;
 mod startup;
 mod stream;
 mod transports;

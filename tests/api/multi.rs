@@ -211,3 +211,15 @@ async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
 async fn next(feed: &mut RoomsFeed) -> LiveItem {
     tokio::time::timeout(WAIT, feed.next()).await.expect("an item in time").expect("open").expect("no store error")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_of_twenty_thousand_rooms_is_refused_within_milliseconds() {
+    let app = spawn_server().await;
+    let cursor = (0..20_000).map(|i| format!("r{i}:{i}")).collect::<Vec<_>>().join(",");
+    let mut browser = app.browser();
+    let started = std::time::Instant::now();
+    let stream = browser.events("/events?rooms=lobby", &[("Last-Event-ID", cursor.as_str())]).await;
+    let took = started.elapsed();
+    assert_eq!(stream.status, 400);
+    assert!(took < Duration::from_millis(500), "answered in {took:?}");
+}
