@@ -85,10 +85,13 @@ impl Logins {
     ) -> Result<(), LoginError> {
         self.throttle.check(&user.name, ip).map_err(LoginError::Throttled)?;
         let deleted = self.accounts.delete_account(user, password).await;
-        if deleted.is_ok() {
+        if let Ok(rooms) = &deleted {
             tracing::info!("account {:?} deleted", user.name);
+            // Cached allow lists still name it: whoever registers the name
+            // next must not read those rooms from a cache either.
+            self.moderation.access_changed(rooms);
         }
-        self.counted(&user.name, ip, deleted)
+        self.counted(&user.name, ip, deleted).map(drop)
     }
 
     /// Counts a wrong password against the name and the address.

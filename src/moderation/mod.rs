@@ -165,6 +165,16 @@ impl Moderation {
         }
     }
 
+    /// Rooms whose access rules changed outside moderation (an account
+    /// deleted with its memberships): every instance forgets their cached
+    /// policies and open streams re-check who may read.
+    pub fn access_changed(&self, rooms: &[RoomName]) {
+        for room in rooms {
+            self.forget(Some(room));
+            self.controls.announce(Control::AccessChanged { room: room.clone() });
+        }
+    }
+
     /// Forgets the kicks that are over and the policies too old to trust,
     /// by the injectable clock (housekeeping calls this on its timer):
     /// (policies, kicks) dropped.
