@@ -33,7 +33,7 @@ use crate::rooms::{self, Delivery, RoomName};
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 use engine::Engine;
 pub use export::ExportError;
-pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
+pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]
@@ -169,16 +169,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
-    }
-
-    /// Sets an account's role; `false` when there is no such account.
-    pub async fn set_role(&self, name: &str, role: crate::auth::Role) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET role = $1 WHERE lower(name) = lower($2)")
-            .bind(role.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 
     /// Every account as (name, role, created), oldest first.

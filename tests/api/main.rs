@@ -22,6 +22,7 @@ mod persistence;
 mod presence;
 mod process;
 mod protection;
+mod ranks;
 mod sessions;
 mod startup;
 mod stream;
