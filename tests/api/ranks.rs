@@ -87,3 +87,32 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin_and_the_last_can
     assert!(reason.contains("is the last admin"), "{reason}");
     assert_eq!(admins(&app).await, left);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_demotions_in_the_store_never_leave_zero_admins() {
+    use chat::auth::Role;
+    use chat::store::{RoleChange, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(dir.path());
+    let store = Store::open(&url, std::sync::Arc::new(chat::stream::Hub::new(16))).await.unwrap();
+    let names = ["a1", "a2", "a3"];
+    for name in names {
+        store.create_user(name, "not-a-real-hash").await.unwrap();
+    }
+    for round in 0..20 {
+        for name in names {
+            assert_eq!(store.set_role(name, Role::Admin).await.unwrap(), RoleChange::Changed);
+        }
+        let demotions = names.map(|name| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_role(name, Role::Member).await.unwrap() })
+        });
+        let mut changed = 0;
+        for demotion in demotions {
+            changed += usize::from(demotion.await.unwrap() == RoleChange::Changed);
+        }
+        assert_eq!(changed, 2, "round {round}: all but the last admin are demoted");
+        let admins = store.list_users().await.unwrap().into_iter().filter(|(_, role, _)| role == "admin").count();
+        assert_eq!(admins, 1, "round {round}");
+    }
+}
