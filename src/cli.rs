@@ -17,11 +17,12 @@ use clap::{Parser, Subcommand};
 use rocket::figment::Figment;
 use thiserror::Error;
 
-use crate::auth::{Accounts, Password, PasswordHasher, Role, Sessions, UserName};
+use crate::auth::{Accounts, NameKey, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
+use crate::moderation::{Moderation, ModerationError};
 use crate::rooms;
-use crate::store::{self, BackupError, ExportError, Store, StoreError};
+use crate::store::{self, BackupError, ExportError, RoleChange, Store, StoreError};
 use crate::stream::Hub;
 
 #[derive(Debug, Parser)]
@@ -75,8 +76,13 @@ pub enum UserCommand {
     SetRole { name: String, role: String },
     /// Set a new password (read from standard input) and end every session.
     ResetPassword { name: String },
-    /// List accounts with their roles.
+    /// List accounts with their roles (and `banned` after a banned name).
     List,
+    /// Ban a name site-wide (an account or a guest name): its sessions end
+    /// and it can no longer log in or post. No rank applies here.
+    Ban { name: String },
+    /// Lift a ban: how an admin banned by mistake gets back in, without SQL.
+    Unban { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,17 +148,25 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
             }
         }
         Command::User(UserCommand::List) => {
+            let banned = store.bans().await?;
             for (name, role, created_ms) in store.list_users().await? {
-                writeln!(out, "{name}\t{role}\tsince {}", rooms::format_at(rooms::from_millis(created_ms)))?;
+                let since = rooms::format_at(rooms::from_millis(created_ms));
+                let ban = if banned.contains(&NameKey::new(&name)) { "\tbanned" } else { "" };
+                writeln!(out, "{name}\t{role}\tsince {since}{ban}")?;
             }
         }
         Command::User(UserCommand::SetRole { name, role }) => {
             let role: Role = role.parse().map_err(|e: crate::auth::UnknownRole| CliError::Refused(e.to_string()))?;
-            if !store.set_role(&name, role).await? {
-                return Err(CliError::Refused(format!("no account named {name:?}")));
+            match store.set_role(&name, role).await? {
+                RoleChange::Changed => writeln!(out, "{name} is now {role}")?,
+                RoleChange::NoSuchAccount => return Err(CliError::Refused(format!("no account named {name:?}"))),
+                RoleChange::LastAdmin => {
+                    return Err(CliError::Refused(format!("{name} is the last admin: make another admin first")));
+                }
             }
-            writeln!(out, "{name} is now {role}")?;
         }
+        Command::User(UserCommand::Ban { name }) => operator_ban(store, &settings, &name, true, out).await?,
+        Command::User(UserCommand::Unban { name }) => operator_ban(store, &settings, &name, false, out).await?,
         Command::User(UserCommand::Add { name }) => {
             UserName::parse(&name).map_err(|e| CliError::Refused(e.to_string()))?;
             let password = read_password(&format!("password for {name}: "))?;
@@ -175,6 +189,25 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
             writeln!(out, "password of {} reset; every session ended", user.name)?;
         }
     }
+    Ok(())
+}
+
+/// Bans or unbans as the operator: no rank applies, the audit log says
+/// "(command line)". A running server sees it within its ban cache's life.
+async fn operator_ban(
+    store: Store,
+    settings: &config::Settings,
+    name: &str,
+    banned: bool,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let sessions = Sessions::new(store.clone(), Clock::system(), settings.session_policy());
+    let moderation = Moderation::new(store, Clock::system(), sessions);
+    moderation.operator_ban(name, banned).await.map_err(|e| match e {
+        ModerationError::Store(e) => CliError::Store(e),
+        other => CliError::Refused(other.to_string()),
+    })?;
+    writeln!(out, "{name} is {}", if banned { "banned; every session ended" } else { "no longer banned" })?;
     Ok(())
 }
 

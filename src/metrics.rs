@@ -46,6 +46,11 @@ pub struct Metrics {
     /// in-memory `cached_sessions`, `kicks`, `policies`, `login_windows`,
     /// `registration_windows`, `post_buckets`).
     pub housekeeping_deleted: IntCounterVec,
+    /// What arrived on the Redis bus and was dropped, by reason
+    /// (`unsigned`, `bad_signature`, `malformed`, `stale`, `out_of_range`):
+    /// anything but zero means something other than our instances publishes
+    /// there, or instances with different `secret_key`s share a channel.
+    pub bus_rejected: IntCounterVec,
 }
 
 impl Metrics {
@@ -94,6 +99,11 @@ impl Metrics {
                 &["kind"],
             )
             .expect("valid metric"),
+            bus_rejected: IntCounterVec::new(
+                Opts::new("bus_rejected_total", "Bus payloads dropped unread, by reason"),
+                &["reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -101,7 +111,7 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(self.streams_open.clone()),
             Box::new(self.rooms_active.clone()),
             Box::new(self.messages_posted.clone()),
@@ -115,6 +125,7 @@ impl Metrics {
             Box::new(self.store_batch_size.clone()),
             Box::new(self.bus_up.clone()),
             Box::new(self.housekeeping_deleted.clone()),
+            Box::new(self.bus_rejected.clone()),
         ];
         for collector in collectors {
             self.registry.register(collector).expect("each metric is registered once");

@@ -51,6 +51,12 @@ async fn cluster(services: &Services) -> (LiveApp, LiveApp) {
 
 /// A cluster, and the URL of the database both instances use.
 async fn cluster_and_database(services: &Services) -> (LiveApp, LiveApp, String) {
+    let (a, b, database_url, _) = cluster_on_channel(services).await;
+    (a, b, database_url)
+}
+
+/// A cluster, its database's URL and its Redis channel.
+async fn cluster_on_channel(services: &Services) -> (LiveApp, LiveApp, String, String) {
     let database_url = helpers::postgres_schema(&services.postgres, &unique("chat_s_"));
     let channel = unique("chat:test:");
     let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
@@ -59,13 +65,14 @@ async fn cluster_and_database(services: &Services) -> (LiveApp, LiveApp, String)
             .merge(("redis_url", services.redis.clone()))
             .merge(("redis_channel", channel.clone()))
             .merge(("secret_key", key.clone()))
+            .merge(("metrics", true))
     };
     let a = spawn_server_with(configure).await;
     let b = spawn_server_with(configure).await;
     for app in [&a, &b] {
         wait_for_bus(app).await;
     }
-    (a, b, database_url)
+    (a, b, database_url, channel)
 }
 
 async fn wait_for_bus(app: &LiveApp) {
@@ -265,4 +272,76 @@ async fn moderation_on_one_instance_reaches_open_streams_on_the_other_at_once() 
     let ended = tokio::time::timeout(Duration::from_secs(5), async { while bob_on_b.next_event().await.is_some() {} });
     ended.await.expect("bob's stream on B ends");
     assert_eq!(bob.get("/api/me").await.json()["guest"], true, "bob's session is gone on B at once");
+}
+
+/// A message as the instances put it on the bus, unsealed.
+fn forged_message(id: i64, room: &str, user: &str, text: &str) -> String {
+    serde_json::json!({ "id": id, "room": room, "user": user, "guest": false, "text": text,
+                        "at": "2026-01-01T00:00:00.000Z" })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_publishes_on_the_bus_change_nothing_and_real_posts_still_flow() {
+    let Some(services) = services("forged_publishes_on_the_bus_change_nothing_and_real_posts_still_flow") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b, _, channel) = cluster_on_channel(&services).await;
+    let control = format!("{channel}:control");
+    let mut alice = member_on(&b, "alice").await;
+    let mut poster = member_on(&a, "poster").await;
+    let mut alice_on_b = alice.events("/rooms/f/events", &[]).await;
+    let mut reader_on_b = b.browser().events("/rooms/f/events", &[]).await;
+    // A room whose queue on B has delivered nothing yet: its first id sets
+    // the cursor every later one is judged by.
+    let mut fresh_on_b = b.browser().events("/rooms/fresh/events", &[]).await;
+    let client = redis::Client::open(services.redis.as_str()).unwrap();
+    let mut listener = client.get_async_pubsub().await.unwrap();
+    listener.subscribe(&channel).await.unwrap();
+    let first = poster.say("f", "real one").await;
+    for stream in [&mut alice_on_b, &mut reader_on_b] {
+        assert_eq!(ids(&stream.messages_until(first, WAIT).await), vec![first]);
+    }
+    let sealed: Vec<u8> = {
+        use rocket::futures::StreamExt;
+        listener.on_message().next().await.unwrap().get_payload_bytes().to_vec()
+    };
+
+    let tag = "A".repeat(43);
+    let forgeries: Vec<(&str, Vec<u8>)> = vec![
+        (&control, br#"{"origin":1,"control":"kicked","room":"f","name":"alice"}"#.to_vec()),
+        (&control, br#"{"origin":1,"control":"banned","name":"alice"}"#.to_vec()),
+        (&control, format!(r#"v1.{tag}.{{"origin":1,"at_ms":0,"control":"banned","name":"alice"}}"#).into_bytes()),
+        // A real instance's sealed message, replayed as an announcement.
+        (&control, sealed),
+        (&channel, forged_message(first + 1, "f", "admin", "forged: as admin").into_bytes()),
+        (&channel, format!("v1.{tag}.{}", forged_message(first + 1, "f", "admin", "wrongly signed")).into_bytes()),
+        (&channel, forged_message(i64::MAX, "fresh", "admin", "freeze").into_bytes()),
+        (&channel, forged_message(i64::MAX, "f", "admin", "freeze").into_bytes()),
+    ];
+    let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
+    for (on, payload) in forgeries {
+        let heard: i64 = redis::cmd("PUBLISH").arg(on).arg(payload).query_async(&mut publisher).await.unwrap();
+        assert!(heard >= 2, "both instances are subscribed");
+    }
+
+    let second = poster.say("f", "real two").await;
+    assert_eq!(second, first + 1);
+    for stream in [&mut alice_on_b, &mut reader_on_b] {
+        let seen = stream.messages_until(second, WAIT).await;
+        assert_eq!(ids(&seen), vec![second], "no forged message arrives");
+        assert_eq!((seen[0]["user"].as_str(), seen[0]["text"].as_str()), (Some("poster"), Some("real two")));
+    }
+    let in_fresh = poster.say("fresh", "not frozen").await;
+    assert_eq!(ids(&fresh_on_b.messages_until(in_fresh, WAIT).await), vec![in_fresh], "i64::MAX froze nothing");
+    let third = poster.say("f", "real three").await;
+    assert_eq!(ids(&alice_on_b.messages_until(third, WAIT).await), vec![third], "alice was neither kicked nor banned");
+    assert_eq!(alice.get("/api/me").await.json()["guest"], false, "her session is intact");
+    let poll = alice.get(&format!("/rooms/f/messages?after={third}&wait=1")).await;
+    assert_eq!(poll.status, 200, "not shut out of the room (a kick answers 204)");
+    let metrics = b.browser().get("/metrics").await.body;
+    for reason in ["unsigned", "bad_signature"] {
+        assert!(metrics.contains(&format!(r#"chat_bus_rejected_total{{reason="{reason}"}}"#)), "{reason}: {metrics}");
+    }
 }

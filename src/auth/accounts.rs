@@ -9,6 +9,7 @@ use super::password::Verdict;
 use super::sessions::{SessionUser, Sessions};
 use super::{InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
 use crate::metrics::Metrics;
+use crate::rooms::RoomName;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -133,12 +134,14 @@ impl Accounts {
         Ok(self.sessions.start(user.user_id, user.name.clone()).await?)
     }
 
-    /// Deletes the account (the password is needed) and ends its sessions;
-    /// its messages stay, signed "deleted user".
-    pub async fn delete_account(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {
+    /// Deletes the account (the password is needed) with its room
+    /// memberships and mutes, and ends its sessions; its messages stay,
+    /// signed "deleted user". Answers the rooms whose access rules changed.
+    pub async fn delete_account(&self, user: &SessionUser, password: &str) -> Result<Vec<RoomName>, AccountError> {
         self.check_password(user, password).await?;
         self.sessions.end_all(user.user_id).await?;
-        Ok(self.store.delete_user(user.user_id).await?)
+        let rooms = self.store.delete_user(user.user_id).await?;
+        Ok(rooms.iter().filter_map(|room| RoomName::parse(room).ok()).collect())
     }
 
     async fn check_password(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {

@@ -115,10 +115,13 @@ impl Logins {
     ) -> Result<(), LoginError> {
         let attempt = self.take(&user.name, ip, device)?;
         let deleted = self.accounts.delete_account(user, password).await;
-        if deleted.is_ok() {
+        if let Ok(rooms) = &deleted {
             tracing::info!("account {:?} deleted", user.name);
+            // Cached allow lists still name it: whoever registers the name
+            // next must not read those rooms from a cache either.
+            self.moderation.access_changed(rooms);
         }
-        settle(attempt, deleted)
+        settle(attempt, deleted).map(drop)
     }
 
     fn take(&self, name: &str, ip: Option<IpAddr>, device: Option<&DeviceCookie>) -> Result<Attempt, LoginError> {

@@ -26,6 +26,19 @@ impl Role {
     pub fn moderates(self) -> bool {
         self >= Role::Moderator
     }
+
+    /// Whether an account with this role may ban, mute, kick or delete the
+    /// messages of someone with role `target` (`None`: a guest, or a name
+    /// with no account). Ranks run admin > moderator > member > guest:
+    /// admins act on anyone, moderators only on members and guests, so a
+    /// moderator can neither silence an admin nor a fellow moderator.
+    pub fn may_act_on(self, target: Option<Role>) -> bool {
+        match (self, target) {
+            (Role::Admin, _) => true,
+            (Role::Moderator, None | Some(Role::Member)) => true,
+            (Role::Moderator, Some(Role::Moderator | Role::Admin)) | (Role::Member, _) => false,
+        }
+    }
 }
 
 impl fmt::Display for Role {
@@ -133,6 +146,15 @@ mod tests {
         }
         assert!("root".parse::<Role>().is_err());
         assert!(Role::Admin.moderates() && Role::Moderator.moderates() && !Role::Member.moderates());
+    }
+
+    #[test]
+    fn moderators_act_only_on_members_and_guests_and_admins_on_anyone() {
+        let targets = [None, Some(Role::Member), Some(Role::Moderator), Some(Role::Admin)];
+        let allowed = |actor: Role| targets.iter().map(|t| actor.may_act_on(*t)).collect::<Vec<_>>();
+        assert_eq!(allowed(Role::Admin), [true, true, true, true]);
+        assert_eq!(allowed(Role::Moderator), [true, true, false, false]);
+        assert_eq!(allowed(Role::Member), [false, false, false, false]);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! One task per instance that puts every committed message (its own and
 //! other instances') on the local room queues in id order, filling gaps from
 //! the store.
+//!
+//! A message heard on the bus is offered only if the store has its id: one
+//! that would start a room's queue is checked against the room's last id,
+//! and one still ahead after filling the gap is dropped. A sealed but wrong
+//! id (a bug, or a leaked key) can then neither jump a room's cursor to
+//! `i64::MAX`, freezing it, nor take an id a real message will need.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,8 +35,11 @@ const QUEUE: usize = 65_536;
 
 /// What the fan-out task is told.
 pub enum Notice {
-    /// A committed message, from this instance's writer or from the bus.
+    /// A committed message from this instance's writer.
     Committed(Arc<Delivery>),
+    /// A message from the bus, sealed by an instance: offered only if the
+    /// store has its id.
+    Heard(Arc<Delivery>),
     /// The bus was away and is back: catch every active room up.
     Resync,
 }
@@ -63,7 +72,7 @@ impl Fanout {
     /// Hands over a message from the bus, waiting while the queue is full.
     pub async fn deliver(&self, delivery: Arc<Delivery>) {
         // Only fails when the task has stopped, i.e. the server is going away.
-        let _ = self.notices.send(Notice::Committed(delivery)).await;
+        let _ = self.notices.send(Notice::Heard(delivery)).await;
     }
 }
 
@@ -113,6 +122,7 @@ impl FanoutTask {
             let result = tokio::select! {
                 notice = inbox.recv() => match notice {
                     Some(Notice::Committed(delivery)) => self.offer(delivery).await,
+                    Some(Notice::Heard(delivery)) => self.offer_heard(delivery).await,
                     Some(Notice::Resync) => self.resync().await,
                     None => return,
                 },
@@ -130,6 +140,28 @@ impl FanoutTask {
         if let Gate::Gap { after } = self.hub.deliver(&delivery) {
             self.fill(&delivery.message.room, after).await?;
             let _ = self.hub.deliver(&delivery);
+        }
+        Ok(())
+    }
+
+    /// Delivers a message from the bus if the store has its id (see the
+    /// module's docs); counts the ones dropped.
+    async fn offer_heard(&mut self, delivery: Arc<Delivery>) -> Result<(), StoreError> {
+        let room = &delivery.message.room;
+        let in_range = match self.hub.deliver_unless_first(&delivery) {
+            Gate::Delivered | Gate::NoSubscribers | Gate::Duplicate => true,
+            // The room's queue is new: its first id sets the cursor.
+            Gate::Fresh => {
+                delivery.id() <= self.store.last_id(room).await? && self.hub.deliver(&delivery) == Gate::Delivered
+            }
+            Gate::Gap { after } => {
+                self.fill(room, after).await?;
+                !matches!(self.hub.deliver(&delivery), Gate::Gap { .. })
+            }
+        };
+        if !in_range {
+            self.hub.metrics().bus_rejected.with_label_values(&["out_of_range"]).inc();
+            tracing::debug!("bus: dropped message {} of #{room}: the store has no such id", delivery.id());
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! turn. With `redis_url` set, several instances share one PostgreSQL and
 //! one Redis: after a commit the posting instance publishes the message on
 //! Redis, and every instance's [`Fanout`] task receives it (its own, too) and
-//! offers it to the hub's per-room gate. Redis pub/sub is at-most-once, so
+//! offers it to the hub's per-room gate. Only what another instance sealed
+//! with the deployment's key is read (`seal`); the rest is dropped, and a
+//! message whose id the store does not have yet is never offered. Redis pub/sub is at-most-once, so
 //! the fan-out fills any gap from the store: when a later id shows up, when
 //! the Redis connection comes back after an outage, and in a periodic sweep.
 //! A subscriber therefore never misses or repeats a message.
@@ -17,6 +19,7 @@
 
 mod fanout;
 mod redis;
+mod seal;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 pub use fanout::{Fanout, FanoutStarter, Notice};
-pub use redis::{BusLinks, RedisBus};
+pub use redis::{BusLinks, CONTROL_FRESH_MS, RedisBus};
+pub use seal::{BusKey, Unsealed};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -71,11 +75,14 @@ pub fn connect(settings: &Settings, hub: &Hub, clock: Clock) -> Result<Connectio
         return Ok(Connection { publish: Arc::new(hub.clone()), bus: Bus::InProcess, redis: None });
     };
     ::redis::Client::open(url.as_str())?;
+    let no_key = (::redis::ErrorKind::InvalidClientConfig, "the bus key (derived from secret_key) is missing");
+    let key = settings.bus_key.clone().ok_or_else(|| ::redis::RedisError::from(no_key))?;
+    let rejected = hub.metrics().bus_rejected.clone();
     let health = Arc::new(BusHealth::connecting());
     let (outbox, outgoing) = mpsc::channel(OUTBOX);
     let (controls_out, controls_outgoing) = mpsc::channel(CONTROLS);
     let (controls_in, controls_incoming) = mpsc::channel(CONTROLS);
-    let (fanout, starter) = Fanout::new(hub.clone(), Some(outbox), clock);
+    let (fanout, starter) = Fanout::new(hub.clone(), Some(outbox), clock.clone());
     let links = BusLinks {
         channel: settings.redis_channel.clone(),
         fanout: fanout.clone(),
@@ -83,6 +90,9 @@ pub fn connect(settings: &Settings, hub: &Hub, clock: Clock) -> Result<Connectio
         controls_out: controls_outgoing,
         controls_in,
         health: health.clone(),
+        key,
+        clock,
+        rejected,
     };
     let peers = Peers { outgoing: controls_out, incoming: controls_incoming };
     let redis = RedisParts { fanout: starter, links, url: url.clone(), peers };

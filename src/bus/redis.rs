@@ -12,6 +12,13 @@
 //! caught up after an outage: what they change is in the store, which every
 //! instance re-reads within seconds; only the instant reaction of open
 //! streams is lost.
+//!
+//! Every payload is sealed (`seal`: an HMAC over the channel and the bytes,
+//! with a key derived from `secret_key`); what does not open with our key,
+//! does not parse, names an id below 1 or an announcement made more than
+//! [`CONTROL_FRESH_MS`] away from now (a replay) is dropped and counted in
+//! `bus_rejected_total`, logged at debug level only (whoever floods the
+//! channel must not flood the log too).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +27,16 @@ use redis::aio::ConnectionManager;
 use rocket::futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::seal::BusKey;
 use super::{BusHealth, Fanout, Notice};
+use crate::clock::Clock;
 use crate::moderation::Control;
 use crate::rooms::Delivery;
 use crate::tasks::Tasks;
+
+/// How far an announcement's time may be from ours: a captured one replayed
+/// later (a kick, say) is refused. Instances' clocks must agree this well.
+pub const CONTROL_FRESH_MS: i64 = 60_000;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -59,12 +72,20 @@ pub struct BusLinks {
     /// Where the other instances' announcements go.
     pub controls_in: mpsc::Sender<Control>,
     pub health: Arc<BusHealth>,
+    /// What every payload is sealed and checked with.
+    pub key: BusKey,
+    /// Stamps announcements and judges their freshness.
+    pub clock: Clock,
+    /// Counts what was dropped unread, by reason.
+    pub rejected: prometheus::IntCounterVec,
 }
 
-/// A moderation announcement on the wire, with the instance that made it.
+/// A moderation announcement on the wire, with the instance that made it
+/// and when.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ControlNote {
     origin: u64,
+    at_ms: i64,
     #[serde(flatten)]
     control: Control,
 }
@@ -79,20 +100,68 @@ impl RedisBus {
             Ok(client) => client,
             Err(e) => return tracing::error!("bus: invalid redis_url: {e}"),
         };
-        let channels =
-            Channels { control: format!("{}:control", links.channel), messages: links.channel, origin: rand::random() };
+        let channels = Channels {
+            control: format!("{}:control", links.channel),
+            messages: links.channel,
+            origin: rand::random(),
+            key: links.key,
+            clock: links.clock,
+            rejected: links.rejected,
+        };
         let outgoing = Outgoing { deliveries: links.outbox, controls: links.controls_out };
         tasks.spawn("redis publisher", publish(client.clone(), channels.clone(), outgoing, links.health.clone()));
         tasks.spawn("redis subscriber", subscribe(client, channels, links.fanout, links.controls_in, links.health));
     }
 }
 
-/// The two channels, and this instance's tag on its announcements.
+/// The two channels, this instance's tag on its announcements, and what
+/// seals and checks payloads.
 #[derive(Clone)]
 struct Channels {
     messages: String,
     control: String,
     origin: u64,
+    key: BusKey,
+    clock: Clock,
+    rejected: prometheus::IntCounterVec,
+}
+
+/// What a received payload turned out to be.
+enum Heard {
+    Message(Arc<Delivery>),
+    Control(Control),
+    /// Our own announcement coming back.
+    Echo,
+}
+
+impl Channels {
+    /// Opens, parses and range-checks a payload from `channel`; the reason
+    /// (a metric label) when it must be dropped.
+    fn read(&self, channel: &str, payload: &[u8]) -> Result<Heard, &'static str> {
+        let body = self.key.open(channel, payload).map_err(|e| e.reason())?;
+        if channel == self.control {
+            let note: ControlNote = serde_json::from_slice(body).map_err(|_| "malformed")?;
+            if note.origin == self.origin {
+                return Ok(Heard::Echo);
+            }
+            if (self.clock.now_ms() - note.at_ms).abs() > CONTROL_FRESH_MS {
+                return Err("stale");
+            }
+            if let Control::Deleted { id, .. } = note.control
+                && id < 1
+            {
+                return Err("out_of_range");
+            }
+            return Ok(Heard::Control(note.control));
+        }
+        let delivery = std::str::from_utf8(body).ok().and_then(Delivery::from_json).ok_or("malformed")?;
+        // Ids start at 1; how far ahead one may be is the fan-out's to judge
+        // (it knows the store).
+        if delivery.id() < 1 {
+            return Err("out_of_range");
+        }
+        Ok(Heard::Message(delivery))
+    }
 }
 
 async fn subscribe(
@@ -119,21 +188,18 @@ async fn subscribe(
                 fanout.notify(Notice::Resync);
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
-                    let payload = message.get_payload_bytes();
-                    if message.get_channel_name() == channels.control {
-                        match serde_json::from_slice::<ControlNote>(payload) {
-                            Ok(note) if note.origin == channels.origin => {}
-                            // Waiting here holds back reading Redis, never memory.
-                            Ok(note) => {
-                                let _ = controls_in.send(note.control).await;
-                            }
-                            Err(_) => tracing::warn!("bus: ignored a malformed announcement on {:?}", channels.control),
+                    let from = message.get_channel_name();
+                    match channels.read(from, message.get_payload_bytes()) {
+                        Ok(Heard::Message(delivery)) => fanout.deliver(delivery).await,
+                        // Waiting here holds back reading Redis, never memory.
+                        Ok(Heard::Control(control)) => {
+                            let _ = controls_in.send(control).await;
                         }
-                        continue;
-                    }
-                    match std::str::from_utf8(payload).ok().and_then(Delivery::from_json) {
-                        Some(delivery) => fanout.deliver(delivery).await,
-                        None => tracing::warn!("bus: ignored a malformed message on {channel:?}"),
+                        Ok(Heard::Echo) => {}
+                        Err(reason) => {
+                            channels.rejected.with_label_values(&[reason]).inc();
+                            tracing::debug!("bus: dropped a payload on {from:?}: {reason}");
+                        }
                     }
                 }
                 health.set_subscriber_up(false);
@@ -154,10 +220,10 @@ struct Outgoing {
     controls: mpsc::Receiver<Control>,
 }
 
-/// One publication: the channel and the bytes.
+/// One publication: the channel and the sealed bytes.
 struct Publication {
     channel: String,
-    payload: Arc<str>,
+    payload: Vec<u8>,
 }
 
 impl Outgoing {
@@ -167,13 +233,14 @@ impl Outgoing {
             // Announcements are rare and should not wait behind a burst.
             biased;
             Some(control) = self.controls.recv() => {
-                let note = ControlNote { origin: channels.origin, control };
-                let payload = serde_json::to_string(&note).expect("a control serializes");
-                Some(Publication { channel: channels.control.clone(), payload: payload.into() })
+                let note = ControlNote { origin: channels.origin, at_ms: channels.clock.now_ms(), control };
+                let body = serde_json::to_string(&note).expect("a control serializes");
+                Some(Publication { payload: channels.key.seal(&channels.control, &body), channel: channels.control.clone() })
             }
-            delivery = self.deliveries.recv() => {
-                delivery.map(|d| Publication { channel: channels.messages.clone(), payload: d.json.clone() })
-            }
+            delivery = self.deliveries.recv() => delivery.map(|d| Publication {
+                payload: channels.key.seal(&channels.messages, &d.json),
+                channel: channels.messages.clone(),
+            }),
         }
     }
 }
@@ -204,7 +271,7 @@ async fn publish(client: redis::Client, channels: Channels, mut outgoing: Outgoi
         }
         let Some(conn) = connection.as_mut() else { continue };
         let sent: redis::RedisResult<i64> =
-            redis::cmd("PUBLISH").arg(&publication.channel).arg(publication.payload.as_bytes()).query_async(conn).await;
+            redis::cmd("PUBLISH").arg(&publication.channel).arg(&publication.payload).query_async(conn).await;
         match sent {
             Ok(_) => {
                 health.set_publisher_up(true);

@@ -1,6 +1,7 @@
 //! The app's own settings, read once from the same figment as Rocket's (so
 //! `Rocket.toml` and `ROCKET_*` variables set both) into one typed
-//! [`Settings`], and the secret key that private cookies need.
+//! [`Settings`], and the secret key that private cookies need (and that the
+//! Redis bus's key is derived from).
 //!
 //! This module prepares configuration before Rocket starts; it owns no
 //! runtime state and never logs a secret.
@@ -18,6 +19,7 @@ use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::bus::BusKey;
 use crate::limits::LimitSettings;
 
 mod help;
@@ -117,6 +119,11 @@ pub struct Settings {
     /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
     #[serde(flatten)]
     pub limits: LimitSettings,
+    /// The key the Redis bus is authenticated with, derived from
+    /// `secret_key` by [`prepare`] (not a setting of its own: instances of
+    /// one deployment share `secret_key` already).
+    #[serde(skip)]
+    pub bus_key: Option<BusKey>,
 }
 
 impl Default for Settings {
@@ -147,6 +154,7 @@ impl Default for Settings {
             message_retention_days: 0,
             housekeeping_secs: 60,
             limits: LimitSettings::default(),
+            bus_key: None,
         }
     }
 }
@@ -206,11 +214,31 @@ pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
             fs::read_dir(path).map_err(|source| ConfigError::AssetDir { setting, path: path.clone(), source })?;
         }
     }
-    if configured {
-        return Ok((figment, settings));
+    let figment = if configured {
+        figment
+    } else {
+        let key = load_or_create_key(&settings.data_dir.join(SECRET_KEY_FILE))?;
+        figment.merge(("secret_key", key))
+    };
+    let secret = figment.find_value("secret_key").ok().and_then(|value| key_bytes(&value));
+    let bus_key = Some(BusKey::derive(&secret.ok_or(ConfigError::WeakSecretKey)?));
+    Ok((figment, Settings { bus_key, ..settings }))
+}
+
+/// The bytes of a `secret_key` as Rocket reads it: base64 (44 or 88
+/// characters), hex (64) or an array of bytes; so two instances given one
+/// key in different spellings still derive one bus key.
+fn key_bytes(value: &rocket::figment::value::Value) -> Option<Vec<u8>> {
+    use rocket::figment::value::Value;
+    match value {
+        Value::String(_, text) => match text.len() {
+            44 | 88 => base64::engine::general_purpose::STANDARD.decode(text).ok(),
+            64 => (0..64).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect(),
+            _ => None,
+        },
+        Value::Array(_, items) => items.iter().map(|item| item.to_u128().and_then(|n| u8::try_from(n).ok())).collect(),
+        _ => None,
     }
-    let key = load_or_create_key(&settings.data_dir.join(SECRET_KEY_FILE))?;
-    Ok((figment.merge(("secret_key", key)), settings))
 }
 
 /// The secret key file, if others than its owner may read it (a key
@@ -311,6 +339,22 @@ mod tests {
         let error = prepare(figment).unwrap_err();
         assert!(matches!(error, ConfigError::WeakSecretKey));
         assert!(error.to_string().contains("256-bit"));
+    }
+
+    #[test]
+    fn the_bus_key_follows_the_secret_key_however_it_is_spelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus_key = |key: &str| {
+            let figment = rocket::Config::figment().merge(("data_dir", dir.path())).merge(("secret_key", key));
+            prepare(figment).unwrap().1.bus_key.expect("a bus key")
+        };
+        let bytes = [9u8; 32];
+        let base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(bus_key(&base64), bus_key(&hex));
+        assert_ne!(bus_key(&base64), bus_key(&base64::engine::general_purpose::STANDARD.encode([8u8; 32])));
+        let generated = prepare(rocket::Config::figment().merge(("data_dir", dir.path()))).unwrap().1;
+        assert!(generated.bus_key.is_some(), "a generated key gives a bus key too");
     }
 
     #[test]

@@ -82,7 +82,10 @@ impl LoginThrottle {
             Some(device) => take_all(&[self.per_device.budget(device.to_owned())], now),
             // Names are case-insensitive, so `Alice` and `alice` share a
             // budget. The name's before the address's: see `take_all`.
-            None => take_all(&[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip.map(super::client_network))], now),
+            None => take_all(
+                &[self.per_name.budget(NameKey::new(name)), self.per_ip.budget(ip.map(super::client_network))],
+                now,
+            ),
         };
         taken.map(Attempt).inspect_err(|_| {
             if let Some(metrics) = &self.metrics {

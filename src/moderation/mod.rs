@@ -10,10 +10,12 @@
 //! [`NameKey`]s, roles and audit actions are enums. Actions that affect open
 //! streams are announced through [`control`], to this instance's streams
 //! and to the other instances', which apply them to their own caches first
-//! ([`Moderation::follow_peers`]). This module knows nothing of HTTP.
+//! ([`Moderation::follow_peers`]). Who may act on whom (ranks, the last
+//! admin) is in `ranks`. This module knows nothing of HTTP.
 
 mod cache;
 mod control;
+mod ranks;
 
 pub use cache::{KICK_CAPACITY, KICK_MS, POLICY_CAPACITY, POLICY_TTL_MS};
 pub use control::{Announcer, Control};
@@ -47,6 +49,13 @@ pub enum ModerationError {
     NotAnAdmin,
     #[error("you may delete your own messages only within 5 minutes; moderators may delete any")]
     NotYours,
+    /// Ranks run admin > moderator > member > guest (see [`Role::may_act_on`]).
+    #[error("moderators act only on members and guests: {name} is a {role}")]
+    Outranked { name: String, role: Role },
+    #[error("you cannot {0} yourself")]
+    OnYourself(AuditAction),
+    #[error("{0} is the last admin: make another admin first (chat user set-role)")]
+    LastAdmin(String),
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
@@ -165,6 +174,16 @@ impl Moderation {
         }
     }
 
+    /// Rooms whose access rules changed outside moderation (an account
+    /// deleted with its memberships): every instance forgets their cached
+    /// policies and open streams re-check who may read.
+    pub fn access_changed(&self, rooms: &[RoomName]) {
+        for room in rooms {
+            self.forget(Some(room));
+            self.controls.announce(Control::AccessChanged { room: room.clone() });
+        }
+    }
+
     /// Forgets the kicks that are over and the policies too old to trust,
     /// by the injectable clock (housekeeping calls this on its timer):
     /// (policies, kicks) dropped.
@@ -263,14 +282,17 @@ impl Moderation {
         }
         let message = self.store.authorship(room.as_str(), id).await?.ok_or(ModerationError::NoSuchMessage)?;
         let now = self.clock.now_ms();
-        let own = match actor {
-            Visitor::User(user) => {
-                message.user_id == Some(user.user_id) && now - message.at_ms <= AUTHOR_DELETE_WINDOW_MS
+        let mine = matches!(actor, Visitor::User(user) if message.user_id == Some(user.user_id));
+        if !(mine && now - message.at_ms <= AUTHOR_DELETE_WINDOW_MS) {
+            let role = self.role(actor).await?.filter(|role| role.moderates()).ok_or(ModerationError::NotYours)?;
+            let author = match message.user_id {
+                Some(id) if !mine => self.store.role_of(id).await?,
+                // Guests, deleted accounts, and moderators' own messages.
+                _ => None,
+            };
+            if !role.may_act_on(author) {
+                return Err(ModerationError::Outranked { name: message.name, role: author.unwrap_or(Role::Member) });
             }
-            Visitor::Guest { .. } => false,
-        };
-        if !own && !self.moderates(actor).await? {
-            return Err(ModerationError::NotYours);
         }
         if !message.deleted {
             self.store.tombstone(room.as_str(), id, actor.name(), now).await?;
@@ -288,9 +310,10 @@ impl Moderation {
         target: &str,
         duration: Duration,
     ) -> Result<(), ModerationError> {
-        self.require_moderator(actor).await?;
+        let name = NameKey::new(target);
+        self.require_rank(actor, &name, AuditAction::Mute).await?;
         let until = self.clock.now_ms() + duration.as_millis() as i64;
-        self.store.mute(room.as_str(), &NameKey::new(target), until).await?;
+        self.store.mute(room.as_str(), &name, until).await?;
         self.forget(Some(room));
         self.record(actor.name(), AuditAction::Mute, target, Some(room), Some(format!("{} s", duration.as_secs())))
             .await?;
@@ -299,29 +322,11 @@ impl Moderation {
 
     /// Ends the target's streams to the room; reconnects get 204 for a minute.
     pub async fn kick(&self, actor: &Visitor, room: &RoomName, target: &str) -> Result<(), ModerationError> {
-        self.require_moderator(actor).await?;
         let name = NameKey::new(target);
+        self.require_rank(actor, &name, AuditAction::Kick).await?;
         self.caches.kick(room, &name);
         self.record(actor.name(), AuditAction::Kick, target, Some(room), None).await?;
         self.controls.announce(Control::Kicked { room: room.clone(), name });
-        Ok(())
-    }
-
-    /// Bans (or unbans) an account or a guest name site-wide: sessions end,
-    /// streams close, logins fail like a wrong password.
-    pub async fn ban(&self, actor: &Visitor, target: &str, banned: bool) -> Result<(), ModerationError> {
-        self.require_moderator(actor).await?;
-        let name = NameKey::new(target);
-        self.store.set_banned(&name, banned, actor.name(), self.clock.now_ms()).await?;
-        self.forget(None);
-        if banned && let Some(user) = self.store.find_user(target).await? {
-            self.sessions.end_all(user.id).await?;
-        }
-        let action = if banned { AuditAction::Ban } else { AuditAction::Unban };
-        self.record(actor.name(), action, target, None, None).await?;
-        if banned {
-            self.controls.announce(Control::Banned { name });
-        }
         Ok(())
     }
 
@@ -356,28 +361,6 @@ impl Moderation {
         self.record(actor.name(), AuditAction::MembersOnly, room.as_str(), Some(room), Some(detail)).await?;
         self.controls.announce(Control::AccessChanged { room: room.clone() });
         Ok(())
-    }
-
-    /// Admins grant and revoke moderator.
-    pub async fn set_role(&self, actor: &Visitor, target: &str, role: Role) -> Result<(), ModerationError> {
-        if self.role(actor).await? != Some(Role::Admin) {
-            return Err(ModerationError::NotAnAdmin);
-        }
-        if role == Role::Admin {
-            return Err(ModerationError::Refused("admins are made from the command line: chat user set-role".into()));
-        }
-        if !self.store.set_role(target, role).await? {
-            return Err(ModerationError::Refused(format!("no account named {target:?}")));
-        }
-        self.record(actor.name(), AuditAction::SetRole, target, None, Some(role.to_string())).await?;
-        Ok(())
-    }
-
-    pub async fn audit_log(&self, actor: &Visitor, limit: u32) -> Result<Vec<AuditEntry>, ModerationError> {
-        if self.role(actor).await? != Some(Role::Admin) {
-            return Err(ModerationError::NotAnAdmin);
-        }
-        Ok(self.store.audit_log(limit).await?)
     }
 
     /// Whether the viewer of a stream must stop seeing it after `control`.

@@ -33,7 +33,7 @@ use crate::rooms::{self, Delivery, RoomName};
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 use engine::Engine;
 pub use export::ExportError;
-pub use moderation::{AuditEntry, Authorship, RoomFlag, RoomPolicy};
+pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]
@@ -171,16 +171,6 @@ impl Store {
         Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
     }
 
-    /// Sets an account's role; `false` when there is no such account.
-    pub async fn set_role(&self, name: &str, role: crate::auth::Role) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET role = $1 WHERE lower(name) = lower($2)")
-            .bind(role.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
     /// Every account as (name, role, created), oldest first.
     pub async fn list_users(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query("SELECT name, role, created_at_ms FROM users ORDER BY id").fetch_all(&self.pool).await?;
@@ -196,10 +186,28 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes an account and its sessions; its messages stay, shown as
-    /// written by [`DELETED_USER`].
-    pub async fn delete_user(&self, user_id: i64) -> Result<(), StoreError> {
+    /// Deletes an account, in one transaction with what is keyed by its
+    /// name: its room memberships and mutes go (so whoever registers the
+    /// name next inherits no access), its messages stay, shown as written by
+    /// [`DELETED_USER`]. A ban on the name stays: deleting cannot lift it.
+    /// Answers the rooms whose access rules changed, for caches to forget.
+    pub async fn delete_user(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
+        let Some(name) = name else { return Ok(Vec::new()) };
+        let key = crate::auth::NameKey::new(&name);
+        let mut rooms: Vec<String> = sqlx::query_scalar("DELETE FROM room_members WHERE name = $1 RETURNING room")
+            .bind(key.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let muted: Vec<String> = sqlx::query_scalar("DELETE FROM mutes WHERE name = $1 RETURNING room")
+            .bind(key.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        rooms.extend(muted);
+        rooms.sort();
+        rooms.dedup();
         sqlx::query("UPDATE messages SET user_name = $1 WHERE user_id = $2")
             .bind(DELETED_USER)
             .bind(user_id)
@@ -207,7 +215,7 @@ impl Store {
             .await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(rooms)
     }
 
     // ---- sessions -------------------------------------------------------

@@ -52,6 +52,53 @@ impl Store {
         stored.map(|text| text.parse().map_err(|e| decode_error(Box::new(e)))).transpose()
     }
 
+    /// The role of the account named `name`; `None` when there is none
+    /// (a guest name, or nobody).
+    pub async fn role_of_name(&self, name: &NameKey) -> Result<Option<Role>, StoreError> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE lower(name) = lower($1)")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        stored.map(|text| text.parse().map_err(|e| decode_error(Box::new(e)))).transpose()
+    }
+
+    /// Sets an account's role, unless that would leave no admin.
+    ///
+    /// Two demotions at once must not both see "another admin is left": the
+    /// first statement writes every admin row (changing nothing), which in
+    /// PostgreSQL locks them until commit and in SQLite takes the one write
+    /// lock, so a second demotion waits, and then counts (PostgreSQL reads
+    /// each statement afresh at READ COMMITTED) what the first committed.
+    pub async fn set_role(&self, name: &str, role: Role) -> Result<RoleChange, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET role = role WHERE role = $1")
+            .bind(Role::Admin.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let current: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE lower(name) = lower($1)")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(current) = current else { return Ok(RoleChange::NoSuchAccount) };
+        let current: Role = current.parse().map_err(|e| decode_error(Box::new(e)))?;
+        if current == Role::Admin && role != Role::Admin {
+            let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = $1")
+                .bind(Role::Admin.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            if admins <= 1 {
+                return Ok(RoleChange::LastAdmin);
+            }
+        }
+        sqlx::query("UPDATE users SET role = $1 WHERE lower(name) = lower($2)")
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RoleChange::Changed)
+    }
+
     pub async fn authorship(&self, room: &str, id: i64) -> Result<Option<Authorship>, StoreError> {
         let row = sqlx::query("SELECT user_id, user_name, at_ms, deleted_by FROM messages WHERE room = $1 AND id = $2")
             .bind(room)
@@ -196,6 +243,15 @@ impl Store {
 /// A stored value that names none of our enum's variants.
 fn decode_error(error: Box<dyn std::error::Error + Send + Sync>) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(error))
+}
+
+/// What [`Store::set_role`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    Changed,
+    NoSuchAccount,
+    /// Refused: the account is the last admin.
+    LastAdmin,
 }
 
 /// The boolean flags a room has.

@@ -45,6 +45,10 @@ pub enum Gate {
     /// Ids after `after` and before this one have not been delivered: the
     /// caller fills them from the store, then offers this one again.
     Gap { after: i64 },
+    /// Not delivered: it would be the first on its room's new queue, and set
+    /// the cursor every later id is judged by. Only
+    /// [`Hub::deliver_unless_first`] answers this.
+    Fresh,
 }
 
 impl Hub {
@@ -98,6 +102,17 @@ impl Hub {
     /// that room's queue is owed: one map lookup, whatever the number of
     /// rooms.
     pub fn deliver(&self, delivery: &Arc<Delivery>) -> Gate {
+        self.offer(delivery, true)
+    }
+
+    /// [`Hub::deliver`], except that a message that would be the first on
+    /// its room's queue is left for the caller to vouch for ([`Gate::Fresh`]):
+    /// a message heard on the bus whose id the store may not have.
+    pub fn deliver_unless_first(&self, delivery: &Arc<Delivery>) -> Gate {
+        self.offer(delivery, false)
+    }
+
+    fn offer(&self, delivery: &Arc<Delivery>, first_ok: bool) -> Gate {
         let mut rooms = self.inner.rooms();
         let Some(queue) = rooms.get_mut(&delivery.message.room) else {
             return Gate::NoSubscribers;
@@ -106,6 +121,7 @@ impl Hub {
         match queue.last {
             Some(last) if id <= last => return Gate::Duplicate,
             Some(last) if id > last + 1 => return Gate::Gap { after: last },
+            None if !first_ok => return Gate::Fresh,
             _ => {}
         }
         queue.last = Some(id);
@@ -208,6 +224,17 @@ mod tests {
         assert_eq!(subscriber.recv().await.unwrap().id(), 5);
         assert_eq!(subscriber.recv().await.unwrap().id(), 6);
         assert_eq!(hub.cursors(), vec![(room, Some(6))]);
+    }
+
+    #[tokio::test]
+    async fn a_first_delivery_can_be_held_back_for_the_caller_to_vouch_for() {
+        let hub = Hub::new(16);
+        let room = RoomName::parse("f").unwrap();
+        let _subscriber = hub.subscribe(&room);
+        assert_eq!(hub.deliver_unless_first(&delivery(&room, i64::MAX)), Gate::Fresh);
+        assert_eq!(hub.cursors(), vec![(room.clone(), None)], "the cursor is not set");
+        assert_eq!(hub.deliver(&delivery(&room, 3)), Gate::Delivered);
+        assert_eq!(hub.deliver_unless_first(&delivery(&room, 4)), Gate::Delivered, "only the first is held back");
     }
 
     #[tokio::test]

@@ -121,6 +121,9 @@ impl ApiError {
                 ModerationError::NotAModerator
                 | ModerationError::NotAnAdmin
                 | ModerationError::NotYours
+                | ModerationError::Outranked { .. }
+                | ModerationError::OnYourself(_)
+                | ModerationError::LastAdmin(_)
                 | ModerationError::Refused(_) => Status::Forbidden,
                 ModerationError::Store(_) => Status::ServiceUnavailable,
             },

@@ -65,7 +65,7 @@ async fn a_stored_role_or_action_we_do_not_know_is_an_error_not_a_demotion() {
     let (store, _moderation, dir) = open().await;
     let id = store.create_user("alice", "not-a-real-hash").await.unwrap();
     assert_eq!(store.role_of(id).await.unwrap(), Some(Role::Member), "the column's default");
-    assert!(store.set_role("ALICE", Role::Moderator).await.unwrap());
+    assert_eq!(store.set_role("ALICE", Role::Moderator).await.unwrap(), chat::store::RoleChange::Changed);
     assert_eq!(store.role_of(id).await.unwrap(), Some(Role::Moderator));
     assert_eq!(store.role_of(id + 1).await.unwrap(), None, "no such account");
 

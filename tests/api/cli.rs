@@ -89,3 +89,38 @@ async fn the_cli_works_while_the_server_serves_the_same_database() {
     assert_eq!(me["guest"], true, "the reset ended alice's session");
     crate::process::stop(server).await;
 }
+
+/// A login on a fresh app over `dir` (fresh caches): its status.
+async fn login_status(dir: &Path, name: &str) -> u16 {
+    let client = crate::helpers::client_on(dir, |f| f).await;
+    client.get("/login").dispatch().await;
+    let token = client.cookies().get_private("csrf").expect("a csrf cookie").value().to_owned();
+    let form =
+        crate::helpers::encode_form(&[("username", name), ("password", "correct horse battery"), ("csrf", &token)]);
+    let response = client.post("/login").header(rocket::http::ContentType::Form).body(form).dispatch().await;
+    response.status().code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_bans_and_unbans_on_the_command_line_so_a_banned_admin_can_always_get_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(chat(dir.path(), &["user", "add", "boss"], "correct horse battery\n").status.success());
+    assert!(chat(dir.path(), &["user", "set-role", "boss", "admin"], "").status.success());
+    assert_eq!(login_status(dir.path(), "boss").await, 303);
+
+    let banned = chat(dir.path(), &["user", "ban", "Boss"], "");
+    assert!(banned.status.success(), "{}", stderr(&banned));
+    assert!(stdout(&banned).contains("banned"), "{}", stdout(&banned));
+    let listed = stdout(&chat(dir.path(), &["user", "list"], ""));
+    assert!(listed.lines().any(|l| l.starts_with("boss\tadmin") && l.ends_with("\tbanned")), "{listed}");
+    assert_eq!(login_status(dir.path(), "boss").await, 401, "a banned admin cannot log in");
+
+    let unbanned = chat(dir.path(), &["user", "unban", "boss"], "");
+    assert!(unbanned.status.success(), "{}", stderr(&unbanned));
+    assert!(!stdout(&chat(dir.path(), &["user", "list"], "")).contains("banned"));
+    assert_eq!(login_status(dir.path(), "boss").await, 303, "and is back in without SQL");
+
+    let demoted = chat(dir.path(), &["user", "set-role", "boss", "member"], "");
+    assert!(!demoted.status.success(), "the last admin stays an admin");
+    assert!(stderr(&demoted).contains("last admin"), "{}", stderr(&demoted));
+}

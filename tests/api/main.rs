@@ -24,6 +24,7 @@ mod persistence;
 mod presence;
 mod process;
 mod protection;
+mod ranks;
 mod registrations;
 mod sessions;
 mod sockets;

@@ -230,3 +230,33 @@ async fn admins_grant_moderator_and_read_the_audit_log() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("set-role") && page.body.contains("bob"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_removes_its_memberships_and_mutes_so_the_next_owner_of_the_name_inherits_none() {
+    let app = spawn_server().await;
+    let mut moderator = with_role(&app, "mod", "moderator").await;
+    let mut alice = member(&app, "alice").await;
+    let (status, _) =
+        act(&mut moderator, "/rooms/staff/members-only", json!({ "enabled": true, "add": ["alice"] })).await;
+    assert_eq!(status, 200);
+    assert_eq!(act(&mut moderator, "/rooms/r/mute", json!({ "user": "alice", "minutes": 10 })).await.0, 200);
+    moderator.say("staff", "staff only").await;
+    assert_eq!(alice.get("/rooms/staff/messages").await.status, 200, "a member of the room reads it");
+    assert_eq!(act(&mut alice, "/rooms/r/messages", json!({ "text": "hi" })).await.0, 403, "and is muted");
+
+    let deleted = alice.post_form("/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let mut db = crate::helpers::connect_db(app.dir()).await;
+    for table in ["room_members", "mutes"] {
+        let left: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE name = 'alice'"))
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{table} keeps nothing of the deleted account");
+    }
+
+    // Within the policy cache's lifetime, and with the name's case changed.
+    let mut next_owner = member(&app, "Alice").await;
+    assert_eq!(next_owner.get("/rooms/staff/messages").await.status, 404, "no inherited membership");
+    assert_eq!(act(&mut next_owner, "/rooms/r/messages", json!({ "text": "hello" })).await.0, 201, "no mute");
+}
