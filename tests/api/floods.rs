@@ -13,7 +13,9 @@ fn limited(figment: rocket::figment::Figment) -> rocket::figment::Figment {
 
 #[rocket::async_test]
 async fn a_member_posts_a_burst_of_10_then_gets_429_with_retry_after() {
-    let app = spawn_app_with(limited).await;
+    // The default burst at a slower refill: ten durable posts on a busy
+    // machine can take longer than the default rate's 200 ms per token.
+    let app = spawn_app_with(|f| limited(f).merge(("posts_per_sec", 1))).await;
     app.register("alice", "correct horse battery").await;
     for i in 0..10 {
         assert_eq!(app.post_json("lobby", r#"{"text":"hi"}"#).await.status(), Status::Created, "post {i}");
