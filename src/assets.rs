@@ -71,8 +71,8 @@ impl Pages {
     }
 
     /// Renders template `name` with `context` (an object).
-    pub fn render(&self, name: &str, context: &Value) -> Result<String, AssetError> {
-        let context = tera::Context::from_value(context.clone())
+    pub fn render(&self, name: &str, context: Value) -> Result<String, AssetError> {
+        let context = tera::Context::from_value(context)
             .map_err(|e| AssetError::Render { name: name.to_owned(), reason: full_reason(&e) })?;
         self.tera
             .render(name, &context)
@@ -135,7 +135,7 @@ mod tests {
     fn every_built_in_template_parses_and_values_are_escaped() {
         let pages = Pages::load(None).unwrap();
         let html = pages
-            .render("account", &json!({ "kind": "login", "error": "<script>x</script>", "username": "", "csrf": "t" }))
+            .render("account", json!({ "kind": "login", "error": "<script>x</script>", "username": "", "csrf": "t" }))
             .unwrap();
         assert!(html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"), "{html}");
         assert!(!html.contains("<script>x"));
@@ -146,9 +146,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("audit.html.tera"), "custom audit for {{ me.name }}").unwrap();
         let pages = Pages::load(Some(dir.path())).unwrap();
-        assert_eq!(pages.render("audit", &json!({ "me": { "name": "<b>" } })).unwrap(), "custom audit for &lt;b&gt;");
+        assert_eq!(pages.render("audit", json!({ "me": { "name": "<b>" } })).unwrap(), "custom audit for &lt;b&gt;");
         let account = json!({ "kind": "login", "error": null, "username": "", "next": null, "csrf": "t" });
-        assert!(pages.render("account", &account).is_ok());
+        assert!(pages.render("account", account).is_ok());
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl<'r> Responder<'r, 'static> for Template {
             tracing::error!("the pages are not loaded");
             return Err(Status::ServiceUnavailable);
         };
-        match pages.render(self.name, &self.context) {
+        match pages.render(self.name, self.context) {
             Ok(html) => (ContentType::HTML, html).respond_to(request),
             Err(e) => {
                 tracing::error!("{e}");
