@@ -21,7 +21,7 @@ use crate::config::Settings;
 use crate::housekeeping::Housekeeping;
 use crate::limits::Limits;
 use crate::live::Streams;
-use crate::messages::Chat;
+use crate::messages::{Chat, ChatRules};
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
 use crate::presence::Presence;
@@ -78,7 +78,7 @@ impl Services {
             moderation = moderation.with_peers(peers.outgoing);
             moderation.follow_peers(peers.incoming, &tasks);
         }
-        let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), settings.allow_guests);
+        let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), ChatRules::from(settings));
         let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
         let housekeeping = Housekeeping::new(
             store.clone(),

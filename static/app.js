@@ -2,7 +2,8 @@
 // live.js), who is online with join and leave notices, older history on
 // scrolling up, unread count in the title, @mentions, the room list, sending
 // with fetch, local times, deleted messages as tombstones (the moderation
-// menu itself is moderation.js). Text from users is only ever inserted with
+// menu itself is moderation.js; replies, edits and reactions are
+// conversation.js). Text from users is only ever inserted with
 // textContent, never as HTML; join and leave lines exist only on this page.
 "use strict";
 
@@ -24,16 +25,20 @@
 
   // The per-message menu; its actions' refusals show in the error line.
   const moderation = window.ChatModeration.setup({ chat, room, me, role, showError, clearError, onDeleted: deleted });
+  const conversation = window.ChatConversation.setup({ list, room, me, form, box, showError, clearError, jumpTo });
 
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
   // Ids deleted while this page was open, in case one arrives after that.
   const deletedIds = new Set();
-  let newest = Number(chat.dataset.lastId) || 0;
+  // How far into the room's sequence (messages and changes) the page is:
+  // where its stream resumes.
+  let newest = Number(chat.dataset.position) || 0;
   for (const li of list.querySelectorAll("li.msg")) {
     seen.add(Number(li.dataset.id));
     if (li.classList.contains("deleted")) continue;
     if (mention.test(li.querySelector(".text").textContent)) li.classList.add("mention");
+    conversation.decorate(li);
     moderation.decorate(li);
   }
   let historyDone = seen.size < PAGE;
@@ -49,8 +54,11 @@
     onState: setState,
     onRole: (role) => (chat.dataset.stream = role),
     onEvent(kind, data) {
+      if (data.seq) newest = Math.max(newest, data.seq);
       if (kind === "message") show(data, true);
       else if (kind === "presence") showPresence(data);
+      else if (kind === "edit") conversation.applyEdit(data);
+      else if (kind === "reaction") conversation.applyReactions(data.id, data.reactions);
       else if (kind === "delete") deleted(data.id);
       else if (kind === "reset") {
         seen.clear();
@@ -110,13 +118,16 @@
     if (message.deleted || deletedIds.has(message.id)) {
       li.classList.add("deleted");
       li.append(tombstoneText());
+      conversation.render(li, message);
       return li;
     }
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
     li.append(text);
+    conversation.render(li, message);
     if (mention.test(message.text)) li.classList.add("mention");
+    conversation.decorate(li);
     moderation.decorate(li);
     return li;
   }
@@ -125,6 +136,7 @@
   // becomes a tombstone at once, with no text and no menu.
   function deleted(id) {
     deletedIds.add(id);
+    conversation.applyDelete(id);
     const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
     if (!li || li.classList.contains("deleted")) return;
     moderation.strip(li);
@@ -200,6 +212,16 @@
   // --- older history ----------------------------------------------------
   let loadingOlder = false;
   list.addEventListener("scroll", () => list.scrollTop < 150 && loadOlder(), { passive: true });
+
+  // Shows message `id`, loading older history until it is on the page.
+  async function jumpTo(id) {
+    for (let pages = 0; !seen.has(id) && !historyDone && pages < 100; pages++) await loadOlder();
+    const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
+    if (!li) return showError("that message is no longer in the history");
+    li.scrollIntoView({ block: "center" });
+    li.classList.add("flash");
+    setTimeout(() => li.classList.remove("flash"), 2000);
+  }
 
   async function loadOlder() {
     if (loadingOlder || historyDone) return;
@@ -299,19 +321,22 @@
     event.preventDefault();
     const text = box.value;
     if (!text.trim()) return;
-    const button = form.querySelector("button");
+    const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
+    const target = conversation.target(text);
     try {
-      const response = await fetch(form.action, {
+      const response = await fetch(target.path, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ text }),
+        body: JSON.stringify(target.body),
       });
       const body = await response.json().catch(() => ({}));
-      if (response.status === 201) {
+      if (response.ok) {
         box.value = "";
-        show(body, true);
-        list.scrollTop = list.scrollHeight;
+        conversation.reset();
+        if (target.edit) conversation.applyEdit(body);
+        else show(body, true);
+        if (!target.edit) list.scrollTop = list.scrollHeight;
         clearError();
       } else {
         showError(body.error || "sending failed (" + response.status + ")");

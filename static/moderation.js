@@ -88,7 +88,7 @@ window.ChatModeration = (function () {
           focusItem(event.key === "ArrowDown" ? 0 : -1);
         }
       });
-      li.append(button);
+      (li.querySelector(".msg-tools") || li).append(button);
     }
 
     // Removes the button and its menu (a deleted message has neither).

@@ -95,6 +95,7 @@ async fn store_with(messages: usize) -> (Store, Hub, tempfile::TempDir, RoomName
             room: room.clone(),
             author: author.clone(),
             text: MessageText::parse(&format!("m{i}")).unwrap(),
+            reply_to: None,
         };
         store.append(message).await.unwrap();
     }
@@ -108,7 +109,7 @@ async fn replay(store: &Store, hub: &Hub, room: &RoomName, start: Start) -> (boo
     while let Ok(item) = tokio::time::timeout(Duration::from_millis(20), feed.next()).await {
         match item.unwrap().unwrap() {
             FeedItem::Reset => reset = true,
-            FeedItem::Message(delivery) => ids.push(delivery.id()),
+            FeedItem::Message(delivery) => ids.push(delivery.seq()),
         }
     }
     (reset, ids)

@@ -8,7 +8,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &str| {
     match ClientFrame::parse(input) {
-        Ok(ClientFrame::Send(text)) => assert!(input.contains("send"), "{text}"),
+        Ok(ClientFrame::Send { text, reply_to }) => {
+            assert!(input.contains("send"), "{text}");
+            assert!(reply_to.is_none_or(|id| id > 0));
+        }
         Ok(ClientFrame::Resume(after)) => assert!(after >= 0),
         Err(reason) => assert!(!reason.is_empty()),
     }

@@ -85,7 +85,7 @@ impl Publish for Fanout {
             if outbox.try_send(delivery.clone()).is_err() {
                 tracing::warn!(
                     "bus outbox full: message {} of #{} left to the sweep",
-                    delivery.id(),
+                    delivery.seq(),
                     delivery.message.room
                 );
             }
@@ -152,7 +152,7 @@ impl FanoutTask {
             Gate::Delivered | Gate::NoSubscribers | Gate::Duplicate => true,
             // The room's queue is new: its first id sets the cursor.
             Gate::Fresh => {
-                delivery.id() <= self.store.last_id(room).await? && self.hub.deliver(&delivery) == Gate::Delivered
+                delivery.seq() <= self.store.last_id(room).await? && self.hub.deliver(&delivery) == Gate::Delivered
             }
             Gate::Gap { after } => {
                 self.fill(room, after).await?;
@@ -161,7 +161,7 @@ impl FanoutTask {
         };
         if !in_range {
             self.hub.metrics().bus_rejected.with_label_values(&["out_of_range"]).inc();
-            tracing::debug!("bus: dropped message {} of #{room}: the store has no such id", delivery.id());
+            tracing::debug!("bus: dropped message {} of #{room}: the store has no such id", delivery.seq());
         }
         Ok(())
     }
@@ -169,11 +169,11 @@ impl FanoutTask {
     /// Delivers every stored message of `room` after `after`.
     async fn fill(&mut self, room: &RoomName, mut after: i64) -> Result<(), StoreError> {
         loop {
-            let missed = self.store.after(room, after, None, FILL_BATCH).await?;
+            let missed = self.store.sequence_after(room, after, None, FILL_BATCH).await?;
             let complete = missed.len() < FILL_BATCH as usize;
-            for message in missed {
-                after = message.id;
-                let _ = self.hub.deliver(&Delivery::new(message));
+            for delivery in missed {
+                after = delivery.seq();
+                let _ = self.hub.deliver(&delivery);
             }
             if complete {
                 return Ok(());

@@ -147,17 +147,12 @@ impl Channels {
             if (self.clock.now_ms() - note.at_ms).abs() > CONTROL_FRESH_MS {
                 return Err("stale");
             }
-            if let Control::Deleted { id, .. } = note.control
-                && id < 1
-            {
-                return Err("out_of_range");
-            }
             return Ok(Heard::Control(note.control));
         }
-        let delivery = std::str::from_utf8(body).ok().and_then(Delivery::from_json).ok_or("malformed")?;
-        // Ids start at 1; how far ahead one may be is the fan-out's to judge
-        // (it knows the store).
-        if delivery.id() < 1 {
+        let delivery = std::str::from_utf8(body).ok().and_then(Delivery::from_bus).ok_or("malformed")?;
+        // Numbers start at 1; how far ahead one may be is the fan-out's to
+        // judge (it knows the store).
+        if delivery.seq() < 1 || delivery.message.id < 1 {
             return Err("out_of_range");
         }
         Ok(Heard::Message(delivery))
@@ -238,7 +233,7 @@ impl Outgoing {
                 Some(Publication { payload: channels.key.seal(&channels.control, &body), channel: channels.control.clone() })
             }
             delivery = self.deliveries.recv() => delivery.map(|d| Publication {
-                payload: channels.key.seal(&channels.messages, &d.json),
+                payload: channels.key.seal(&channels.messages, &d.bus_json()),
                 channel: channels.messages.clone(),
             }),
         }

@@ -36,6 +36,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("template_dir", "a directory whose *.html.tera replace the built-in templates of the same name"),
     ("static_dir", "a directory whose files replace the built-in /static/ files of the same name"),
     ("allow_guests", "visitors who are not logged in may post as guest-xxxxxx"),
+    ("edit_window_secs", "how long after posting its author may edit a message"),
     ("heartbeat_secs", "seconds between SSE heartbeats (1 to 15)"),
     ("sse_retry_ms", "what SSE clients wait before reconnecting (ms)"),
     ("room_queue_capacity", "messages a room's queue holds for a slow subscriber"),

@@ -70,6 +70,8 @@ pub struct Settings {
     pub static_dir: Option<PathBuf>,
     /// Whether visitors who are not logged in may post (as `guest-xxxxxx`).
     pub allow_guests: bool,
+    /// How long after posting its author may edit a message (seconds).
+    pub edit_window_secs: u64,
     /// Seconds between SSE heartbeat comments (proxies drop silent streams).
     pub heartbeat_secs: u64,
     /// What SSE clients are told to wait before reconnecting, in ms.
@@ -136,6 +138,7 @@ impl Default for Settings {
             template_dir: None,
             static_dir: None,
             allow_guests: true,
+            edit_window_secs: 24 * 60 * 60,
             heartbeat_secs: 15,
             sse_retry_ms: 2000,
             room_queue_capacity: 1024,

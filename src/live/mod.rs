@@ -9,15 +9,15 @@
 //! presence. The caps come before anything that names a room: every room
 //! checked leaves a policy in the (bounded) cache, so a client at its cap
 //! must not be able to fill that cache with 429s. The resulting
-//! [`StreamSession`] yields [`Item`]s (messages, resets, online lists,
-//! deletions, keepalive moments, the end); the web layer only encodes them.
+//! [`StreamSession`] yields [`Item`]s (the rooms' sequences of messages
+//! and changes, resets, online lists, keepalive moments, the end); the web layer only encodes them.
 //! Adding an event kind means one variant of [`Item`] and one arm per
 //! encoder. This module knows nothing of HTTP, cookies or framing.
 
 mod poll;
 mod session;
 
-pub use poll::long_poll;
+pub use poll::{PollAnswer, long_poll};
 pub use session::{Ending, FrameRefusal, Item, StreamSession};
 
 use std::net::IpAddr;

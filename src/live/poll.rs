@@ -1,14 +1,26 @@
 //! A long poll (`GET /rooms/<room>/messages?after=&wait=`) read from a
-//! stream session: what is stored after `after` answers at once (for anyone
-//! who may read the room); otherwise the poll waits, admitted like any
-//! stream, for the first new message and takes whatever is queued right
-//! behind it.
+//! stream session: what the room's sequence holds after `after` (new
+//! messages and changes to older ones) answers at once (for anyone who may
+//! read the room); otherwise the poll waits, admitted like any stream, for
+//! the first new entry and takes whatever is queued right behind it.
+
+use std::sync::Arc;
 
 use super::{Item, Refusal, StreamRequest, Streams, Transport, Viewer};
 use crate::messages::HistoryQuery;
 use crate::moderation::ModerationError;
-use crate::rooms::{Message, RoomName};
+use crate::rooms::{Delivery, Message, RoomName};
 use crate::stream::Start;
+
+/// What a `GET /rooms/<room>/messages` answers.
+pub enum PollAnswer {
+    /// A plain history read (no `wait`): messages as they are now.
+    History(Vec<Message>),
+    /// A long poll (`after` and `wait`): the room's sequence after `after`,
+    /// each entry tagged with its kind (a client's next `after` is the last
+    /// entry's `seq`, or `id` for a new message).
+    Sequence(Vec<Arc<Delivery>>),
+}
 
 /// Answers a long poll; a query without `after` and `wait` is a plain read.
 pub async fn long_poll(
@@ -18,7 +30,7 @@ pub async fn long_poll(
     room: RoomName,
     query: &HistoryQuery,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<Vec<Message>, Refusal> {
+) -> Result<PollAnswer, Refusal> {
     let chat = &streams.shared.chat;
     // Only who may see the room matters for what is already stored.
     let visitor = viewer.visitor().ok_or(Refusal::SessionEnded)?;
@@ -26,18 +38,19 @@ pub async fn long_poll(
         return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
     }
     let (Some(after), Some(wait)) = (query.after, query.wait) else {
-        return Ok(chat.history(&room, query).await?);
+        return Ok(PollAnswer::History(chat.history(&room, query).await?));
     };
+    let stored = || chat.sequence(&room, after, query.before, query.limit);
     // The queue can answer only for a poll that is not bounded above.
     let open_ended = query.before.is_none();
     if !(open_ended && chat.delivered_nothing_after(&room, after)) {
-        let found = chat.history(&room, query).await?;
+        let found = stored().await?;
         if !found.is_empty() {
-            return Ok(found);
+            return Ok(PollAnswer::Sequence(found));
         }
     }
     if wait.is_zero() {
-        return Ok(Vec::new());
+        return Ok(PollAnswer::Sequence(Vec::new()));
     }
     // Waiting holds a stream: admitted like one (caps, kicks and bans).
     let request = StreamRequest {
@@ -53,24 +66,24 @@ pub async fn long_poll(
             match session.next().await {
                 // Ids at or below `after` come only after a reset (a cursor
                 // from beyond this history): keep waiting, as for nothing.
-                Item::Message(first) if first.id() > after => return Some(first),
+                Item::Message(first) if first.seq() > after => return Some(first),
                 Item::End(_) => return None,
                 _ => continue,
             }
         }
     })
     .await;
-    let Ok(Some(first)) = waited else { return Ok(Vec::new()) };
+    let Ok(Some(first)) = waited else { return Ok(PollAnswer::Sequence(Vec::new())) };
     if !open_ended {
-        return Ok(chat.history(&room, query).await?);
+        return Ok(PollAnswer::Sequence(stored().await?));
     }
-    // The feed is gap-free: what is ready behind the first message follows it.
-    let mut run = vec![first.message.clone()];
+    // The feed is gap-free: what is ready behind the first entry follows it.
+    let mut run = vec![first];
     while run.len() < query.limit as usize {
         match session.ready() {
-            Some(Item::Message(next)) => run.push(next.message.clone()),
+            Some(Item::Message(next)) => run.push(next),
             _ => break,
         }
     }
-    Ok(run)
+    Ok(PollAnswer::Sequence(run))
 }

@@ -38,11 +38,6 @@ pub enum Item {
     /// A room's online list: once per room when the stream opens, then at
     /// each change.
     Presence(Arc<Online>),
-    /// A message became a tombstone.
-    Deleted {
-        room: RoomName,
-        id: i64,
-    },
     /// Nothing else to say for a while: SSE sends a comment, a WebSocket a
     /// ping (and the server notices a closed connection at that write).
     Keepalive,
@@ -230,7 +225,12 @@ impl StreamSession {
 
     /// Posts to `room` as the stream's viewer, with the same checks and
     /// reasons as an HTTP post (the session must still live).
-    pub async fn post(&mut self, room: &RoomName, text: &str) -> Result<Arc<Delivery>, FrameRefusal> {
+    pub async fn post(
+        &mut self,
+        room: &RoomName,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Arc<Delivery>, FrameRefusal> {
         let shared = &self.streams.shared;
         let visitor = &self.admitted.visitor;
         if let Visitor::User(user) = visitor
@@ -239,7 +239,7 @@ impl StreamSession {
             return Err(FrameRefusal::SessionEnded);
         }
         shared.limits.posts.check(visitor, self.client_ip).map_err(FrameRefusal::RateLimited)?;
-        Ok(shared.chat.post(room.clone(), visitor, text).await?)
+        Ok(shared.chat.post(room.clone(), visitor, text, reply_to).await?)
     }
 }
 
@@ -301,8 +301,8 @@ fn keepalive_timer(every: Duration) -> tokio::time::Interval {
     timer
 }
 
-/// What moderation asks of an open stream: deletions to pass on; kicks,
-/// bans and access changes that end it.
+/// What moderation asks of an open stream: kicks, bans and access changes
+/// that end it.
 struct Moderated {
     streams: Streams,
     viewer: Visitor,
@@ -323,9 +323,6 @@ impl Moderated {
     async fn next(&mut self) -> Item {
         loop {
             match self.controls.recv().await {
-                Ok(Control::Deleted { room, id }) if self.rooms.contains(&room) => {
-                    return Item::Deleted { room, id };
-                }
                 // Boxed, like every rare store read here: the waiting state
                 // of the many idle streams stays small.
                 Ok(control) => {

@@ -1,5 +1,6 @@
 //! Announcements of moderation actions that open streams must react to (a
-//! deletion, a kick, a ban, a changed allow list), and where they go: to
+//! kick, a ban, a changed allow list; a deletion is a change in its room's
+//! sequence, delivered like a message), and where they go: to
 //! this instance's streams through a broadcast channel, and, with several
 //! instances, out on the bus so the others' streams react too.
 //!
@@ -21,8 +22,6 @@ const LOCAL_CAPACITY: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "control", rename_all = "snake_case")]
 pub enum Control {
-    /// A message became a tombstone: pages remove it.
-    Deleted { room: RoomName, id: i64 },
     /// A visitor was kicked from a room.
     Kicked { room: RoomName, name: NameKey },
     /// A name was banned site-wide.
@@ -81,7 +80,6 @@ mod tests {
     fn controls_round_trip_through_their_wire_form() {
         let room = RoomName::parse("lobby").unwrap();
         for control in [
-            Control::Deleted { room: room.clone(), id: 7 },
             Control::Kicked { room: room.clone(), name: NameKey::new("bob") },
             Control::Banned { name: NameKey::new("eve") },
             Control::AccessChanged { room },

@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::auth::{AuditAction, NameKey, Role, Sessions, Visitor};
 use crate::clock::Clock;
 use crate::rooms::RoomName;
-use crate::store::{AuditEntry, RoomFlag, RoomPolicy, Store, StoreError};
+use crate::store::{AuditEntry, Change, ChangeError, Changed, RoomFlag, RoomPolicy, Store, StoreError};
 use crate::tasks::Tasks;
 
 /// How long an author may delete their own message.
@@ -60,6 +60,16 @@ pub enum ModerationError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<ChangeError> for ModerationError {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::Store(e) => Self::Store(e),
+            ChangeError::NoSuchMessage => Self::NoSuchMessage,
+            refused => Self::Refused(refused.to_string()),
+        }
+    }
 }
 
 /// The moderation service. Clones share caches and the control channel.
@@ -108,7 +118,6 @@ impl Moderation {
 
     async fn apply_from_peer(&self, control: &Control) {
         match control {
-            Control::Deleted { .. } => {}
             Control::Kicked { room, name } => self.caches.kick(room, name),
             Control::Banned { name } => {
                 self.forget(None);
@@ -142,7 +151,8 @@ impl Moderation {
         Ok((Some(role), locked))
     }
 
-    async fn moderates(&self, visitor: &Visitor) -> Result<bool, StoreError> {
+    /// Whether `visitor` is a moderator or an admin.
+    pub async fn is_moderator(&self, visitor: &Visitor) -> Result<bool, StoreError> {
         Ok(self.role(visitor).await?.is_some_and(Role::moderates))
     }
 
@@ -213,7 +223,7 @@ impl Moderation {
         if policy.members.contains(&name) {
             return Ok(true);
         }
-        self.moderates(visitor).await
+        self.is_moderator(visitor).await
     }
 
     /// Whether `visitor` may post in `room` now, with the reason if not.
@@ -231,7 +241,7 @@ impl Moderation {
             let minutes = (until - now + 59_999) / 60_000;
             return Err(ModerationError::Refused(format!("you are muted in #{room} for {minutes} more minute(s)")));
         }
-        if policy.locked && !self.moderates(visitor).await? {
+        if policy.locked && !self.is_moderator(visitor).await? {
             return Err(ModerationError::Refused(format!("#{room} is locked: only moderators may post")));
         }
         Ok(())
@@ -272,7 +282,7 @@ impl Moderation {
     }
 
     async fn require_moderator(&self, actor: &Visitor) -> Result<(), ModerationError> {
-        if self.moderates(actor).await? { Ok(()) } else { Err(ModerationError::NotAModerator) }
+        if self.is_moderator(actor).await? { Ok(()) } else { Err(ModerationError::NotAModerator) }
     }
 
     /// Deletes a message: its author within 5 minutes, moderators any time.
@@ -294,12 +304,11 @@ impl Moderation {
                 return Err(ModerationError::Outranked { name: message.name, role: author.unwrap_or(Role::Member) });
             }
         }
-        if !message.deleted {
-            self.store.tombstone(room.as_str(), id, actor.name(), now).await?;
+        let change = Change::Delete { by: actor.name().to_owned() };
+        if let Changed::Published(_) = self.store.change(room, id, change).await.map_err(ModerationError::from)? {
             self.record(actor.name(), AuditAction::Delete, &message.name, Some(room), Some(format!("message {id}")))
                 .await?;
         }
-        self.controls.announce(Control::Deleted { room: room.clone(), id });
         Ok(())
     }
 
@@ -367,7 +376,6 @@ impl Moderation {
     pub async fn ends_stream(&self, control: &Control, viewer: &Visitor, room: &RoomName) -> bool {
         let name = NameKey::new(viewer.name());
         match control {
-            Control::Deleted { .. } => false,
             Control::Kicked { room: kicked_from, name: kicked } => kicked_from == room && *kicked == name,
             Control::Banned { name: banned } => *banned == name,
             Control::AccessChanged { room: changed } => {

@@ -6,19 +6,34 @@
 //! added to the read side only; the insert names its columns, so it stays as
 //! it is.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::{NewMessage, Store, StoreError};
-use crate::rooms::{self, Message, RoomName, Tombstone};
+use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tombstone};
 
-/// What every message read selects; [`from_row`] reads them by name.
-const COLUMNS: &str = "id, user_name, guest, text, at_ms, deleted_by, deleted_at_ms";
+/// What every message read selects, with the author and text of the
+/// message it replies to; [`from_row`] reads them by name.
+const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.at_ms, m.deleted_by, m.deleted_at_ms, \
+     m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
 
-/// A row of [`COLUMNS`] as the message clients see. Rows are read one room
-/// at a time, so the room is the one asked for rather than a column.
+/// The tables every message read selects from.
+const FROM: &str = "messages m LEFT JOIN messages q ON q.room = m.room AND q.id = m.reply_to";
+
+/// A row of [`COLUMNS`] as the message clients see (reactions are read
+/// apart, see [`Store::with_reactions`]). Rows are read one room at a time,
+/// so the room is the one asked for rather than a column.
 fn from_row(room: &RoomName, row: &AnyRow) -> Message {
+    let reply_to = row.get::<Option<i64>, _>("reply_to").map(|id| {
+        let user = row.get::<Option<String>, _>("quote_user").unwrap_or_default();
+        let deleted = row.get::<Option<String>, _>("quote_deleted").is_some();
+        let text = row.get::<Option<String>, _>("quote_text").filter(|_| !deleted);
+        Quote::of(id, user, text.as_deref())
+    });
     Message {
         id: row.get("id"),
         room: room.clone(),
@@ -30,20 +45,24 @@ fn from_row(room: &RoomName, row: &AnyRow) -> Message {
             by,
             at: rooms::from_millis(row.get::<Option<i64>, _>("deleted_at_ms").unwrap_or_default()),
         }),
+        edited_at: row.get::<Option<i64>, _>("edited_at_ms").map(rooms::from_millis),
+        reply_to,
+        reactions: Vec::new(),
     }
+}
+
+/// `$first, $first+1, ...` for `count` values of an `IN (...)` list.
+fn params_from(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 impl Store {
     /// The newest `limit` messages, oldest first.
     pub async fn latest(&self, room: &RoomName, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let mut rows =
-            sqlx::query(&format!("SELECT {COLUMNS} FROM messages WHERE room = $1 ORDER BY id DESC LIMIT $2"))
-                .bind(room.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE m.room = $1 ORDER BY m.id DESC LIMIT $2");
+        let mut rows = sqlx::query(&sql).bind(room.as_str()).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.reverse();
-        Ok(rows.iter().map(|r| from_row(room, r)).collect())
+        self.with_reactions(room, rows.iter().map(|r| from_row(room, r)).collect()).await
     }
 
     /// Up to `limit` messages with `after < id < before`, oldest first.
@@ -54,8 +73,9 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Message>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM messages WHERE room = $1 AND id > $2 AND id < $3 ORDER BY id ASC LIMIT $4");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE m.room = $1 AND m.id > $2 AND m.id < $3 ORDER BY m.id ASC LIMIT $4"
+        );
         let rows = sqlx::query(&sql)
             .bind(room.as_str())
             .bind(after)
@@ -63,22 +83,138 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| from_row(room, r)).collect())
+        self.with_reactions(room, rows.iter().map(|r| from_row(room, r)).collect()).await
     }
 
     /// The `limit` messages just before `before`, oldest first.
     pub async fn before(&self, room: &RoomName, before: i64, limit: u32) -> Result<Vec<Message>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM messages WHERE room = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE m.room = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3");
         let mut rows =
             sqlx::query(&sql).bind(room.as_str()).bind(before).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.reverse();
-        Ok(rows.iter().map(|r| from_row(room, r)).collect())
+        self.with_reactions(room, rows.iter().map(|r| from_row(room, r)).collect()).await
+    }
+
+    /// One message as it is now.
+    pub async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(self.messages_by_ids(room, &[id]).await?.pop())
+    }
+
+    /// The messages of `room` with these ids (those that exist), by id.
+    async fn messages_by_ids(&self, room: &RoomName, ids: &[i64]) -> Result<Vec<Message>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE m.room = $1 AND m.id IN ({}) ORDER BY m.id",
+            params_from(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(room.as_str());
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        self.with_reactions(room, rows.iter().map(|r| from_row(room, r)).collect()).await
+    }
+
+    /// What message `id` of `room` looks like quoted in a reply; `None` when
+    /// the room has no such message.
+    pub async fn quote(&self, room: &RoomName, id: i64) -> Result<Option<Quote>, StoreError> {
+        let row = sqlx::query("SELECT user_name, text, deleted_by FROM messages WHERE room = $1 AND id = $2")
+            .bind(room.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            let deleted = r.get::<Option<String>, _>(2).is_some();
+            let text: String = r.get(1);
+            Quote::of(id, r.get(0), (!deleted).then_some(text.as_str()))
+        }))
+    }
+
+    /// Fills in the reactions of `messages` (one query for all of them).
+    async fn with_reactions(&self, room: &RoomName, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+        if messages.is_empty() {
+            return Ok(messages);
+        }
+        let sql = format!(
+            "SELECT id, emoji, name FROM reactions WHERE room = $1 AND id IN ({}) ORDER BY id, at_ms, emoji, name",
+            params_from(2, messages.len())
+        );
+        let mut query = sqlx::query(&sql).bind(room.as_str());
+        for message in &messages {
+            query = query.bind(message.id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        for run in rows.chunk_by(|a, b| a.get::<i64, _>(0) == b.get::<i64, _>(0)) {
+            let id: i64 = run[0].get(0);
+            if let Some(message) = messages.iter_mut().find(|m| m.id == id) {
+                message.reactions = Reaction::tally(run.iter().map(|r| (r.get(1), r.get(2))));
+            }
+        }
+        Ok(messages)
+    }
+
+    /// The room's sequence after `after` (and before `before`, if given):
+    /// new messages and changes, up to `limit` of them, in order, each as it
+    /// is now. This is what a resuming or lagging subscriber replays.
+    pub async fn sequence_after(
+        &self,
+        room: &RoomName,
+        after: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Arc<Delivery>>, StoreError> {
+        let messages = self.after(room, after, before, limit).await?;
+        let changes: Vec<(i64, String, i64)> = sqlx::query(
+            "SELECT seq, kind, message_id FROM changes WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(room.as_str())
+        .bind(after)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+        if changes.is_empty() {
+            return Ok(messages.into_iter().map(Delivery::new).collect());
+        }
+        let mut targets: Vec<i64> = changes.iter().map(|(_, _, id)| *id).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let current: HashMap<i64, Message> =
+            self.messages_by_ids(room, &targets).await?.into_iter().map(|m| (m.id, m)).collect();
+        // Merge by seq (a message's seq is its id). A change whose message
+        // is gone (retention) is left out: there is nothing left to change.
+        let mut merged = Vec::with_capacity(limit as usize);
+        let mut messages = messages.into_iter().peekable();
+        let mut changes = changes.into_iter().peekable();
+        while merged.len() < limit as usize {
+            let take_message = match (messages.peek(), changes.peek()) {
+                (Some(m), Some((seq, _, _))) => m.id < *seq,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_message {
+                merged.push(Delivery::new(messages.next().expect("peeked")));
+                continue;
+            }
+            let (seq, kind, id) = changes.next().expect("peeked");
+            if let (Some(kind), Some(message)) = (Kind::parse_change(&kind), current.get(&id)) {
+                merged.push(Delivery::change(kind, seq, message.clone()));
+            }
+        }
+        Ok(merged)
     }
 }
 
 /// The columns a new message's insert fills, in the order of
 /// [`insert_values`]; the other columns start NULL.
-pub(super) const INSERT_COLUMNS: [&str; 7] = ["room", "id", "user_id", "user_name", "guest", "text", "at_ms"];
+pub(super) const INSERT_COLUMNS: [&str; 8] =
+    ["room", "id", "user_id", "user_name", "guest", "text", "at_ms", "reply_to"];
 
 /// One value of an insert, in a form either engine binds (rusqlite in the
 /// SQLite writer, sqlx in the pooled one). It borrows from the batch, so
@@ -105,12 +241,13 @@ pub(super) fn insert_values(
         Integer(Some(i64::from(message.author.guest))),
         Text(message.text.as_str()),
         Integer(Some(rooms::to_millis(at))),
+        Integer(message.reply_to.as_ref().map(|quote| quote.id)),
     ]
 }
 
 /// `INSERT INTO messages (<INSERT_COLUMNS>) VALUES ($1, ..., $7), ($8, ...)`
 /// for `rows` rows, each parameter numbered once. At most `MAX_BATCH` rows
-/// (1792 parameters, within both engines' limits).
+/// (2048 parameters, within both engines' limits).
 pub(super) fn insert_messages_sql(rows: usize) -> String {
     let width = INSERT_COLUMNS.len();
     let mut sql = format!("INSERT INTO messages ({}) VALUES ", INSERT_COLUMNS.join(", "));
@@ -136,15 +273,16 @@ mod tests {
     fn the_insert_numbers_every_parameter_once() {
         assert_eq!(
             insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms, reply_to) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)"
         );
     }
 
     #[test]
     fn an_insert_row_gives_each_column_its_value() {
         let guest = Author { name: "guest-1".into(), guest: true, user_id: None };
-        let message = NewMessage { room: RoomName::lobby(), author: guest, text: MessageText::parse("hi").unwrap() };
+        let text = MessageText::parse("hi").unwrap();
+        let message = NewMessage { room: RoomName::lobby(), author: guest, text, reply_to: None };
         let values = insert_values(&message, 3, rooms::from_millis(42));
         let named: Vec<_> = INSERT_COLUMNS.into_iter().zip(values).collect();
         use InsertValue::{Integer, Text};
@@ -158,6 +296,7 @@ mod tests {
                 ("guest", Integer(Some(1))),
                 ("text", Text("hi")),
                 ("at_ms", Integer(Some(42))),
+                ("reply_to", Integer(None)),
             ]
         );
     }

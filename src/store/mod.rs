@@ -14,6 +14,7 @@
 //! messages and ended sessions in small batches, for housekeeping).
 
 mod backup;
+mod changes;
 mod engine;
 mod export;
 mod messages;
@@ -31,6 +32,7 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
+pub use changes::{Change, ChangeError, Changed, Version};
 use engine::Engine;
 pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
@@ -92,6 +94,8 @@ fn serialize_millis<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Er
 pub struct Store {
     pool: AnyPool,
     writer: writer::MessageWriter,
+    /// Where committed changes go (the writer publishes its own messages).
+    publish: Arc<dyn Publish>,
     clock: Clock,
 }
 
@@ -119,7 +123,7 @@ impl Store {
         }
         let pool = engine::connect(engine, url, 8).await?;
         engine::migrate(engine, &pool).await?;
-        let outlets = writer::Outlets { publish, metrics, clock: clock.clone() };
+        let outlets = writer::Outlets { publish: publish.clone(), metrics, clock: clock.clone() };
         let writer = match engine {
             Engine::Sqlite => writer::MessageWriter::spawn_sqlite(engine::sqlite_path(url), outlets)?,
             Engine::Postgres => {
@@ -127,7 +131,7 @@ impl Store {
                 writer::MessageWriter::spawn_pooled(write_pool, outlets)
             }
         };
-        Ok(Self { pool, writer, clock })
+        Ok(Self { pool, writer, publish, clock })
     }
 
     /// Whether the database answers, with its tables.

@@ -113,18 +113,6 @@ impl Store {
         }))
     }
 
-    /// Replaces a message's text with a tombstone (who, when).
-    pub async fn tombstone(&self, room: &str, id: i64, by: &str, at_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE messages SET text = '', deleted_by = $1, deleted_at_ms = $2 WHERE room = $3 AND id = $4")
-            .bind(by)
-            .bind(at_ms)
-            .bind(room)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn room_policy(&self, room: &str) -> Result<RoomPolicy, StoreError> {
         let flags = sqlx::query("SELECT locked, members_only FROM rooms WHERE name = $1")
             .bind(room)

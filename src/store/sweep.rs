@@ -16,18 +16,30 @@ use super::{Store, StoreError};
 
 impl Store {
     /// Deletes up to `limit` messages stamped before `before_ms`, oldest
-    /// first; answers how many went. Room rows stay (they hold the id
-    /// counters, so deleted ids are never handed out again).
+    /// first, and as many of the changes, reactions and earlier versions
+    /// made before then; answers how many messages went. Room rows stay
+    /// (they hold the id counters, so deleted ids are never handed out
+    /// again). A change or reaction younger than the cut-off outlives its
+    /// message by at most the retention period: replays skip a change whose
+    /// message is gone.
     pub async fn delete_messages_before(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        const BY_AGE: [&str; 4] = [
             "DELETE FROM messages WHERE (room, id) IN \
              (SELECT room, id FROM messages WHERE at_ms < $1 ORDER BY at_ms LIMIT $2)",
-        )
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+            "DELETE FROM changes WHERE (room, seq) IN (SELECT room, seq FROM changes WHERE at_ms < $1 LIMIT $2)",
+            "DELETE FROM reactions WHERE (room, id, emoji, name) IN \
+             (SELECT room, id, emoji, name FROM reactions WHERE at_ms < $1 LIMIT $2)",
+            "DELETE FROM message_versions WHERE (room, id, at_ms) IN \
+             (SELECT room, id, at_ms FROM message_versions WHERE at_ms < $1 LIMIT $2)",
+        ];
+        let mut messages = 0;
+        for (i, sql) in BY_AGE.into_iter().enumerate() {
+            let done = sqlx::query(sql).bind(before_ms).bind(i64::from(limit)).execute(&self.pool).await?;
+            if i == 0 {
+                messages = done.rows_affected();
+            }
+        }
+        Ok(messages)
     }
 
     /// Writes the activity a session cache saw but had not written yet,

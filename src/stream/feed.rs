@@ -1,4 +1,5 @@
-//! One subscriber's view of a room: replay, then live, without gap or repeat.
+//! One subscriber's view of a room's sequence (its messages and the changes
+//! to them, see `rooms::Delivery`): replay, then live, without gap or repeat.
 //!
 //! The seam between replay and live is closed by subscribing to the room's
 //! queue *before* reading the store: a message committed in between shows up
@@ -81,7 +82,7 @@ impl Feed {
                 0
             }
             Start::After(cursor) => {
-                // Ids in a room are consecutive, so the newest id says how
+                // Numbers in a room are consecutive, so the newest says how
                 // much is missed without reading it.
                 let newest = feed.store.last_id(&room).await?;
                 if cursor > newest || newest - cursor > i64::from(REPLAY_CAP) {
@@ -129,9 +130,9 @@ impl Feed {
                 continue;
             }
             match self.subscription.recv().await {
-                Ok(delivery) if delivery.id() <= self.last => continue,
-                Ok(delivery) if delivery.id() == self.last + 1 => {
-                    self.last = delivery.id();
+                Ok(delivery) if delivery.seq() <= self.last => continue,
+                Ok(delivery) if delivery.seq() == self.last + 1 => {
+                    self.last = delivery.seq();
                     return Ok(Some(FeedItem::Message(delivery)));
                 }
                 // A jump in ids, or messages dropped from under us: everything
@@ -149,7 +150,7 @@ impl Feed {
     }
 
     async fn catch_up(&mut self) -> Result<(), StoreError> {
-        let missed = self.store.after(self.room(), self.last, None, CATCH_UP_BATCH).await?;
+        let missed = self.store.sequence_after(self.room(), self.last, None, CATCH_UP_BATCH).await?;
         self.queue(missed);
         Ok(())
     }
@@ -159,30 +160,34 @@ impl Feed {
     async fn next_page(&mut self) -> Result<(), StoreError> {
         let Some(to) = self.replay_to else { return Ok(()) };
         let page = if self.last < to {
-            self.store.after(self.room(), self.last, Some(to + 1), REPLAY_PAGE).await?
+            self.store.sequence_after(self.room(), self.last, Some(to + 1), REPLAY_PAGE).await?
         } else {
             Vec::new()
         };
-        if page.is_empty() || page.last().is_some_and(|m| m.id >= to) {
+        if page.is_empty() || page.last().is_some_and(|d| d.seq() >= to) {
             self.replay_to = None;
         }
         self.queue(page);
         Ok(())
     }
 
-    /// Queues the latest messages; answers how many.
+    /// Queues the latest messages, as they are now; answers how many. The
+    /// position is the room's newest number read before them, so changes
+    /// made since (and shown in them already) are not replayed, and any
+    /// made after the read arrive live.
     async fn queue_latest(&mut self) -> Result<usize, StoreError> {
+        let newest = self.store.last_id(self.room()).await?;
         let latest = self.store.latest(self.room(), LATEST).await?;
-        self.last = latest.last().map_or(0, |m| m.id);
+        self.last = latest.last().map_or(newest, |m| m.id.max(newest));
         let count = latest.len();
         self.pending.extend(latest.into_iter().map(|m| FeedItem::Message(Delivery::new(m))));
         Ok(count)
     }
 
-    fn queue(&mut self, messages: Vec<crate::rooms::Message>) {
-        if let Some(newest) = messages.last() {
-            self.last = newest.id;
+    fn queue(&mut self, entries: Vec<Arc<Delivery>>) {
+        if let Some(newest) = entries.last() {
+            self.last = newest.seq();
         }
-        self.pending.extend(messages.into_iter().map(|m| FeedItem::Message(Delivery::new(m))));
+        self.pending.extend(entries.into_iter().map(FeedItem::Message));
     }
 }

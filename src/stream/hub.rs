@@ -112,15 +112,32 @@ impl Hub {
         self.offer(delivery, false)
     }
 
+    /// In-process delivery: [`Hub::deliver`], except that a gap does not
+    /// hold the entry back. A gap in one process means a change committed
+    /// just before this entry is still on its way to the hub; it is in the
+    /// store already (its transaction held the room before this one could
+    /// take a number), so each subscriber fills it from there, and the
+    /// change itself is then dropped as a duplicate when it arrives.
+    pub fn deliver_over_gap(&self, delivery: &Arc<Delivery>) -> Gate {
+        match self.deliver(delivery) {
+            Gate::Gap { .. } => self.offer_at(delivery, true, true),
+            gate => gate,
+        }
+    }
+
     fn offer(&self, delivery: &Arc<Delivery>, first_ok: bool) -> Gate {
+        self.offer_at(delivery, first_ok, false)
+    }
+
+    fn offer_at(&self, delivery: &Arc<Delivery>, first_ok: bool, over_gap: bool) -> Gate {
         let mut rooms = self.inner.rooms();
         let Some(queue) = rooms.get_mut(&delivery.message.room) else {
             return Gate::NoSubscribers;
         };
-        let id = delivery.id();
+        let id = delivery.seq();
         match queue.last {
             Some(last) if id <= last => return Gate::Duplicate,
-            Some(last) if id > last + 1 => return Gate::Gap { after: last },
+            Some(last) if id > last + 1 && !over_gap => return Gate::Gap { after: last },
             None if !first_ok => return Gate::Fresh,
             _ => {}
         }
@@ -134,11 +151,11 @@ impl Hub {
     }
 }
 
-/// In-process mode: the one writer commits and publishes in id order, so
-/// the gate never sees a gap and the writer delivers directly.
+/// In-process mode: the writer and the changes publish straight to the
+/// hub; see [`Hub::deliver_over_gap`] for the one way they can interleave.
 impl Publish for Hub {
     fn publish(&self, delivery: &Arc<Delivery>) {
-        let _ = self.deliver(delivery);
+        let _ = self.deliver_over_gap(delivery);
     }
 }
 
@@ -194,7 +211,7 @@ mod tests {
     fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
         let alice = Author { name: "alice".into(), guest: false, user_id: None };
         let text = MessageText::parse(&format!("m{id}")).unwrap();
-        Delivery::new(Message::committed(id, room.clone(), &alice, &text, from_millis(0)))
+        Delivery::new(Message::committed(id, room.clone(), &alice, &text, None, from_millis(0)))
     }
 
     #[tokio::test]
@@ -221,9 +238,16 @@ mod tests {
         assert_eq!(hub.deliver(&delivery(&room, 5)), Gate::Duplicate);
         assert_eq!(hub.deliver(&delivery(&room, 8)), Gate::Gap { after: 5 });
         assert_eq!(hub.deliver(&delivery(&room, 6)), Gate::Delivered);
-        assert_eq!(subscriber.recv().await.unwrap().id(), 5);
-        assert_eq!(subscriber.recv().await.unwrap().id(), 6);
-        assert_eq!(hub.cursors(), vec![(room, Some(6))]);
+        assert_eq!(subscriber.recv().await.unwrap().seq(), 5);
+        assert_eq!(subscriber.recv().await.unwrap().seq(), 6);
+        assert_eq!(hub.cursors(), vec![(room.clone(), Some(6))]);
+        assert_eq!(
+            hub.deliver_over_gap(&delivery(&room, 9)),
+            Gate::Delivered,
+            "in process, a gap is the subscribers' to fill"
+        );
+        assert_eq!(hub.deliver_over_gap(&delivery(&room, 7)), Gate::Duplicate);
+        assert_eq!(subscriber.recv().await.unwrap().seq(), 9);
     }
 
     #[tokio::test]
@@ -246,7 +270,7 @@ mod tests {
         let mut on_b = hub.subscribe(&b);
         hub.publish(&delivery(&a, 1));
         hub.publish(&delivery(&b, 7));
-        assert_eq!(on_a.recv().await.unwrap().id(), 1);
-        assert_eq!(on_b.recv().await.unwrap().id(), 7);
+        assert_eq!(on_a.recv().await.unwrap().seq(), 1);
+        assert_eq!(on_b.recv().await.unwrap().seq(), 7);
     }
 }

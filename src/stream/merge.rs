@@ -60,7 +60,7 @@ impl RoomsFeed {
     pub async fn next(&mut self) -> Option<Result<LiveItem, StoreError>> {
         let item = self.sources.next().await?;
         match &item {
-            Ok(LiveItem::Message(delivery)) => self.cursor.set(&delivery.message.room, delivery.id()),
+            Ok(LiveItem::Message(delivery)) => self.cursor.set(&delivery.message.room, delivery.seq()),
             Ok(LiveItem::Reset(room)) => self.cursor.forget(room),
             Err(_) => {}
         }

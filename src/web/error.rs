@@ -15,7 +15,7 @@ use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PostError, QueryError};
 use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
-use crate::store::StoreError;
+use crate::store::{ChangeError, StoreError};
 use crate::stream::CursorError;
 
 #[derive(Debug, Error)]
@@ -52,6 +52,12 @@ pub enum ApiError {
     /// stops reconnecting.
     #[error("you may not open this room now")]
     ShutOut,
+    #[error("reply_to must be the id of a message in this room")]
+    NoSuchReply,
+    #[error(transparent)]
+    Change(ChangeError),
+    #[error("only the author and moderators may see earlier versions")]
+    VersionsHidden,
 }
 
 impl From<PostError> for ApiError {
@@ -61,6 +67,10 @@ impl From<PostError> for ApiError {
             PostError::Invalid(e) => ApiError::Invalid(e),
             PostError::Store(e) => ApiError::Store(e),
             PostError::Moderation(e) => ApiError::from(e),
+            PostError::NoSuchReply => ApiError::NoSuchReply,
+            PostError::Change(ChangeError::Store(e)) => ApiError::Store(e),
+            PostError::Change(e) => ApiError::Change(e),
+            PostError::VersionsHidden => ApiError::VersionsHidden,
         }
     }
 }
@@ -116,6 +126,14 @@ impl ApiError {
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) => Status::ServiceUnavailable,
             ApiError::ShutOut => Status::NoContent,
+            ApiError::NoSuchReply => Status::UnprocessableEntity,
+            ApiError::VersionsHidden => Status::Forbidden,
+            ApiError::Change(e) => match e {
+                ChangeError::NoSuchMessage => Status::NotFound,
+                ChangeError::NotYours | ChangeError::TooLate(_) => Status::Forbidden,
+                ChangeError::TooManyReactions => Status::UnprocessableEntity,
+                ChangeError::Store(_) => Status::ServiceUnavailable,
+            },
             ApiError::Moderation(e) => match e {
                 ModerationError::NoSuchRoom | ModerationError::NoSuchMessage => Status::NotFound,
                 ModerationError::NotAModerator

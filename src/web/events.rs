@@ -173,7 +173,6 @@ fn frame(item: Item, ids: EventIds, cursor: &Cursor) -> Option<Bytes> {
         },
         Item::Reset(room) => sse::named("reset", &json!({ "room": room }).to_string()),
         Item::Presence(online) => sse::named("presence", &online.json),
-        Item::Deleted { room, id } => sse::named("delete", &json!({ "room": room, "id": id }).to_string()),
         Item::Keepalive => Bytes::from_static(sse::HEARTBEAT),
         // A kicked or logged-out viewer's reconnect is refused (204, 401).
         Item::End(_) => return None,

@@ -6,6 +6,7 @@
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
+mod changes;
 mod csrf;
 mod directory;
 mod error;
@@ -49,6 +50,9 @@ pub fn routes() -> Vec<Route> {
         rooms::post_form,
         rooms::post_unsupported,
         rooms::history,
+        changes::edit,
+        changes::react,
+        changes::versions,
         ops::healthz,
         ops::ready,
         ops::live,

@@ -8,13 +8,13 @@ use rocket::response::Redirect;
 use rocket::response::content::RawJson;
 use rocket::response::status::Created;
 use rocket::serde::json::{self, Json, json};
-use rocket::{Shutdown, State, get, post};
+use rocket::{Either, Shutdown, State, get, post};
 
 use super::csrf::{CsrfForm, CsrfProtected, CsrfToken};
 use super::error::ApiError;
 use crate::auth::{Role, Visitor};
 use crate::limits::Limits;
-use crate::live::{self, Streams};
+use crate::live::{self, PollAnswer, Streams};
 use crate::messages::{Chat, HistoryQuery, PostError, RoomView};
 use crate::rooms::{Message, RoomName};
 
@@ -50,11 +50,10 @@ async fn room_page(
     error: Option<String>,
     draft: &str,
 ) -> Result<Page, ApiError> {
-    let RoomView { messages, rooms, role, locked } = chat.room_view(visitor, &room).await?;
-    let last_id = messages.last().map_or(0, |m| m.id);
+    let RoomView { messages, position, rooms, role, locked } = chat.room_view(visitor, &room).await?;
     let me = json!({ "name": visitor.name(), "guest": visitor.is_guest(), "role": role.map_or("guest", Role::as_str) });
     let csrf = &csrf.0;
-    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "last_id": last_id, "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
+    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "position": position, "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
     Ok((status, Template::render("room", context)))
 }
 
@@ -69,8 +68,10 @@ pub async fn post_json(
 ) -> Result<Created<RawJson<String>>, ApiError> {
     let room = RoomName::parse(room)?;
     limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
-    let text = message_text(body.map_err(json_error)?.into_inner())?;
-    let delivery = chat.post(room, &visitor, &text).await?;
+    let mut body = body.map_err(json_error)?.into_inner();
+    let reply_to = reply_to(&mut body)?;
+    let text = message_text(body)?;
+    let delivery = chat.post(room, &visitor, &text, reply_to).await?;
     let message = &delivery.message;
     let location = format!("/rooms/{}/messages?after={}&limit=1", message.room, message.id - 1);
     Ok(Created::new(location).body(RawJson(delivery.json.to_string())))
@@ -79,9 +80,18 @@ pub async fn post_json(
 /// The body of a JSON post: an object whose `text` is a string. Any other
 /// field (`user`, `at`, ...) is ignored: the server decides who wrote a
 /// message and when.
-type JsonObject = serde_json::Map<String, serde_json::Value>;
+pub(super) type JsonObject = serde_json::Map<String, serde_json::Value>;
 
-fn message_text(mut body: JsonObject) -> Result<String, ApiError> {
+/// The optional `reply_to` of a post: a message id, or null.
+fn reply_to(body: &mut JsonObject) -> Result<Option<i64>, ApiError> {
+    match body.remove("reply_to") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) if n.as_i64().is_some_and(|id| id > 0) => Ok(n.as_i64()),
+        Some(_) => Err(ApiError::BadJson("reply_to must be a message id".into())),
+    }
+}
+
+pub(super) fn message_text(mut body: JsonObject) -> Result<String, ApiError> {
     match body.remove("text") {
         Some(serde_json::Value::String(text)) => Ok(text),
         Some(_) => Err(ApiError::BadJson("text must be a string".into())),
@@ -89,7 +99,7 @@ fn message_text(mut body: JsonObject) -> Result<String, ApiError> {
     }
 }
 
-fn json_error(error: json::Error<'_>) -> ApiError {
+pub(super) fn json_error(error: json::Error<'_>) -> ApiError {
     match error {
         json::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => ApiError::TooLarge,
         json::Error::Io(_) => ApiError::BadJson("the request body could not be read".into()),
@@ -103,6 +113,9 @@ fn json_error(error: json::Error<'_>) -> ApiError {
 pub struct NewMessageForm {
     #[field(default = String::new())]
     text: String,
+    /// The id of the message this one answers; empty for none.
+    #[field(default = String::new())]
+    reply_to: String,
     #[field(default = String::new())]
     csrf: String,
 }
@@ -126,7 +139,11 @@ pub async fn post_form(
 ) -> Result<Redirect, Result<Page, ApiError>> {
     let room = RoomName::parse(room).map_err(|e| Err(e.into()))?;
     limits.posts.check(&visitor, client_ip).map_err(|wait| Err(ApiError::RateLimited(wait)))?;
-    match chat.post(room.clone(), &visitor, &form.text).await {
+    let reply_to = match form.reply_to.trim() {
+        "" => None,
+        id => Some(id.parse::<i64>().map_err(|_| Err(ApiError::BadJson("reply_to must be a message id".into())))?),
+    };
+    match chat.post(room.clone(), &visitor, &form.text, reply_to).await {
         Ok(_) => Ok(Redirect::to(format!("/rooms/{room}"))),
         Err(PostError::Store(e)) => Err(Err(e.into())),
         Err(refused) => {
@@ -154,6 +171,8 @@ pub struct RawHistoryQuery<'r> {
     wait: Option<&'r str>,
 }
 
+/// History as messages; with `after` and `wait`, a long poll answered with
+/// the room's sequence (see `live::PollAnswer`).
 #[get("/rooms/<room>/messages?<query..>")]
 pub async fn history(
     room: &str,
@@ -162,8 +181,14 @@ pub async fn history(
     client_ip: Option<IpAddr>,
     streams: &State<Streams>,
     shutdown: Shutdown,
-) -> Result<Json<Vec<Message>>, ApiError> {
+) -> Result<Either<Json<Vec<Message>>, RawJson<String>>, ApiError> {
     let room = RoomName::parse(room)?;
     let query = HistoryQuery::parse(query.after, query.before, query.limit, query.wait)?;
-    Ok(Json(live::long_poll(streams, visitor.into(), client_ip, room, &query, shutdown).await?))
+    Ok(match live::long_poll(streams, visitor.into(), client_ip, room, &query, shutdown).await? {
+        PollAnswer::History(messages) => Either::Left(Json(messages)),
+        PollAnswer::Sequence(entries) => {
+            let frames: Vec<_> = entries.iter().map(|entry| entry.ws_frame()).collect();
+            Either::Right(RawJson(format!("[{}]", frames.join(","))))
+        }
+    })
 }

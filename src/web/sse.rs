@@ -91,19 +91,20 @@ pub fn retry(ms: u64) -> Bytes {
     Bytes::from(format!("retry: {ms}\n\n"))
 }
 
-/// One message on a one-room stream, its id as the event id: made once per
-/// message and shared by every stream.
+/// One entry of a room's sequence (a message, an edit, a deletion, a
+/// reaction) on a one-room stream, its seq as the event id: made once and
+/// shared by every stream.
 pub fn message_frame(delivery: &Delivery) -> Bytes {
-    delivery.sse_frame(|d| frame("message", Some(&d.id().to_string()), &d.json))
+    delivery.sse_frame(|d| frame(d.kind.as_str(), Some(&d.seq().to_string()), &d.json))
 }
 
-/// One message on a multi-room stream: the id is this stream's cursor of
+/// One entry on a multi-room stream: the id is this stream's cursor of
 /// every room, so only the shared JSON is copied.
 pub fn message_with_id(delivery: &Delivery, id: &str) -> Bytes {
-    frame("message", Some(id), &delivery.json)
+    frame(delivery.kind.as_str(), Some(id), &delivery.json)
 }
 
-/// A named event without an id (presence, reset, delete): it never moves
+/// A named event without an id (presence, reset, typing...): it never moves
 /// the browser's position. `json` must be JSON from `serde_json`.
 pub fn named(event: &str, json: &str) -> Bytes {
     frame(event, None, json)

@@ -167,7 +167,6 @@ enum Close {
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Frame<'a> {
     Reset { room: &'a RoomName },
-    Delete { room: &'a RoomName, id: i64 },
     Ack { id: i64 },
     Error { code: u16, reason: &'a str },
 }
@@ -184,12 +183,9 @@ fn error_frame(status: Status, reason: &str) -> Message {
 
 fn encode(item: Item) -> Message {
     match item {
-        Item::Message(delivery) => {
-            Message::text(&*delivery.ws_frame(|d| rooms::tagged_json("message", &d.message).into()))
-        }
+        Item::Message(delivery) => Message::text(&*delivery.ws_frame()),
         Item::Presence(online) => Message::text(&*online.ws_frame(|o| rooms::tagged_json("presence", o).into())),
         Item::Reset(room) => Frame::Reset { room: &room }.message(),
-        Item::Deleted { room, id } => Frame::Delete { room: &room, id }.message(),
         Item::Keepalive => Message::Ping(Vec::new()),
         Item::End(_) => unreachable!("the loop ends on End"),
     }
@@ -199,8 +195,9 @@ fn encode(item: Item) -> Message {
 /// target can call it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// `{"type":"send","text":"..."}`: post as the socket's viewer.
-    Send(String),
+    /// `{"type":"send","text":"...","reply_to":<id>}` (`reply_to` optional):
+    /// post as the socket's viewer.
+    Send { text: String, reply_to: Option<i64> },
     /// `{"type":"resume","after":<id>}`: replay what was missed.
     Resume(i64),
 }
@@ -213,7 +210,14 @@ impl ClientFrame {
             _ => return Err("frames are JSON objects with a type"),
         };
         match frame["type"].as_str() {
-            Some("send") => frame["text"].as_str().map(|t| Self::Send(t.to_owned())).ok_or("the field text is missing"),
+            Some("send") => {
+                let text = frame["text"].as_str().ok_or("the field text is missing")?.to_owned();
+                let reply_to = match &frame["reply_to"] {
+                    Value::Null => None,
+                    id => Some(id.as_i64().filter(|id| *id > 0).ok_or("reply_to must be a message id")?),
+                };
+                Ok(Self::Send { text, reply_to })
+            }
             Some("resume") => frame["after"]
                 .as_i64()
                 .filter(|after| *after >= 0)
@@ -229,8 +233,8 @@ impl ClientFrame {
 async fn answer(session: &mut StreamSession, room: &RoomName, text: &str) -> Option<Message> {
     Some(match ClientFrame::parse(text) {
         Err(reason) => error_frame(Status::UnprocessableEntity, reason),
-        Ok(ClientFrame::Send(text)) => match session.post(room, &text).await {
-            Ok(delivery) => Frame::Ack { id: delivery.id() }.message(),
+        Ok(ClientFrame::Send { text, reply_to }) => match session.post(room, &text, reply_to).await {
+            Ok(delivery) => Frame::Ack { id: delivery.message.id }.message(),
             Err(refused) => {
                 let error = ApiError::from(refused);
                 error_frame(error.status(), &error.to_string())

@@ -18,12 +18,12 @@ async fn open(capacity: usize) -> (Store, Hub, tempfile::TempDir) {
 
 fn message(room: &RoomName, text: &str) -> NewMessage {
     let author = Visitor::Guest { name: GuestName::generate() }.author();
-    NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap() }
+    NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), reply_to: None }
 }
 
 async fn next_id(feed: &mut chat::stream::Feed) -> i64 {
     match feed.next().await.unwrap().unwrap() {
-        FeedItem::Message(delivery) => delivery.id(),
+        FeedItem::Message(delivery) => delivery.seq(),
         FeedItem::Reset => panic!("unexpected reset"),
     }
 }

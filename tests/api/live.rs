@@ -203,7 +203,7 @@ async fn the_services_run_without_http() {
     let room = RoomName::parse("quiet").unwrap();
     let name = GuestName::generate();
     let visitor = Visitor::Guest { name: name.clone() };
-    let before = services.chat.post(room.clone(), &visitor, "before the stream").await.expect("posted");
+    let before = services.chat.post(room.clone(), &visitor, "before the stream", None).await.expect("posted");
 
     let request = StreamRequest {
         viewer: Viewer::Guest(Some(name.clone())),
@@ -224,10 +224,10 @@ async fn the_services_run_without_http() {
     }
     assert_eq!(session.cursor().to_string(), "", "the position is known once a message is handed out");
     match next_item(&mut session).await {
-        Item::Message(delivery) => assert_eq!(delivery.id(), before.id()),
+        Item::Message(delivery) => assert_eq!(delivery.seq(), before.seq()),
         other => panic!("then the latest message, got {other:?}"),
     }
-    assert_eq!(session.cursor().to_string(), format!("quiet:{}", before.id()));
+    assert_eq!(session.cursor().to_string(), format!("quiet:{}", before.seq()));
 
     // Another visitor joins: an online list, and the cursor stays.
     let other = GuestName::generate();
@@ -242,17 +242,17 @@ async fn the_services_run_without_http() {
         Item::Presence(list) => assert_eq!(list.count, 2),
         other => panic!("a join is an online list, got {other:?}"),
     }
-    assert_eq!(session.cursor().to_string(), format!("quiet:{}", before.id()), "presence does not move it");
+    assert_eq!(session.cursor().to_string(), format!("quiet:{}", before.seq()), "presence does not move it");
 
-    let live = services.chat.post(room.clone(), &visitor, "while it is open").await.expect("posted");
+    let live = services.chat.post(room.clone(), &visitor, "while it is open", None).await.expect("posted");
     match next_item(&mut session).await {
         Item::Message(delivery) => {
-            assert_eq!(delivery.id(), live.id());
+            assert_eq!(delivery.seq(), live.seq());
             assert_eq!(delivery.message.text, "while it is open");
         }
         other => panic!("the new message arrives live, got {other:?}"),
     }
-    assert_eq!(session.cursor().to_string(), format!("quiet:{}", live.id()));
+    assert_eq!(session.cursor().to_string(), format!("quiet:{}", live.seq()));
 
     within(2, "stopping the background tasks", services.tasks.stop()).await;
     assert_eq!(services.tasks.running(), 0);

@@ -7,7 +7,9 @@ mod http;
 
 mod backups;
 mod bounded;
+mod changes;
 mod cli;
+mod conversations;
 mod devices;
 mod feed;
 mod floods;

@@ -71,7 +71,7 @@ async fn a_deletion_reaches_open_sockets_at_once() {
         if let Message::Text(text) = frame {
             let value: Value = serde_json::from_str(&text).unwrap();
             if value["type"] == "delete" {
-                assert_eq!(value, json!({ "type": "delete", "room": "live", "id": id }));
+                assert_eq!(value, json!({ "type": "delete", "room": "live", "id": id, "seq": id + 1 }));
                 break;
             }
         }

@@ -83,9 +83,13 @@ impl Subscriber {
                 }
                 Subscriber::LongPoll { browser, room, last: cursor } => {
                     let batch = browser.get(&format!("/rooms/{room}/messages?after={cursor}&wait=5")).await.json();
-                    for message in batch.as_array().unwrap() {
+                    for entry in batch.as_array().unwrap() {
+                        // A long poll tags each entry of the room's sequence
+                        // like a WebSocket frame; only new messages here.
+                        let mut message = entry.clone();
+                        assert_eq!(message.as_object_mut().unwrap().remove("type"), Some(json!("message")));
                         *cursor = message["id"].as_i64().unwrap();
-                        seen.push(message.clone());
+                        seen.push(message);
                     }
                 }
             }

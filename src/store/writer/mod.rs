@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::rooms::{Author, Delivery, Message, MessageText, RoomName};
+use crate::rooms::{Author, Delivery, Message, MessageText, Quote, RoomName};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -40,7 +40,9 @@ const BUMP_ROOM_SQL: &str = "INSERT INTO rooms (name, last_id, last_at_ms) VALUE
      ON CONFLICT (name) DO UPDATE SET last_id = rooms.last_id + $2, last_at_ms = excluded.last_at_ms \
      RETURNING last_id";
 
-/// Receives every committed message, in commit order, exactly once.
+/// Receives every committed entry of a room's sequence, exactly once: the
+/// writer's messages in commit order, changes as each commits (see
+/// `changes`), so a change can reach it after a later message.
 pub trait Publish: Send + Sync + 'static {
     fn publish(&self, delivery: &Arc<Delivery>);
 }
@@ -51,6 +53,8 @@ pub struct NewMessage {
     pub room: RoomName,
     pub author: Author,
     pub text: MessageText,
+    /// The message this one answers, as checked when it was posted.
+    pub reply_to: Option<Quote>,
 }
 
 struct Job {
@@ -119,7 +123,8 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .iter()
         .zip(ids)
         .map(|(Job { message, .. }, id)| {
-            Delivery::new(Message::committed(id, message.room.clone(), &message.author, &message.text, at))
+            let reply_to = message.reply_to.clone();
+            Delivery::new(Message::committed(id, message.room.clone(), &message.author, &message.text, reply_to, at))
         })
         .collect()
 }

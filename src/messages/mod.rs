@@ -1,5 +1,6 @@
 //! The chat service the routes call: post a message, read history, show a
-//! room to a visitor, list the rooms a visitor may see, open a live feed.
+//! room to a visitor, list the rooms a visitor may see, open a live feed;
+//! and change a message (edit, react, see its versions: `changes`).
 //!
 //! It applies the rules that involve more than one part (who may post, how a
 //! history query is read, which rooms a visitor may even learn of) and
@@ -7,15 +8,18 @@
 //! answers questions rather than handing out its parts, and knows nothing of
 //! HTTP, so tests can drive it directly.
 
+mod changes;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::auth::{Role, Visitor};
+use crate::config::Settings;
 use crate::moderation::{Moderation, ModerationError};
 use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName};
-use crate::store::{NewMessage, RoomSummary, Store, StoreError};
+use crate::store::{ChangeError, NewMessage, RoomSummary, Store, StoreError};
 use crate::stream::{Feed, Hub, LATEST, Start};
 
 /// Messages a history request returns when it names no limit.
@@ -25,12 +29,19 @@ pub const MAX_LIMIT: u32 = 200;
 /// Longest a long poll may wait.
 pub const MAX_WAIT_SECS: u64 = 30;
 
+/// Why a post, or a change to a message, was refused.
 #[derive(Debug, Error)]
 pub enum PostError {
     #[error("guests may not post here: log in or register")]
     GuestsNotAllowed,
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    #[error("reply_to must be the id of a message in this room")]
+    NoSuchReply,
+    #[error(transparent)]
+    Change(ChangeError),
+    #[error("only the author and moderators may see earlier versions")]
+    VersionsHidden,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Banned, muted, a locked room, or a members-only room (404).
@@ -98,8 +109,11 @@ const SIDEBAR_ROOMS: u32 = 30;
 /// What a room's page shows one visitor.
 #[derive(Debug)]
 pub struct RoomView {
-    /// The latest messages, oldest first.
+    /// The latest messages, oldest first, as they are now.
     pub messages: Vec<Message>,
+    /// The room's sequence number those messages show it at: where the
+    /// page's stream resumes from, so no change already shown is replayed.
+    pub position: i64,
     /// The sidebar: recently active rooms the visitor may read, this room
     /// and the lobby, by name.
     pub rooms: Vec<String>,
@@ -109,18 +123,42 @@ pub struct RoomView {
     pub locked: bool,
 }
 
+impl From<ChangeError> for PostError {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::Store(e) => PostError::Store(e),
+            other => PostError::Change(other),
+        }
+    }
+}
+
+/// The settings the chat service applies.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatRules {
+    /// Whether visitors who are not logged in may post and react.
+    pub allow_guests: bool,
+    /// How long after posting its author may edit a message.
+    pub edit_window: Duration,
+}
+
+impl From<&Settings> for ChatRules {
+    fn from(settings: &Settings) -> Self {
+        Self { allow_guests: settings.allow_guests, edit_window: Duration::from_secs(settings.edit_window_secs) }
+    }
+}
+
 /// The chat service: one per server, shared by every route.
 #[derive(Clone)]
 pub struct Chat {
     store: Store,
     hub: Hub,
     moderation: Moderation,
-    allow_guests: bool,
+    rules: ChatRules,
 }
 
 impl Chat {
-    pub fn new(store: Store, hub: Hub, moderation: Moderation, allow_guests: bool) -> Self {
-        Self { store, hub, moderation, allow_guests }
+    pub fn new(store: Store, hub: Hub, moderation: Moderation, rules: ChatRules) -> Self {
+        Self { store, hub, moderation, rules }
     }
 
     /// For the live-stream service, which checks access per stream.
@@ -139,16 +177,44 @@ impl Chat {
         self.store.ping().await
     }
 
-    /// Stores a message from `visitor` and answers once it is committed and on
-    /// its way to subscribers. The author and time are the server's.
-    pub async fn post(&self, room: RoomName, visitor: &Visitor, text: &str) -> Result<Arc<Delivery>, PostError> {
-        if visitor.is_guest() && !self.allow_guests {
+    /// Stores a message from `visitor`, answering `reply_to` if given, and
+    /// answers once it is committed and on its way to subscribers. The
+    /// author and time are the server's.
+    pub async fn post(
+        &self,
+        room: RoomName,
+        visitor: &Visitor,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Arc<Delivery>, PostError> {
+        self.may_post(visitor, &room).await?;
+        let text = MessageText::parse(text)?;
+        let reply_to = match reply_to {
+            Some(id) => Some(self.store.quote(&room, id).await?.ok_or(PostError::NoSuchReply)?),
+            None => None,
+        };
+        let message = NewMessage { room, author: visitor.author(), text, reply_to };
+        Ok(self.store.append(message).await?)
+    }
+
+    /// Whether `visitor` may post (or edit, or react) in `room` now.
+    async fn may_post(&self, visitor: &Visitor, room: &RoomName) -> Result<(), PostError> {
+        if visitor.is_guest() && !self.rules.allow_guests {
             return Err(PostError::GuestsNotAllowed);
         }
-        self.moderation.check_post(visitor, &room).await?;
-        let text = MessageText::parse(text)?;
-        let message = NewMessage { room, author: visitor.author(), text };
-        Ok(self.store.append(message).await?)
+        Ok(self.moderation.check_post(visitor, room).await?)
+    }
+
+    /// The room's sequence after `after` (new messages and changes, as
+    /// they are now): what a long poll answers.
+    pub async fn sequence(
+        &self,
+        room: &RoomName,
+        after: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Arc<Delivery>>, StoreError> {
+        self.store.sequence_after(room, after, before, limit).await
     }
 
     /// Reads history as the query asks, without waiting.
@@ -172,7 +238,9 @@ impl Chat {
         if !self.can_read(visitor, room).await? {
             return Err(ModerationError::NoSuchRoom);
         }
+        let newest = self.store.last_id(room).await?;
         let messages = self.store.latest(room, LATEST).await?;
+        let position = messages.last().map_or(newest, |m| m.id.max(newest));
         let mut rooms: Vec<String> =
             self.visible_rooms(visitor, SIDEBAR_ROOMS).await?.into_iter().map(|summary| summary.name).collect();
         for must in [room.as_str(), crate::rooms::LOBBY] {
@@ -182,7 +250,7 @@ impl Chat {
         }
         rooms.sort();
         let (role, locked) = self.moderation.page_controls(visitor, room).await?;
-        Ok(RoomView { messages, rooms, role, locked })
+        Ok(RoomView { messages, position, rooms, role, locked })
     }
 
     /// Rooms with messages, most recently active first, among the newest

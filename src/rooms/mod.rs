@@ -5,10 +5,15 @@
 //! `MessageText::parse`), so the rest of the program only ever handles valid
 //! values. This module owns no I/O and knows nothing of HTTP or storage.
 
-use std::fmt;
-use std::sync::{Arc, OnceLock};
+mod delivery;
+mod reactions;
 
-use bytes::Bytes;
+pub use delivery::{Delivery, Kind, tagged_json};
+pub use reactions::{Emoji, MAX_REACTION_KINDS, REACTION_USERS, Reaction};
+
+use std::fmt;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -34,6 +39,8 @@ pub enum InvalidInput {
     EmptyText,
     #[error("the message is longer than 2000 characters")]
     TextTooLong,
+    #[error("emoji must be exactly one emoji, like \"👍\"")]
+    Emoji,
 }
 
 /// A room's name: 1-64 of `[a-z0-9_-]`. Rooms exist as soon as they are used.
@@ -133,12 +140,28 @@ pub struct Message {
     /// is then empty, in the store as on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Tombstone>,
+    /// When the author last edited it (earlier texts are kept as versions).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::option")]
+    pub edited_at: Option<OffsetDateTime>,
+    /// The message this one answers, as it reads now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// Reactions in the order they were first made; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 impl Message {
     /// A message just committed by the writer: nothing is deleted (or set
     /// later) yet, so any field added with a default is left out here.
-    pub fn committed(id: i64, room: RoomName, author: &Author, text: &MessageText, at: OffsetDateTime) -> Self {
+    pub fn committed(
+        id: i64,
+        room: RoomName,
+        author: &Author,
+        text: &MessageText,
+        reply_to: Option<Quote>,
+        at: OffsetDateTime,
+    ) -> Self {
         Self {
             id,
             room,
@@ -147,7 +170,31 @@ impl Message {
             text: text.as_str().to_owned(),
             at,
             deleted: None,
+            edited_at: None,
+            reply_to,
+            reactions: Vec::new(),
         }
+    }
+}
+
+/// Most characters of the original a reply quotes.
+pub const QUOTE_CHARS: usize = 200;
+
+/// What a reply shows of the message it answers: its author and the first
+/// [`QUOTE_CHARS`] characters of its text (`None` once it is deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub id: i64,
+    pub user: String,
+    pub text: Option<String>,
+}
+
+impl Quote {
+    /// The quote of message `id` by `user`, whose text is `text` (`None`
+    /// when deleted), cut to [`QUOTE_CHARS`].
+    pub fn of(id: i64, user: String, text: Option<&str>) -> Self {
+        let text = text.map(|t| t.chars().take(QUOTE_CHARS).collect());
+        Self { id, user, text }
     }
 }
 
@@ -220,75 +267,6 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A message serialized once, shared by every subscriber that delivers it.
-#[derive(Debug)]
-pub struct Delivery {
-    pub message: Message,
-    /// The message's JSON, made once when it was committed (or as received
-    /// from the bus).
-    pub json: Arc<str>,
-    /// Its Server-Sent Events frame, made by the first stream that sends it.
-    sse: OnceLock<Bytes>,
-    /// Its WebSocket text frame, made by the first socket that sends it.
-    ws: OnceLock<Arc<str>>,
-}
-
-impl Delivery {
-    pub fn new(message: Message) -> Arc<Self> {
-        let json = serde_json::to_string(&message).expect("a message always serializes");
-        Arc::new(Self::with_json(message, json.into()))
-    }
-
-    fn with_json(message: Message, json: Arc<str>) -> Self {
-        Self { message, json, sse: OnceLock::new(), ws: OnceLock::new() }
-    }
-
-    /// The message's Server-Sent Events frame: made by `make` the first
-    /// time any stream asks, then shared by every other. The web layer
-    /// decides its bytes; this only keeps them with the message.
-    pub fn sse_frame(&self, make: impl FnOnce(&Self) -> Bytes) -> Bytes {
-        self.sse.get_or_init(|| make(self)).clone()
-    }
-
-    /// The message's WebSocket text frame, made once like [`Self::sse_frame`]
-    /// so that a room of sockets costs one serialization, not one each.
-    pub fn ws_frame(&self, make: impl FnOnce(&Self) -> Arc<str>) -> Arc<str> {
-        self.ws.get_or_init(|| make(self)).clone()
-    }
-
-    pub fn id(&self) -> i64 {
-        self.message.id
-    }
-
-    /// Reads a message another instance serialized, keeping its JSON as is
-    /// (it is not serialized again, so fields this instance does not know
-    /// yet still reach clients). `None` for anything malformed, including an
-    /// invalid room name or time.
-    pub fn from_json(json: &str) -> Option<Arc<Self>> {
-        let message: Message = serde_json::from_str(json).ok()?;
-        Some(Arc::new(Self::with_json(message, json.into())))
-    }
-}
-
-/// `{"type": kind, ...body's fields}`: how a stream that multiplexes kinds
-/// of objects (the WebSocket) tags each one. `body` must serialize as a map
-/// or struct.
-#[derive(Serialize)]
-struct Tagged<'a, T: ?Sized> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(flatten)]
-    body: &'a T,
-}
-
-/// `body`'s JSON object with `"type": kind` in front.
-///
-/// Panics if `body` is not a map or struct: that is a bug at the call site,
-/// not a condition to handle.
-pub fn tagged_json<T: Serialize + ?Sized>(kind: &str, body: &T) -> String {
-    serde_json::to_string(&Tagged { kind, body }).expect("a tagged object always serializes")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,49 +297,6 @@ mod tests {
         assert_eq!(to_millis(at), 1_795_000_000_123);
     }
 
-    fn alice_says(text: &str) -> Message {
-        let alice = Author { name: "alice".into(), guest: false, user_id: Some(1) };
-        Message::committed(7, RoomName::lobby(), &alice, &MessageText::parse(text).unwrap(), from_millis(0))
-    }
-
-    /// The bytes clients and other instances already read: pinned.
-    const ALICE_JSON: &str =
-        r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","at":"1970-01-01T00:00:00.000Z"}"#;
-
-    #[test]
-    fn a_message_round_trips_through_json() {
-        let delivery = Delivery::new(alice_says("a\n\"b\""));
-        assert_eq!(&*delivery.json, ALICE_JSON);
-        assert_eq!(Delivery::from_json(ALICE_JSON).unwrap().message, delivery.message);
-        let mut message = alice_says("hi");
-        message.deleted = Some(Tombstone { by: "mod".into(), at: from_millis(1_795_000_000_123) });
-        let json = serde_json::to_string(&message).unwrap();
-        assert!(json.ends_with(r#","deleted":{"by":"mod","at":"2026-11-18T11:06:40.123Z"}}"#), "{json}");
-        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
-    }
-
-    #[test]
-    fn the_bus_keeps_the_received_bytes_and_reads_old_payloads() {
-        // No `deleted`, an unknown field from a newer instance, and a time
-        // in another offset and precision: all accepted, the bytes kept.
-        let json = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","at":"1970-01-01T01:00:00+01:00","new":1}"#;
-        let delivery = Delivery::from_json(json).unwrap();
-        assert_eq!(&*delivery.json, json);
-        assert_eq!(delivery.message, alice_says("hi"));
-    }
-
-    #[test]
-    fn the_bus_refuses_a_bad_room_or_time() {
-        let with = |room: &str, at: &str| {
-            format!(r#"{{"id":1,"room":"{room}","user":"a","guest":true,"text":"t","at":"{at}"}}"#)
-        };
-        assert!(Delivery::from_json(&with("lobby", "1970-01-01T00:00:00.000Z")).is_some());
-        assert!(Delivery::from_json(&with("Bad Room", "1970-01-01T00:00:00.000Z")).is_none());
-        assert!(Delivery::from_json(&with("lobby", "x")).is_none());
-        let bad_tombstone = r#"{"id":1,"room":"lobby","user":"a","guest":true,"text":"","at":"1970-01-01T00:00:00Z","deleted":{"by":"m","at":"never"}}"#;
-        assert!(Delivery::from_json(bad_tombstone).is_none());
-    }
-
     #[test]
     fn optional_times_are_left_out_when_unset_and_read_when_present() {
         #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -375,26 +310,5 @@ mod tests {
         let json = serde_json::to_string(&set).unwrap();
         assert_eq!(json, r#"{"edited_at":"1970-01-01T00:00:00.005Z"}"#);
         assert_eq!(serde_json::from_str::<Edited>(&json).unwrap(), set);
-    }
-
-    #[test]
-    fn the_frames_are_made_once_per_message() {
-        let delivery = Delivery::new(alice_says("hi"));
-        let first = delivery.ws_frame(|d| tagged_json("message", &d.message).into());
-        let second = delivery.ws_frame(|_| unreachable!("made again"));
-        assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(&*first, format!(r#"{{"type":"message",{}"#, &delivery.json[1..]));
-    }
-
-    #[test]
-    fn a_tagged_object_has_its_type_first() {
-        #[derive(Serialize)]
-        struct Nothing {
-            #[serde(skip_serializing_if = "Option::is_none")]
-            gone: Option<i64>,
-        }
-        assert_eq!(tagged_json("x", &Nothing { gone: None }), r#"{"type":"x"}"#);
-        assert_eq!(tagged_json("x", &serde_json::json!({})), r#"{"type":"x"}"#);
-        assert_eq!(tagged_json("reset", &serde_json::json!({ "room": "a" })), r#"{"type":"reset","room":"a"}"#);
     }
 }

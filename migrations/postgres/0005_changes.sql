@@ -1,0 +1,37 @@
+-- Conversations: replies, edits with their earlier versions, reactions, and
+-- the room's one ordered sequence of changes. A change (an edit, a deletion,
+-- a reaction) takes the next number of the room's counter (rooms.last_id),
+-- like a new message, so one resume point covers both.
+ALTER TABLE messages ADD COLUMN reply_to BIGINT;
+ALTER TABLE messages ADD COLUMN edited_at_ms BIGINT;
+
+CREATE TABLE message_versions (
+    room  TEXT NOT NULL,
+    id    BIGINT NOT NULL,
+    -- When this text was current from (the post, or an earlier edit).
+    at_ms BIGINT NOT NULL,
+    text  TEXT NOT NULL
+);
+CREATE INDEX message_versions_by_message ON message_versions(room, id);
+
+CREATE TABLE reactions (
+    room  TEXT NOT NULL,
+    id    BIGINT NOT NULL,
+    emoji TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    PRIMARY KEY (room, id, emoji, name)
+);
+
+CREATE TABLE changes (
+    room       TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    message_id BIGINT NOT NULL,
+    at_ms      BIGINT NOT NULL,
+    PRIMARY KEY (room, seq)
+);
+-- Retention deletes these by age, like messages (messages_by_time).
+CREATE INDEX message_versions_by_time ON message_versions(at_ms);
+CREATE INDEX reactions_by_time ON reactions(at_ms);
+CREATE INDEX changes_by_time ON changes(at_ms);

@@ -1,0 +1,256 @@
+// Replies, edits and reactions on the room page: the parts of a message row
+// that show them (the quote it answers, "(edited)", its reactions), the
+// tools that make them (Reply, React and, on your own messages, Edit; the Up
+// arrow in an empty composer edits your last message; a click on a quote
+// jumps to the original), and applying the stream's edit, reaction and
+// delete events to rows already shown. Text from users only ever goes in
+// with textContent.
+//
+// app.js renders rows and sends; this file adds to rows and tells app.js
+// where a send goes (a new message, a reply, or an edit).
+"use strict";
+
+window.ChatConversation = (function () {
+  // The picker's choices; any single emoji is accepted by the server.
+  const QUICK = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+  const QUOTE_CHARS = 200;
+
+  // page: { list, room, me, form, box, showError, clearError, jumpTo(id) }
+  function setup(page) {
+    const { list, room, me, form, box } = page;
+    const replyField = form.querySelector('input[name="reply_to"]');
+    const bar = document.getElementById("composing");
+    const barText = bar.querySelector(".composing-what");
+    let editing = 0; // the id of the message being edited, else 0
+    let picker = null; // the open reaction picker
+
+    // --- rendering -----------------------------------------------------
+    // Adds the quote, "(edited)" and reactions of `message` to its row.
+    function render(li, message) {
+      li.dataset.user = message.user;
+      if (message.reply_to) li.prepend(quoteNode(message.reply_to));
+      const text = li.querySelector(".text");
+      if (!text) return;
+      if (message.edited_at) text.after(" ", editedNode(message.edited_at));
+      li.append(reactionsNode(message.reactions || []));
+    }
+
+    function quoteNode(reply) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "quote";
+      button.dataset.replyTo = String(reply.id);
+      button.title = "Show the message this answers";
+      const user = document.createElement("span");
+      user.className = "quote-user";
+      user.textContent = reply.user;
+      const text = document.createElement("span");
+      text.className = "quote-text";
+      text.textContent = reply.text === null ? "message deleted" : reply.text;
+      button.append(user, " ", text);
+      return button;
+    }
+
+    function editedNode(at) {
+      const span = document.createElement("span");
+      span.className = "edited";
+      span.title = "edited " + new Date(at).toLocaleString();
+      span.textContent = "(edited)";
+      return span;
+    }
+
+    function reactionsNode(reactions) {
+      const span = document.createElement("span");
+      span.className = "reactions";
+      for (const r of reactions) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "reaction";
+        button.dataset.emoji = r.emoji;
+        button.setAttribute("aria-pressed", String(r.users.includes(me)));
+        button.title = r.users.join(", ") + (r.count > r.users.length ? " and " + (r.count - r.users.length) + " more" : "");
+        const count = document.createElement("span");
+        count.className = "count";
+        count.textContent = String(r.count);
+        button.append(r.emoji + " ", count);
+        span.append(button);
+      }
+      return span;
+    }
+
+    // --- what the stream says ----------------------------------------------
+    function row(id) {
+      return list.querySelector('li.msg[data-id="' + Number(id) + '"]');
+    }
+
+    function applyEdit(message) {
+      const li = row(message.id);
+      const text = li && li.querySelector(".text");
+      if (text) {
+        text.textContent = message.text;
+        const old = li.querySelector(".edited");
+        if (old) old.remove();
+        if (message.edited_at) text.after(" ", editedNode(message.edited_at));
+      }
+      for (const quote of list.querySelectorAll('.quote[data-reply-to="' + Number(message.id) + '"] .quote-text')) {
+        quote.textContent = message.text.slice(0, QUOTE_CHARS);
+      }
+    }
+
+    function applyReactions(id, reactions) {
+      const li = row(id);
+      const old = li && li.querySelector(".reactions");
+      if (old) old.replaceWith(reactionsNode(reactions));
+    }
+
+    function applyDelete(id) {
+      for (const el of list.querySelectorAll('li.msg[data-id="' + Number(id) + '"] .reactions, li.msg[data-id="' + Number(id) + '"] .edited, li.msg[data-id="' + Number(id) + '"] .msg-tools')) el.remove();
+      for (const quote of list.querySelectorAll('.quote[data-reply-to="' + Number(id) + '"] .quote-text')) {
+        quote.textContent = "message deleted";
+      }
+      if (editing === Number(id)) reset();
+    }
+
+    // --- the tools on a row ----------------------------------------------
+    function decorate(li) {
+      if (li.classList.contains("deleted") || li.querySelector(".msg-tools")) return;
+      const tools = document.createElement("span");
+      tools.className = "msg-tools";
+      tools.append(tool("reply", "↩", "Reply"), tool("react", "☺", "React"));
+      if (li.dataset.user === me) tools.append(tool("edit", "✎", "Edit"));
+      li.append(tools);
+    }
+
+    function tool(name, symbol, label) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "tool tool-" + name;
+      button.textContent = symbol;
+      button.title = label;
+      button.setAttribute("aria-label", label);
+      return button;
+    }
+
+    list.addEventListener("click", (event) => {
+      const target = event.target.closest("button");
+      const li = target && target.closest("li.msg");
+      if (!li) return;
+      if (target.classList.contains("quote")) page.jumpTo(Number(target.dataset.replyTo));
+      else if (target.classList.contains("reaction")) {
+        react(li, target.dataset.emoji, target.getAttribute("aria-pressed") !== "true");
+      } else if (target.classList.contains("tool-reply")) startReply(li);
+      else if (target.classList.contains("tool-edit")) startEdit(li);
+      else if (target.classList.contains("tool-react")) openPicker(li, target);
+      else if (target.classList.contains("pick")) {
+        closePicker();
+        react(li, target.textContent, true);
+      }
+    });
+
+    async function react(li, emoji, on) {
+      const path = "/rooms/" + room + "/messages/" + li.dataset.id + "/reactions";
+      const answer = await post(path, { emoji, on });
+      if (answer) applyReactions(answer.id, answer.reactions);
+    }
+
+    function openPicker(li, button) {
+      closePicker();
+      picker = document.createElement("span");
+      picker.className = "picker";
+      picker.setAttribute("role", "group");
+      picker.setAttribute("aria-label", "Pick a reaction");
+      for (const emoji of QUICK) {
+        const choice = document.createElement("button");
+        choice.type = "button";
+        choice.className = "pick";
+        choice.textContent = emoji;
+        picker.append(choice);
+      }
+      button.after(picker);
+      picker.querySelector("button").focus();
+    }
+
+    function closePicker() {
+      if (picker) picker.remove();
+      picker = null;
+    }
+    document.addEventListener("keydown", (event) => event.key === "Escape" && closePicker());
+
+    async function post(path, body) {
+      try {
+        const response = await fetch(path, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(body),
+        });
+        const answer = await response.json().catch(() => ({}));
+        if (response.ok) {
+          page.clearError();
+          return answer;
+        }
+        page.showError(answer.error || "that did not work (" + response.status + ")");
+      } catch (e) {
+        page.showError("the server cannot be reached");
+      }
+      return null;
+    }
+
+    // --- the composer ------------------------------------------------------
+    function startReply(li) {
+      reset();
+      replyField.value = li.dataset.id;
+      const text = li.querySelector(".text");
+      show("Replying to " + li.dataset.user + ": " + (text ? text.textContent.slice(0, 80) : ""));
+      box.focus();
+    }
+
+    function startEdit(li) {
+      const text = li.querySelector(".text");
+      if (!text) return;
+      reset();
+      editing = Number(li.dataset.id);
+      box.value = text.textContent;
+      show("Editing your message (Esc cancels)");
+      box.focus();
+    }
+
+    function show(what) {
+      barText.textContent = what;
+      bar.hidden = false;
+    }
+
+    function reset() {
+      editing = 0;
+      replyField.value = "";
+      bar.hidden = true;
+    }
+    bar.querySelector(".composing-cancel").addEventListener("click", () => {
+      if (editing) box.value = "";
+      reset();
+      box.focus();
+    });
+
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !bar.hidden) {
+        if (editing) box.value = "";
+        reset();
+      } else if (event.key === "ArrowUp" && box.value === "" && !editing) {
+        const mine = [...list.querySelectorAll("li.msg:not(.deleted)")].filter((li) => li.dataset.user === me);
+        if (mine.length === 0) return;
+        event.preventDefault();
+        startEdit(mine[mine.length - 1]);
+      }
+    });
+
+    // Where the composer's text goes: an edit, or a new message (maybe a reply).
+    function target(text) {
+      if (editing) return { path: "/rooms/" + room + "/messages/" + editing + "/edit", body: { text }, edit: true };
+      const reply = Number(replyField.value) || null;
+      return { path: form.action, body: reply ? { text, reply_to: reply } : { text }, edit: false };
+    }
+
+    return { render, decorate, applyEdit, applyReactions, applyDelete, target, reset };
+  }
+
+  return { setup };
+})();
