@@ -132,10 +132,14 @@ fn page_after(entries: &[Entry]) -> BTreeMap<i64, Value> {
                 page.insert(id, shown(data));
             }
             "delete" => {
-                page.get_mut(&id).map(|m: &mut Value| *m = json!({ "text": "", "deleted": true }));
+                if let Some(message) = page.get_mut(&id) {
+                    *message = json!({ "text": "", "deleted": true });
+                }
             }
             "reaction" => {
-                page.get_mut(&id).map(|m: &mut Value| m["reactions"] = data["reactions"].clone());
+                if let Some(message) = page.get_mut(&id) {
+                    message["reactions"] = data["reactions"].clone();
+                }
             }
             other => panic!("unexpected entry {other}"),
         }
