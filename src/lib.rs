@@ -36,6 +36,7 @@ pub mod moderation;
 pub mod presence;
 pub mod process;
 pub mod rooms;
+pub mod signals;
 pub mod startup;
 pub mod store;
 pub mod stream;

@@ -25,6 +25,7 @@ use crate::messages::{Chat, ChatRules};
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
 use crate::presence::Presence;
+use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::stream::Hub;
 use crate::tasks::Tasks;
@@ -52,6 +53,7 @@ pub struct Services {
     pub logins: Logins,
     pub limits: Limits,
     pub presence: Presence,
+    pub signals: Signals,
     pub hub: Hub,
     pub bus: Bus,
     pub housekeeping: Housekeeping,
@@ -74,9 +76,11 @@ impl Services {
         let hasher = PasswordHasher::new(settings.hash_concurrency).await?;
         let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
         let mut moderation = Moderation::new(store.clone(), clock.clone(), sessions.clone());
+        let mut signal_peers = None;
         if let Some(peers) = peers {
             moderation = moderation.with_peers(peers.outgoing);
             moderation.follow_peers(peers.incoming, &tasks);
+            signal_peers = Some((peers.signals_out, peers.signals_in));
         }
         let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), ChatRules::from(settings));
         let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
@@ -91,8 +95,19 @@ impl Services {
         .keeping_messages_for(settings.message_retention_days);
         housekeeping.clone().start(&tasks, std::time::Duration::from_secs(settings.housekeeping_secs));
         let presence = Presence::new(std::time::Duration::from_millis(settings.presence_grace_ms));
-        let streams =
-            Streams::new(chat.clone(), sessions.clone(), limits.clone(), presence.clone(), metrics.clone(), settings);
+        let signals = Signals::new(signal_peers.as_ref().map(|peers| peers.0.clone()));
+        if let Some((_, incoming)) = signal_peers {
+            signals.follow_peers(incoming, &tasks);
+        }
+        let streams = Streams::new(
+            chat.clone(),
+            sessions.clone(),
+            limits.clone(),
+            presence.clone(),
+            signals.clone(),
+            metrics.clone(),
+            settings,
+        );
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
         let logins =
             Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
@@ -105,6 +120,7 @@ impl Services {
             logins,
             limits,
             presence,
+            signals,
             hub,
             bus,
             housekeeping,
@@ -124,6 +140,7 @@ impl Services {
             .manage(self.logins)
             .manage(self.limits)
             .manage(self.presence)
+            .manage(self.signals)
             .manage(self.hub)
             .manage(self.bus)
             .manage(self.housekeeping)

@@ -33,11 +33,13 @@ window.ChatLive = (function () {
   // Most messages one poll fetches (the server's limit).
   const POLL_LIMIT = 200;
 
-  // subscriber: { room, me, after() -> last message id shown,
-  //               onEvent(kind, data), onState(state), onRole(role) }
-  // onEvent kinds: "message", "presence", "reset" ({room}), "delete"
-  // ({room, id}). onRole: "leader", "follower" or "solo" on the event
-  // stream, else the transport ("ws", "poll").
+  // subscriber: { room, me, after() -> the page's position in the room's
+  //               sequence, onEvent(kind, data), onState(state), onRole(role) }
+  // onEvent kinds: the room's sequence, each with its number ("message",
+  // whose id is its number; "edit", "reaction", "delete", each with "seq"),
+  // and "presence", "typing", "read", "reset" ({room}). onRole: "leader",
+  // "follower" or "solo" on the event stream, else the transport ("ws",
+  // "poll").
   function connect(subscriber) {
     const transport = pickTransport();
     if (transport === "ws") return openSocket(subscriber);
@@ -96,6 +98,13 @@ window.ChatLive = (function () {
       return new Promise(() => {});
     });
   }
+
+  // The kinds of the room's sequence: each moves the position a stream
+  // resumes from.
+  const SEQUENCE = ["message", "edit", "reaction", "delete"];
+  // Events that are not part of the sequence (never replayed).
+  const PASSING = ["typing", "read"];
+  const numberOf = (kind, data) => (kind === "message" ? data.id : data.seq);
 
   // Hands an event to the page if it is about the page's room.
   function deliver(subscriber, note) {
@@ -182,11 +191,19 @@ window.ChatLive = (function () {
         setTimeout(() => source === this.source && this.open(true), this.backoff);
         this.backoff = Math.min(this.backoff * 2, 30000);
       });
-      source.addEventListener("message", (event) => {
-        const message = JSON.parse(event.data);
-        this.resume(event.lastEventId);
-        this.relay("message", message.room, message, event.lastEventId);
-      });
+      for (const kind of SEQUENCE) {
+        source.addEventListener(kind, (event) => {
+          const data = JSON.parse(event.data);
+          this.resume(event.lastEventId);
+          this.relay(kind, data.room, data, event.lastEventId);
+        });
+      }
+      for (const kind of PASSING) {
+        source.addEventListener(kind, (event) => {
+          const data = JSON.parse(event.data);
+          this.relay(kind, data.room, data);
+        });
+      }
       source.addEventListener("presence", (event) => {
         const presence = JSON.parse(event.data);
         this.presence.set(presence.room, presence);
@@ -196,10 +213,6 @@ window.ChatLive = (function () {
         const { room } = JSON.parse(event.data);
         this.cursor.delete(room);
         this.relay("reset", room, { room });
-      });
-      source.addEventListener("delete", (event) => {
-        const { room, id } = JSON.parse(event.data);
-        this.relay("delete", room, { room, id });
       });
     }
 
@@ -221,9 +234,10 @@ window.ChatLive = (function () {
   }
 
   // --- per tab: a WebSocket ------------------------------------------------
-  // Server frames: a message (its JSON plus "type":"message"), "presence",
-  // "reset", "delete", and "ack"/"error" answers to frames this page never sends
-  // (it posts over HTTP). The server closes for good with 4403 (kicked,
+  // Server frames: the room's sequence (a message's JSON plus
+  // "type":"message"; "edit", "reaction", "delete"), "presence", "typing",
+  // "read", "reset", and "ack"/"error" answers to frames this page never
+  // sends (it posts over HTTP). The server closes for good with 4403 (kicked,
   // banned, no access) or 4401 (session ended): like EventSource after a 204
   // or 401, the page then stops. Any other close is retried.
   function openSocket(subscriber) {
@@ -240,10 +254,10 @@ window.ChatLive = (function () {
       socket.addEventListener("open", () => retry.succeeded());
       socket.addEventListener("message", (event) => {
         const { type, ...data } = JSON.parse(event.data);
-        if (type === "message") {
-          after = Math.max(after, data.id);
-          subscriber.onEvent("message", data);
-        } else if (type === "reset" || type === "delete" || type === "presence") {
+        if (SEQUENCE.includes(type)) {
+          after = Math.max(after, numberOf(type, data));
+          subscriber.onEvent(type, data);
+        } else if (type === "reset" || type === "presence" || PASSING.includes(type)) {
           // After a reset the latest messages follow: resume from those.
           if (type === "reset") after = 0;
           subscriber.onEvent(type, data);
@@ -259,9 +273,10 @@ window.ChatLive = (function () {
   }
 
   // --- per tab: long polling ---------------------------------------------
-  // Each request returns at once with what is newer than `after`, or waits
-  // up to POLL_WAIT_SECS for the next message. Long polling carries messages
-  // only: no presence, no deletions.
+  // Each request returns at once with the room's sequence after `after`
+  // (new messages, edits, reactions, deletions, each tagged with its
+  // "type"), or waits up to POLL_WAIT_SECS for the next. Long polling
+  // carries no presence and no typing.
   function longPoll(subscriber) {
     subscriber.onRole("poll");
     const retry = new Retry(subscriber);
@@ -271,19 +286,20 @@ window.ChatLive = (function () {
     // The first request does not wait, so the page says "connected" at once.
     let wait = 0;
     const poll = async () => {
-      let messages;
+      let entries;
       try {
         const query = "?after=" + after + "&wait=" + wait + "&limit=" + POLL_LIMIT;
         const response = await fetch("/rooms/" + room + "/messages" + query, { headers: { Accept: "application/json" } });
         if (!response.ok) throw new Error("poll answered " + response.status);
-        messages = await response.json();
+        entries = await response.json();
       } catch (e) {
         return retry.failed(poll);
       }
       retry.succeeded();
-      for (const message of messages) {
-        after = Math.max(after, message.id);
-        subscriber.onEvent("message", message);
+      for (const { type, ...data } of entries) {
+        const kind = type || "message";
+        after = Math.max(after, numberOf(kind, data));
+        subscriber.onEvent(kind, data);
       }
       wait = POLL_WAIT_SECS;
       poll();

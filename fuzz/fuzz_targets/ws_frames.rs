@@ -13,6 +13,7 @@ fuzz_target!(|input: &str| {
             assert!(reply_to.is_none_or(|id| id > 0));
         }
         Ok(ClientFrame::Resume(after)) => assert!(after >= 0),
+        Ok(ClientFrame::Typing) => assert!(input.contains("typing")),
         Err(reason) => assert!(!reason.is_empty()),
     }
 });

@@ -33,6 +33,7 @@ pub use seal::{BusKey, Unsealed};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::moderation::Control;
+use crate::signals::{self, Signal};
 use crate::store::{Publish, Store};
 use crate::stream::Hub;
 use crate::tasks::Tasks;
@@ -44,12 +45,16 @@ const OUTBOX: usize = 10_000;
 /// Moderation announcements waiting to go out, or to be applied here.
 const CONTROLS: usize = 1024;
 
-/// The moderation service's two ends of the bus.
+/// The ends of the bus the moderation and signals services hold.
 pub struct Peers {
     /// This instance's announcements, to publish.
     pub outgoing: mpsc::Sender<Control>,
     /// The other instances' announcements.
     pub incoming: mpsc::Receiver<Control>,
+    /// This instance's signals (typing, read positions), to publish.
+    pub signals_out: mpsc::Sender<Signal>,
+    /// The other instances' signals.
+    pub signals_in: mpsc::Receiver<Signal>,
 }
 
 /// This instance's end of the bus, before the store exists.
@@ -82,6 +87,8 @@ pub fn connect(settings: &Settings, hub: &Hub, clock: Clock) -> Result<Connectio
     let (outbox, outgoing) = mpsc::channel(OUTBOX);
     let (controls_out, controls_outgoing) = mpsc::channel(CONTROLS);
     let (controls_in, controls_incoming) = mpsc::channel(CONTROLS);
+    let (signals_out, signals_outgoing) = mpsc::channel(signals::OUTBOX);
+    let (signals_in, signals_incoming) = mpsc::channel(signals::OUTBOX);
     let (fanout, starter) = Fanout::new(hub.clone(), Some(outbox), clock.clone());
     let links = BusLinks {
         channel: settings.redis_channel.clone(),
@@ -89,12 +96,15 @@ pub fn connect(settings: &Settings, hub: &Hub, clock: Clock) -> Result<Connectio
         outbox: outgoing,
         controls_out: controls_outgoing,
         controls_in,
+        signals_out: signals_outgoing,
+        signals_in,
         health: health.clone(),
         key,
         clock,
         rejected,
     };
-    let peers = Peers { outgoing: controls_out, incoming: controls_incoming };
+    let peers =
+        Peers { outgoing: controls_out, incoming: controls_incoming, signals_out, signals_in: signals_incoming };
     let redis = RedisParts { fanout: starter, links, url: url.clone(), peers };
     Ok(Connection { publish: Arc::new(fanout), bus: Bus::Redis(health), redis: Some(redis) })
 }

@@ -7,7 +7,9 @@
 //! storing and delivering locally; the fan-out catches up from the store
 //! when the subscription is back.
 //!
-//! Moderation announcements go on a second channel (`<channel>:control`),
+//! Signals (typing, read positions) go on a third, `<channel>:signals`,
+//! tagged like announcements and never caught up (they are about the
+//! moment). Moderation announcements go on a second channel (`<channel>:control`),
 //! tagged with the sending instance so it ignores its own. They are not
 //! caught up after an outage: what they change is in the store, which every
 //! instance re-reads within seconds; only the instant reaction of open
@@ -32,6 +34,7 @@ use super::{BusHealth, Fanout, Notice};
 use crate::clock::Clock;
 use crate::moderation::Control;
 use crate::rooms::Delivery;
+use crate::signals::Signal;
 use crate::tasks::Tasks;
 
 /// How far an announcement's time may be from ours: a captured one replayed
@@ -71,6 +74,10 @@ pub struct BusLinks {
     pub controls_out: mpsc::Receiver<Control>,
     /// Where the other instances' announcements go.
     pub controls_in: mpsc::Sender<Control>,
+    /// This instance's signals, to publish.
+    pub signals_out: mpsc::Receiver<Signal>,
+    /// Where the other instances' signals go.
+    pub signals_in: mpsc::Sender<Signal>,
     pub health: Arc<BusHealth>,
     /// What every payload is sealed and checked with.
     pub key: BusKey,
@@ -90,6 +97,15 @@ struct ControlNote {
     control: Control,
 }
 
+/// A signal on the wire, tagged like an announcement.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SignalNote {
+    origin: u64,
+    at_ms: i64,
+    #[serde(flatten)]
+    signal: Signal,
+}
+
 pub struct RedisBus;
 
 impl RedisBus {
@@ -102,24 +118,27 @@ impl RedisBus {
         };
         let channels = Channels {
             control: format!("{}:control", links.channel),
+            signals: format!("{}:signals", links.channel),
             messages: links.channel,
             origin: rand::random(),
             key: links.key,
             clock: links.clock,
             rejected: links.rejected,
         };
-        let outgoing = Outgoing { deliveries: links.outbox, controls: links.controls_out };
+        let outgoing = Outgoing { deliveries: links.outbox, controls: links.controls_out, signals: links.signals_out };
         tasks.spawn("redis publisher", publish(client.clone(), channels.clone(), outgoing, links.health.clone()));
-        tasks.spawn("redis subscriber", subscribe(client, channels, links.fanout, links.controls_in, links.health));
+        let incoming = Incoming { fanout: links.fanout, controls: links.controls_in, signals: links.signals_in };
+        tasks.spawn("redis subscriber", subscribe(client, channels, incoming, links.health));
     }
 }
 
-/// The two channels, this instance's tag on its announcements, and what
+/// The three channels, this instance's tag on its announcements, and what
 /// seals and checks payloads.
 #[derive(Clone)]
 struct Channels {
     messages: String,
     control: String,
+    signals: String,
     origin: u64,
     key: BusKey,
     clock: Clock,
@@ -130,7 +149,8 @@ struct Channels {
 enum Heard {
     Message(Arc<Delivery>),
     Control(Control),
-    /// Our own announcement coming back.
+    Signal(Signal),
+    /// Our own announcement or signal coming back.
     Echo,
 }
 
@@ -149,6 +169,16 @@ impl Channels {
             }
             return Ok(Heard::Control(note.control));
         }
+        if channel == self.signals {
+            let note: SignalNote = serde_json::from_slice(body).map_err(|_| "malformed")?;
+            if note.origin == self.origin {
+                return Ok(Heard::Echo);
+            }
+            if (self.clock.now_ms() - note.at_ms).abs() > CONTROL_FRESH_MS {
+                return Err("stale");
+            }
+            return Ok(Heard::Signal(note.signal));
+        }
         let delivery = std::str::from_utf8(body).ok().and_then(Delivery::from_bus).ok_or("malformed")?;
         // Numbers start at 1; how far ahead one may be is the fan-out's to
         // judge (it knows the store).
@@ -159,19 +189,21 @@ impl Channels {
     }
 }
 
-async fn subscribe(
-    client: redis::Client,
-    channels: Channels,
+/// Where what is heard on the bus goes.
+struct Incoming {
     fanout: Fanout,
-    controls_in: mpsc::Sender<Control>,
-    health: Arc<BusHealth>,
-) {
+    controls: mpsc::Sender<Control>,
+    signals: mpsc::Sender<Signal>,
+}
+
+async fn subscribe(client: redis::Client, channels: Channels, incoming: Incoming, health: Arc<BusHealth>) {
+    let Incoming { fanout, controls: controls_in, signals: signals_in } = incoming;
     let channel = &channels.messages;
     let mut backoff = Backoff::new();
     loop {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&[channel, &channels.control]).await?;
+            pubsub.subscribe(&[channel, &channels.control, &channels.signals]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         match subscribed.await {
@@ -189,6 +221,11 @@ async fn subscribe(
                         // Waiting here holds back reading Redis, never memory.
                         Ok(Heard::Control(control)) => {
                             let _ = controls_in.send(control).await;
+                        }
+                        // A signal is about the moment: dropped rather than
+                        // waited for when its queue is full.
+                        Ok(Heard::Signal(signal)) => {
+                            let _ = signals_in.try_send(signal);
                         }
                         Ok(Heard::Echo) => {}
                         Err(reason) => {
@@ -209,10 +246,12 @@ async fn subscribe(
     }
 }
 
-/// What this instance publishes: its commits and its announcements.
+/// What this instance publishes: its commits, its announcements, its
+/// signals.
 struct Outgoing {
     deliveries: mpsc::Receiver<Arc<Delivery>>,
     controls: mpsc::Receiver<Control>,
+    signals: mpsc::Receiver<Signal>,
 }
 
 /// One publication: the channel and the sealed bytes.
@@ -231,6 +270,11 @@ impl Outgoing {
                 let note = ControlNote { origin: channels.origin, at_ms: channels.clock.now_ms(), control };
                 let body = serde_json::to_string(&note).expect("a control serializes");
                 Some(Publication { payload: channels.key.seal(&channels.control, &body), channel: channels.control.clone() })
+            }
+            Some(signal) = self.signals.recv() => {
+                let note = SignalNote { origin: channels.origin, at_ms: channels.clock.now_ms(), signal };
+                let body = serde_json::to_string(&note).expect("a signal serializes");
+                Some(Publication { payload: channels.key.seal(&channels.signals, &body), channel: channels.signals.clone() })
             }
             delivery = self.deliveries.recv() => delivery.map(|d| Publication {
                 payload: channels.key.seal(&channels.messages, &d.bus_json()),

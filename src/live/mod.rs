@@ -34,6 +34,7 @@ use crate::metrics::Metrics;
 use crate::moderation::ModerationError;
 use crate::presence::{Member, Presence, PresenceGuard};
 use crate::rooms::RoomName;
+use crate::signals::Signals;
 use crate::store::StoreError;
 use crate::stream::Start;
 
@@ -66,7 +67,8 @@ impl Transport {
     }
 
     /// Whether the stream takes part in presence: its viewer shows as
-    /// online while it is open, and it carries the rooms' online lists.
+    /// online while it is open, and it carries the rooms' online lists and
+    /// signals (typing, read positions).
     fn has_presence(self) -> bool {
         !matches!(self, Transport::Poll)
     }
@@ -142,6 +144,7 @@ struct Shared {
     sessions: Sessions,
     limits: Limits,
     presence: Presence,
+    signals: Signals,
     metrics: Arc<Metrics>,
     heartbeat: Duration,
     session_check: Duration,
@@ -153,12 +156,13 @@ impl Streams {
         sessions: Sessions,
         limits: Limits,
         presence: Presence,
+        signals: Signals,
         metrics: Arc<Metrics>,
         settings: &Settings,
     ) -> Self {
         let heartbeat = Duration::from_secs(settings.heartbeat_secs);
         let session_check = Duration::from_secs(settings.session_check_secs);
-        let shared = Shared { chat, sessions, limits, presence, metrics, heartbeat, session_check };
+        let shared = Shared { chat, sessions, limits, presence, signals, metrics, heartbeat, session_check };
         Self { shared: Arc::new(shared) }
     }
 

@@ -26,6 +26,7 @@ use crate::metrics::Holding;
 use crate::moderation::Control;
 use crate::presence::Online;
 use crate::rooms::{Delivery, RoomName};
+use crate::signals::Note;
 use crate::stream::{Cursor, LiveItem, RoomsFeed, Start};
 
 /// What a stream yields, for the transport to encode.
@@ -38,6 +39,9 @@ pub enum Item {
     /// A room's online list: once per room when the stream opens, then at
     /// each change.
     Presence(Arc<Online>),
+    /// Someone typing in one of the rooms, or the viewer's account having
+    /// read further (another device): never stored, never replayed.
+    Signal(Arc<Note>),
     /// Nothing else to say for a while: SSE sends a comment, a WebSocket a
     /// ping (and the server notices a closed connection at that write).
     Keepalive,
@@ -78,6 +82,9 @@ pub struct StreamSession {
     /// The rooms' online lists, for transports that carry them.
     online: Option<Box<OnlineLists>>,
     controls: BoxStream<'static, Item>,
+    /// Typing in the rooms and the account's read positions (empty for a
+    /// long poll).
+    signals: SelectAll<BoxStream<'static, Arc<Note>>>,
     /// The keepalive beat; the session re-check rides on it (one timer per
     /// stream does both).
     beat: tokio::time::Interval,
@@ -143,11 +150,17 @@ impl StreamSession {
             rooms,
             controls: shared.chat.moderation().controls(),
         };
+        let signals = match (request.transport.has_presence(), &admitted.visitor) {
+            (false, _) => SelectAll::new(),
+            (true, Visitor::User(user)) => shared.signals.listen(&moderated.rooms, Some(user.user_id)),
+            (true, Visitor::Guest { .. }) => shared.signals.listen(&moderated.rooms, None),
+        };
         let gauge = shared.metrics.streams_open.with_label_values(&[request.transport.label()]);
         Ok(Self {
             feed: RoomsFeed::new(feeds),
             online,
             controls: moderated.into_items(),
+            signals,
             beat: keepalive_timer(every),
             check: checked,
             shutdown,
@@ -167,12 +180,20 @@ impl StreamSession {
         if let Some(online) = self.online.as_mut().and_then(|lists| lists.first.pop_front()) {
             return Item::Presence(online);
         }
-        let item = tokio::select! {
-            item = self.feed.next() => feed_item(item),
-            Some(online) = next_online(&mut self.online) => Item::Presence(online),
-            Some(item) = self.controls.next() => item,
-            _ = self.beat.tick() => self.keepalive().await,
-            _ = &mut self.shutdown => Item::End(Ending::Interrupted),
+        let item = loop {
+            let item = tokio::select! {
+                item = self.feed.next() => feed_item(item),
+                Some(online) = next_online(&mut self.online) => Item::Presence(online),
+                Some(item) = self.controls.next() => item,
+                Some(note) = self.signals.next() => Item::Signal(note),
+                _ = self.beat.tick() => self.keepalive().await,
+                _ = &mut self.shutdown => Item::End(Ending::Interrupted),
+            };
+            // Nobody is told that they themselves are typing.
+            match &item {
+                Item::Signal(note) if note.user.as_deref() == Some(self.admitted.visitor.name()) => continue,
+                _ => break item,
+            }
         };
         if matches!(item, Item::End(_)) {
             self.ended = true;
@@ -220,6 +241,15 @@ impl StreamSession {
         let start = Start::After(after);
         let feed = self.streams.shared.chat.feed(room.clone(), start).await?;
         self.feed = RoomsFeed::new(vec![(feed, start)]);
+        Ok(())
+    }
+
+    /// Tells `room` the viewer is typing, with the same checks as
+    /// `POST /rooms/<room>/typing`.
+    pub async fn typing(&mut self, room: &RoomName) -> Result<(), FrameRefusal> {
+        let shared = &self.streams.shared;
+        shared.chat.may_post(&self.admitted.visitor, room).await?;
+        shared.signals.typing(room, self.admitted.visitor.name());
         Ok(())
     }
 

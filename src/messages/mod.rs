@@ -9,6 +9,9 @@
 //! HTTP, so tests can drive it directly.
 
 mod changes;
+mod people;
+
+pub use people::{DEFAULT_NOTIFY, MAX_DM_USERS, NOTIFY_LEVELS, PeopleError, RoomListing, dm_room};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,8 +200,9 @@ impl Chat {
         Ok(self.store.append(message).await?)
     }
 
-    /// Whether `visitor` may post (or edit, or react) in `room` now.
-    async fn may_post(&self, visitor: &Visitor, room: &RoomName) -> Result<(), PostError> {
+    /// Whether `visitor` may post (or edit, react, say they are typing) in
+    /// `room` now.
+    pub async fn may_post(&self, visitor: &Visitor, room: &RoomName) -> Result<(), PostError> {
         if visitor.is_guest() && !self.rules.allow_guests {
             return Err(PostError::GuestsNotAllowed);
         }

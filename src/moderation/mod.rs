@@ -213,6 +213,10 @@ impl Moderation {
     /// invisible to everyone else: 404, and no events).
     pub async fn can_read(&self, visitor: &Visitor, room: &RoomName) -> Result<bool, StoreError> {
         let policy = self.policy(room).await?;
+        // A conversation's members only: not even admins see another's.
+        if let Some(members) = &policy.dm {
+            return Ok(matches!(visitor, Visitor::User(user) if members.contains(&user.user_id)));
+        }
         if !policy.members_only {
             return Ok(true);
         }
@@ -285,6 +289,20 @@ impl Moderation {
         if self.is_moderator(actor).await? { Ok(()) } else { Err(ModerationError::NotAModerator) }
     }
 
+    /// Room-wide actions (mute, kick, lock, members-only) have no place in
+    /// a direct-message room: refused for its members, and the room does
+    /// not exist for anyone else.
+    async fn require_room_moderable(&self, actor: &Visitor, room: &RoomName) -> Result<(), ModerationError> {
+        if !room.is_dm() {
+            return Ok(());
+        }
+        if self.can_read(actor, room).await? {
+            Err(ModerationError::Refused("direct messages are not moderated: block the person instead".into()))
+        } else {
+            Err(ModerationError::NoSuchRoom)
+        }
+    }
+
     /// Deletes a message: its author within 5 minutes, moderators any time.
     pub async fn delete_message(&self, actor: &Visitor, room: &RoomName, id: i64) -> Result<(), ModerationError> {
         if !self.can_read(actor, room).await? {
@@ -319,6 +337,7 @@ impl Moderation {
         target: &str,
         duration: Duration,
     ) -> Result<(), ModerationError> {
+        self.require_room_moderable(actor, room).await?;
         let name = NameKey::new(target);
         self.require_rank(actor, &name, AuditAction::Mute).await?;
         let until = self.clock.now_ms() + duration.as_millis() as i64;
@@ -331,6 +350,7 @@ impl Moderation {
 
     /// Ends the target's streams to the room; reconnects get 204 for a minute.
     pub async fn kick(&self, actor: &Visitor, room: &RoomName, target: &str) -> Result<(), ModerationError> {
+        self.require_room_moderable(actor, room).await?;
         let name = NameKey::new(target);
         self.require_rank(actor, &name, AuditAction::Kick).await?;
         self.caches.kick(room, &name);
@@ -340,6 +360,7 @@ impl Moderation {
     }
 
     pub async fn lock_room(&self, actor: &Visitor, room: &RoomName, locked: bool) -> Result<(), ModerationError> {
+        self.require_room_moderable(actor, room).await?;
         self.require_moderator(actor).await?;
         self.store.set_room_flag(room.as_str(), RoomFlag::Locked, locked, self.clock.now_ms()).await?;
         self.forget(Some(room));
@@ -357,6 +378,7 @@ impl Moderation {
         add: &[String],
         remove: &[String],
     ) -> Result<(), ModerationError> {
+        self.require_room_moderable(actor, room).await?;
         self.require_moderator(actor).await?;
         self.store.set_room_flag(room.as_str(), RoomFlag::MembersOnly, on, self.clock.now_ms()).await?;
         for name in add {

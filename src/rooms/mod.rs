@@ -60,6 +60,11 @@ impl RoomName {
         Self(LOBBY.into())
     }
 
+    /// Whether this is a direct-message room (see [`is_dm_name`]).
+    pub fn is_dm(&self) -> bool {
+        is_dm_name(&self.0)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -83,6 +88,16 @@ impl<'de> serde::Deserialize<'de> for RoomName {
         let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         RoomName::parse(&name).map_err(serde::de::Error::custom)
     }
+}
+
+/// Direct-message rooms are named `dm-` and a digest of their members, so
+/// the same people always get the same room. Such a name is only ever
+/// readable by the members of a conversation the server made; taken by
+/// hand, it is a room nobody may read or post in.
+pub const DM_PREFIX: &str = "dm-";
+
+pub fn is_dm_name(name: &str) -> bool {
+    name.starts_with(DM_PREFIX)
 }
 
 /// The text of a message: trimmed, 1-2000 Unicode scalar values.

@@ -19,6 +19,7 @@ mod engine;
 mod export;
 mod messages;
 mod moderation;
+mod people;
 mod sweep;
 mod writer;
 
@@ -36,6 +37,7 @@ pub use changes::{Change, ChangeError, Changed, Version};
 use engine::Engine;
 pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
+pub use people::{UNREAD_CAP, Unread};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]
@@ -210,6 +212,13 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         rooms.extend(muted);
+        // Its conversations lose it (the rows would go with the account
+        // anyway; named here so that cached access is forgotten too).
+        let conversations: Vec<String> = sqlx::query_scalar("DELETE FROM dm_members WHERE user_id = $1 RETURNING room")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        rooms.extend(conversations);
         rooms.sort();
         rooms.dedup();
         sqlx::query("UPDATE messages SET user_name = $1 WHERE user_id = $2")

@@ -22,6 +22,9 @@ pub struct RoomPolicy {
     pub members: Vec<NameKey>,
     /// Names muted here, with the end of their mute (ms).
     pub mutes: Vec<(NameKey, i64)>,
+    /// For a direct-message room, its members' account ids (empty when no
+    /// such conversation exists); `None` for every other room.
+    pub dm: Option<Vec<i64>>,
 }
 
 /// One audit line.
@@ -132,7 +135,12 @@ impl Store {
             .iter()
             .map(|r| (NameKey::new(r.get(0)), r.get(1)))
             .collect();
-        Ok(RoomPolicy { locked, members_only, members, mutes })
+        let dm = if crate::rooms::is_dm_name(room) {
+            Some(self.dm_members(room).await?.into_iter().map(|(id, _)| id).collect())
+        } else {
+            None
+        };
+        Ok(RoomPolicy { locked, members_only, members, mutes, dm })
     }
 
     /// Sets a room flag (`locked` or `members_only`), creating the room row.

@@ -1,5 +1,5 @@
 //! Read-only JSON about rooms: `GET /api/rooms` (the room list, for the
-//! page's sidebar) and `GET /rooms/<room>/presence` (who is online now, the
+//! page's sidebar, with direct messages and unread counts) and `GET /rooms/<room>/presence` (who is online now, the
 //! same JSON as the stream's `presence` events).
 //!
 //! Handlers only validate and shape: the list comes from `Chat` (which
@@ -13,11 +13,10 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::auth::Visitor;
-use crate::messages::{Chat, MAX_LIMIT, QueryError};
+use crate::messages::{Chat, MAX_LIMIT, QueryError, RoomListing};
 use crate::moderation::ModerationError;
 use crate::presence::Presence;
 use crate::rooms::{RoomName, format_at, from_millis};
-use crate::store::RoomSummary;
 
 /// Rooms `GET /api/rooms` lists when it names no limit.
 pub const DEFAULT_ROOMS: u32 = 50;
@@ -30,11 +29,31 @@ pub struct RoomEntry {
     pub messages: i64,
     /// When the last one was posted, as messages carry their `at`.
     pub last_at: String,
+    /// A direct-message room: `"dm": true` with its members' names.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dm: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
+    /// For members: messages after their read position, not their own
+    /// (counted up to 999), and those that mention them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<i64>,
 }
 
-impl From<RoomSummary> for RoomEntry {
-    fn from(room: RoomSummary) -> Self {
-        Self { name: room.name, messages: room.messages, last_at: format_at(from_millis(room.last_at_ms)) }
+impl From<RoomListing> for RoomEntry {
+    fn from(listing: RoomListing) -> Self {
+        let RoomListing { summary: room, dm_users, unread } = listing;
+        Self {
+            name: room.name,
+            messages: room.messages,
+            last_at: format_at(from_millis(room.last_at_ms)),
+            dm: dm_users.is_some(),
+            users: dm_users,
+            unread: unread.map(|u| u.unread),
+            mentions: unread.map(|u| u.mentions),
+        }
     }
 }
 
@@ -55,7 +74,7 @@ pub async fn rooms(
     chat: &State<Chat>,
 ) -> Result<Json<Vec<RoomEntry>>, ApiError> {
     let limit = rooms_limit(limit)?;
-    let rooms = chat.visible_rooms(&visitor, limit).await?;
+    let rooms = chat.room_list(&visitor, limit).await?;
     Ok(Json(rooms.into_iter().map(RoomEntry::from).collect()))
 }
 

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
-use crate::messages::{PostError, QueryError};
+use crate::messages::{PeopleError, PostError, QueryError};
 use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
 use crate::store::{ChangeError, StoreError};
@@ -58,6 +58,18 @@ pub enum ApiError {
     Change(ChangeError),
     #[error("only the author and moderators may see earlier versions")]
     VersionsHidden,
+    #[error(transparent)]
+    People(PeopleError),
+}
+
+impl From<PeopleError> for ApiError {
+    fn from(error: PeopleError) -> Self {
+        match error {
+            PeopleError::Store(e) => ApiError::Store(e),
+            PeopleError::Moderation(e) => ApiError::from(e),
+            other => ApiError::People(other),
+        }
+    }
 }
 
 impl From<PostError> for ApiError {
@@ -128,6 +140,14 @@ impl ApiError {
             ApiError::ShutOut => Status::NoContent,
             ApiError::NoSuchReply => Status::UnprocessableEntity,
             ApiError::VersionsHidden => Status::Forbidden,
+            ApiError::People(e) => match e {
+                PeopleError::MembersOnly | PeopleError::Blocked(_) => Status::Forbidden,
+                PeopleError::NoSuchAccount(_) => Status::NotFound,
+                PeopleError::BadUsers | PeopleError::BlockYourself | PeopleError::BadLevel | PeopleError::BadId => {
+                    Status::UnprocessableEntity
+                }
+                PeopleError::Moderation(_) | PeopleError::Store(_) => Status::ServiceUnavailable,
+            },
             ApiError::Change(e) => match e {
                 ChangeError::NoSuchMessage => Status::NotFound,
                 ChangeError::NotYours | ChangeError::TooLate(_) => Status::Forbidden,

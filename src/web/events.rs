@@ -8,7 +8,8 @@
 //! what a reconnecting browser sends back as `Last-Event-ID`: the message id
 //! on a one-room stream, the [`Cursor`] of every room on a multi-room one.
 //! Presence and reset events carry no id, so they never move the browser's
-//! position. Data is JSON made once per message or change; user text can
+//! position, and neither do `typing` and `read` signals (never stored,
+//! never replayed). Data is JSON made once per message or change; user text can
 //! never reach the `id:` or `event:` lines. This module only reads the
 //! request and encodes the items of a `live::StreamSession`: who may open a
 //! stream, what it holds and what it yields is `live`.
@@ -173,6 +174,7 @@ fn frame(item: Item, ids: EventIds, cursor: &Cursor) -> Option<Bytes> {
         },
         Item::Reset(room) => sse::named("reset", &json!({ "room": room }).to_string()),
         Item::Presence(online) => sse::named("presence", &online.json),
+        Item::Signal(note) => sse::named(note.kind, &note.json),
         Item::Keepalive => Bytes::from_static(sse::HEARTBEAT),
         // A kicked or logged-out viewer's reconnect is refused (204, 401).
         Item::End(_) => return None,

@@ -17,6 +17,7 @@ mod moderation;
 mod ops;
 mod origin;
 mod pages;
+mod people;
 mod rooms;
 pub mod sse;
 mod ws;
@@ -69,6 +70,14 @@ pub fn routes() -> Vec<Route> {
         events::room_events,
         events::multi_events,
         directory::rooms,
+        people::open_dm,
+        people::dm_page,
+        people::block,
+        people::blocks,
+        people::typing,
+        people::read,
+        people::settings,
+        people::change_settings,
         directory::presence,
         origin::refused,
         pages::static_file,

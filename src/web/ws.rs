@@ -7,8 +7,11 @@
 //! change; the socket counts its visitor as online), `{"type":"reset",...}`, `{"type":"ack","id":..}` for a sent
 //! message, and `{"type":"error","code":422,"reason":"..."}` for a refused
 //! one (the socket stays open). Client to server: `{"type":"send","text":..}`
-//! posts as the session's user (the same rules, limits and reasons as a
-//! POST) and `{"type":"resume","after":<id>}` replays what was missed. The
+//! (with an optional `"reply_to"`) posts as the session's user (the same
+//! rules, limits and reasons as a POST), `{"type":"typing"}` tells the room
+//! (like `POST .../typing`) and `{"type":"resume","after":<id>}` replays
+//! what was missed. The room's changes arrive as `edit`, `reaction` and
+//! `delete` frames with their `seq`; `typing` and `read` frames have none. The
 //! handshake is refused (403) from another origin and (401) for an ended
 //! session; a slow client is caught up from the store like a slow SSE one.
 //! A socket the server ends for good closes with code 4403 (kicked, banned,
@@ -185,6 +188,7 @@ fn encode(item: Item) -> Message {
     match item {
         Item::Message(delivery) => Message::text(&*delivery.ws_frame()),
         Item::Presence(online) => Message::text(&*online.ws_frame(|o| rooms::tagged_json("presence", o).into())),
+        Item::Signal(note) => Message::text(&*note.ws_frame()),
         Item::Reset(room) => Frame::Reset { room: &room }.message(),
         Item::Keepalive => Message::Ping(Vec::new()),
         Item::End(_) => unreachable!("the loop ends on End"),
@@ -200,6 +204,8 @@ pub enum ClientFrame {
     Send { text: String, reply_to: Option<i64> },
     /// `{"type":"resume","after":<id>}`: replay what was missed.
     Resume(i64),
+    /// `{"type":"typing"}`: the viewer is typing (like `POST .../typing`).
+    Typing,
 }
 
 impl ClientFrame {
@@ -223,7 +229,8 @@ impl ClientFrame {
                 .filter(|after| *after >= 0)
                 .map(Self::Resume)
                 .ok_or("after must be a message id"),
-            _ => Err("type must be send or resume"),
+            Some("typing") => Ok(Self::Typing),
+            _ => Err("type must be send, resume or typing"),
         }
     }
 }
@@ -235,6 +242,13 @@ async fn answer(session: &mut StreamSession, room: &RoomName, text: &str) -> Opt
         Err(reason) => error_frame(Status::UnprocessableEntity, reason),
         Ok(ClientFrame::Send { text, reply_to }) => match session.post(room, &text, reply_to).await {
             Ok(delivery) => Frame::Ack { id: delivery.message.id }.message(),
+            Err(refused) => {
+                let error = ApiError::from(refused);
+                error_frame(error.status(), &error.to_string())
+            }
+        },
+        Ok(ClientFrame::Typing) => match session.typing(room).await {
+            Ok(()) => return None,
             Err(refused) => {
                 let error = ApiError::from(refused);
                 error_frame(error.status(), &error.to_string())

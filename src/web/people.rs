@@ -1,0 +1,114 @@
+//! People and conversations over HTTP: direct messages (`POST /api/dm`,
+//! `GET /dm/<user>`), blocks, read positions, typing, and the account's
+//! settings. Rules are `messages::Chat`'s; these routes read bodies and
+//! shape answers, and hand typing and read positions to `signals`.
+
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::serde::json::{Json, Value, json};
+use rocket::{State, get, post};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::auth::Visitor;
+use crate::messages::Chat;
+use crate::rooms::RoomName;
+use crate::signals::Signals;
+
+#[derive(Deserialize)]
+pub struct NewDm {
+    users: Vec<String>,
+}
+
+/// `{"users": ["bob"]}` → `{"room": "dm-...", "users": [...]}` (every
+/// member, the caller included).
+#[post("/api/dm", format = "json", data = "<body>")]
+pub async fn open_dm(body: Json<NewDm>, visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+    let (room, users) = chat.open_dm(&visitor, &body.users).await?;
+    Ok(Json(json!({ "room": room, "users": users })))
+}
+
+/// The conversation with one person, as a page: 303 to its room.
+#[get("/dm/<user>")]
+pub async fn dm_page(user: &str, visitor: Visitor, chat: &State<Chat>) -> Result<Redirect, ApiError> {
+    let (room, _) = chat.open_dm(&visitor, &[user.to_owned()]).await?;
+    Ok(Redirect::to(format!("/rooms/{room}")))
+}
+
+#[derive(Deserialize)]
+pub struct Block {
+    user: String,
+    blocked: bool,
+}
+
+/// `{"user": "bob", "blocked": true|false}`.
+#[post("/api/blocks", format = "json", data = "<body>")]
+pub async fn block(body: Json<Block>, visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+    chat.block(&visitor, &body.user, body.blocked).await?;
+    Ok(Json(json!({ "user": body.user.trim(), "blocked": body.blocked })))
+}
+
+/// `{"blocked": [names]}`: whom the caller has blocked.
+#[get("/api/blocks")]
+pub async fn blocks(visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "blocked": chat.blocks(&visitor).await? })))
+}
+
+/// The caller is typing in `room` (any JSON body, `{}`): 204; the room's
+/// other readers hear of it (at most once per person each two seconds).
+#[post("/rooms/<room>/typing", format = "json", data = "<_body>")]
+pub async fn typing(
+    room: &str,
+    _body: Json<Value>,
+    visitor: Visitor,
+    chat: &State<Chat>,
+    signals: &State<Signals>,
+) -> Result<Status, ApiError> {
+    let room = RoomName::parse(room)?;
+    chat.may_post(&visitor, &room).await?;
+    signals.typing(&room, visitor.name());
+    Ok(Status::NoContent)
+}
+
+#[derive(Deserialize)]
+pub struct ReadUpTo {
+    id: i64,
+}
+
+/// `{"id": N}`: the caller's account has read `room` up to `N` (only ever
+/// forward): 204, and its other streams hear of it.
+#[post("/rooms/<room>/read", format = "json", data = "<body>")]
+pub async fn read(
+    room: &str,
+    body: Json<ReadUpTo>,
+    visitor: Visitor,
+    chat: &State<Chat>,
+    signals: &State<Signals>,
+) -> Result<Status, ApiError> {
+    let room = RoomName::parse(room)?;
+    if let Some(user_id) = chat.mark_read(&visitor, &room, body.id).await? {
+        signals.read(user_id, &room, body.id);
+    }
+    Ok(Status::NoContent)
+}
+
+/// `{"notify": "all" | "mentions" | "none"}`.
+#[get("/api/settings")]
+pub async fn settings(visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await? })))
+}
+
+#[derive(Deserialize)]
+pub struct NewSettings {
+    notify: String,
+}
+
+#[post("/api/settings", format = "json", data = "<body>")]
+pub async fn change_settings(
+    body: Json<NewSettings>,
+    visitor: Visitor,
+    chat: &State<Chat>,
+) -> Result<Json<Value>, ApiError> {
+    chat.set_notify_level(&visitor, &body.notify).await?;
+    Ok(Json(json!({ "notify": body.notify })))
+}
