@@ -1,5 +1,7 @@
 //! Signals: what open streams are told that is not part of any room's
-//! sequence: who is typing in a room, and how far an account has read.
+//! sequence: who is typing in a room, and how far an account has read; and,
+//! between instances, each one's part of the rooms' online lists (handed to
+//! `presence`).
 //!
 //! A signal is never stored and never replayed (a stream that was away
 //! missed it, as it should: it was about that moment). Each goes to this
@@ -23,6 +25,7 @@ use rocket::futures::stream::{self, BoxStream, SelectAll, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::presence::{Member, RemoteList};
 use crate::rooms::{RoomName, tagged_json};
 use crate::tasks::Tasks;
 
@@ -48,6 +51,8 @@ pub enum Signal {
     Typing { room: RoomName, user: String },
     /// Account `user_id` has read `room` up to `id`.
     Read { user_id: i64, room: RoomName, id: i64 },
+    /// Instance `instance`'s part of `room`'s online list (see `presence`).
+    Presence { instance: u64, room: RoomName, members: Vec<Member> },
 }
 
 /// A signal as streams send it: the SSE event name, the data, made once.
@@ -75,6 +80,7 @@ impl Note {
         let (kind, user, data) = match signal {
             Signal::Typing { room, user } => ("typing", Some(user.clone()), NoteData::Typing { room, user }),
             Signal::Read { room, id, .. } => ("read", None, NoteData::Read { room, id: *id }),
+            Signal::Presence { .. } => unreachable!("presence is never a stream's note"),
         };
         let json = serde_json::to_string(&data).expect("a signal always serializes");
         let ws = tagged_json(kind, &data).into();
@@ -109,12 +115,23 @@ impl Signals {
         Self { inner: Arc::new(inner) }
     }
 
-    /// Hands the other instances' signals to this instance's streams.
-    pub fn follow_peers(&self, mut incoming: mpsc::Receiver<Signal>, tasks: &Tasks) {
+    /// Hands the other instances' signals to this instance's streams, and
+    /// their parts of online lists to `presence`.
+    pub fn follow_peers(
+        &self,
+        mut incoming: mpsc::Receiver<Signal>,
+        presence: mpsc::Sender<RemoteList>,
+        tasks: &Tasks,
+    ) {
         let signals = self.clone();
         tasks.spawn("signals from peers", async move {
             while let Some(signal) = incoming.recv().await {
-                signals.deliver(&signal);
+                match signal {
+                    Signal::Presence { instance, room, members } => {
+                        let _ = presence.send(RemoteList { instance, room, members }).await;
+                    }
+                    signal => signals.deliver(&signal),
+                }
             }
         });
     }
@@ -157,6 +174,8 @@ impl Signals {
         match signal {
             Signal::Typing { room, .. } => self.inner.rooms.send(room, || Note::of(signal)),
             Signal::Read { user_id, .. } => self.inner.users.send(user_id, || Note::of(signal)),
+            // Parts of online lists go to `presence`, not to streams.
+            Signal::Presence { .. } => {}
         }
     }
 

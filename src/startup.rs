@@ -96,8 +96,10 @@ impl Services {
         housekeeping.clone().start(&tasks, std::time::Duration::from_secs(settings.housekeeping_secs));
         let presence = Presence::new(std::time::Duration::from_millis(settings.presence_grace_ms));
         let signals = Signals::new(signal_peers.as_ref().map(|peers| peers.0.clone()));
-        if let Some((_, incoming)) = signal_peers {
-            signals.follow_peers(incoming, &tasks);
+        if let Some((out, incoming)) = signal_peers {
+            let (lists, remote_lists) = tokio::sync::mpsc::channel(crate::signals::OUTBOX);
+            signals.follow_peers(incoming, lists, &tasks);
+            presence.share(out, remote_lists, &tasks);
         }
         let streams = Streams::new(
             chat.clone(),

@@ -257,7 +257,8 @@ async fn moderation_on_one_instance_reaches_open_streams_on_the_other_at_once() 
 
     let deleted = moderator.post_json(&format!("/rooms/m/messages/{id}/delete"), &serde_json::json!({})).await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
-    assert_eq!(next_of_kind(&mut reader_on_b, "delete").await, serde_json::json!({ "room": "m", "id": id }));
+    let deletion = next_of_kind(&mut reader_on_b, "delete").await;
+    assert_eq!((deletion["room"].as_str(), deletion["id"].as_i64()), (Some("m"), Some(id)));
 
     let kicked = moderator.post_json("/rooms/m/kick", &serde_json::json!({ "user": "alice" })).await;
     assert_eq!(kicked.status, 200, "{}", kicked.body);
@@ -344,4 +345,96 @@ async fn forged_publishes_on_the_bus_change_nothing_and_real_posts_still_flow() 
     for reason in ["unsigned", "bad_signature"] {
         assert!(metrics.contains(&format!(r#"chat_bus_rejected_total{{reason="{reason}"}}"#)), "{reason}: {metrics}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_typing_and_reads_cross_instances_and_changes_resume_on_either() {
+    let Some(services) = services("changes_typing_and_reads_cross_instances_and_changes_resume_on_either") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut alice = member_on(&a, "alice").await;
+    let mut bob = member_on(&b, "bob").await;
+    let id = alice.say("c", "first draft").await;
+    let mut reader_on_b = b.browser().events("/rooms/c/events", &[("Last-Event-ID", &id.to_string())]).await;
+    let mut bob_on_a = a.browser();
+    bob_on_a.cookies_from(&bob);
+    let mut bobs_phone_on_a = bob_on_a.events("/rooms/elsewhere/events", &[]).await;
+
+    let edited =
+        alice.post_json(&format!("/rooms/c/messages/{id}/edit"), &serde_json::json!({ "text": "final" })).await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let reacted =
+        bob.post_json(&format!("/rooms/c/messages/{id}/reactions"), &serde_json::json!({ "emoji": "🎉" })).await;
+    assert_eq!(reacted.status, 200, "{}", reacted.body);
+    assert_eq!(next_of_kind(&mut reader_on_b, "edit").await["text"], "final");
+    assert_eq!(next_of_kind(&mut reader_on_b, "reaction").await["reactions"][0]["users"], serde_json::json!(["bob"]));
+
+    assert_eq!(alice.post_json("/rooms/c/typing", &serde_json::json!({})).await.status, 204);
+    assert_eq!(next_of_kind(&mut reader_on_b, "typing").await, serde_json::json!({ "room": "c", "user": "alice" }));
+    assert_eq!(bob.post_json("/rooms/c/read", &serde_json::json!({ "id": id })).await.status, 204);
+    assert_eq!(next_of_kind(&mut bobs_phone_on_a, "read").await, serde_json::json!({ "room": "c", "id": id }));
+
+    // A client that was away resumes on the other instance with the changes.
+    for app in [&a, &b] {
+        let mut resumed = app.browser().events("/rooms/c/events", &[("Last-Event-ID", &id.to_string())]).await;
+        let mut replayed = Vec::new();
+        while replayed.len() < 2 {
+            let event = resumed.next_event_within(WAIT).await.unwrap();
+            if let (Some(kind), Some(seq)) = (event.event, event.id) {
+                replayed.push((kind, seq));
+            }
+        }
+        let expected = [("edit".to_string(), (id + 1).to_string()), ("reaction".to_string(), (id + 2).to_string())];
+        assert_eq!(replayed, expected);
+    }
+}
+
+/// Waits for a presence event on `stream` whose names satisfy `wanted`.
+async fn presence_until(
+    stream: &mut http::EventStream,
+    wanted: impl Fn(&[&str]) -> bool,
+    within: Duration,
+) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "the online list never became what was wanted");
+        let event = stream.next_event_within(left).await.expect("the stream stays open");
+        if event.event.as_deref() != Some("presence") {
+            continue;
+        }
+        let online = event.json();
+        let names: Vec<&str> =
+            online["online"].as_array().unwrap().iter().map(|m| m["user"].as_str().unwrap()).collect();
+        if wanted(&names) {
+            return names.iter().map(|n| n.to_string()).collect();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_online_list_is_the_union_of_instances_and_a_dead_ones_people_drop_off() {
+    let Some(services) = services("the_online_list_is_the_union_of_instances_and_a_dead_ones_people_drop_off") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut alice = member_on(&a, "alice").await;
+    let mut bob = member_on(&b, "bob").await;
+    let mut alice_on_a = alice.events("/rooms/p/events", &[]).await;
+    let _bob_on_b = bob.events("/rooms/p/events", &[]).await;
+    let both = presence_until(&mut alice_on_a, |names| names == ["alice", "bob"], WAIT).await;
+    assert_eq!(both, ["alice", "bob"]);
+    let on_b = b.browser().get("/rooms/p/presence").await.json();
+    assert_eq!(on_b["count"], 2, "B shows A's people too: {on_b}");
+
+    // B stops with bob's stream open; its tasks (the bus among them) stop
+    // with it, so A hears no goodbye, only silence.
+    let started = std::time::Instant::now();
+    b.shutdown.clone().notify();
+    presence_until(&mut alice_on_a, |names| names == ["alice"], Duration::from_secs(15)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(12), "bob dropped off after {took:?}");
 }

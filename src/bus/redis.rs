@@ -271,15 +271,17 @@ impl Outgoing {
                 let body = serde_json::to_string(&note).expect("a control serializes");
                 Some(Publication { payload: channels.key.seal(&channels.control, &body), channel: channels.control.clone() })
             }
+            delivery = self.deliveries.recv() => delivery.map(|d| Publication {
+                payload: channels.key.seal(&channels.messages, &d.bus_json()),
+                channel: channels.messages.clone(),
+            }),
+            // Signals last: a burst of presence refreshes must not hold up
+            // messages.
             Some(signal) = self.signals.recv() => {
                 let note = SignalNote { origin: channels.origin, at_ms: channels.clock.now_ms(), signal };
                 let body = serde_json::to_string(&note).expect("a signal serializes");
                 Some(Publication { payload: channels.key.seal(&channels.signals, &body), channel: channels.signals.clone() })
             }
-            delivery = self.deliveries.recv() => delivery.map(|d| Publication {
-                payload: channels.key.seal(&channels.messages, &d.bus_json()),
-                channel: channels.messages.clone(),
-            }),
         }
     }
 }

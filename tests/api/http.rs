@@ -64,6 +64,12 @@ impl Browser {
         Self { addr, cookies: BTreeMap::new() }
     }
 
+    /// Takes `other`'s cookies: the same person on another instance.
+    #[allow(dead_code)] // the scale-out tests' (they share this file)
+    pub fn cookies_from(&mut self, other: &Browser) {
+        self.cookies = other.cookies.clone();
+    }
+
     /// The `Cookie` header this browser sends (for other clients to reuse).
     pub fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")

@@ -16,7 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use serde::Serialize;
+mod peers;
+
+pub use peers::{REFRESH, REMOTE_TTL, RemoteList};
+
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::rooms::RoomName;
@@ -27,7 +31,7 @@ pub const DEFAULT_GRACE_MS: u64 = 5000;
 
 /// One person in a room's online list: a member by account name, a guest by
 /// guest name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Member {
     pub user: String,
     pub guest: bool,
@@ -98,10 +102,15 @@ struct Inner {
     /// A std mutex: held only for map updates, never across an `.await`.
     rooms: Mutex<HashMap<RoomName, RoomState>>,
     grace: Duration,
+    /// How this instance tells the others of its part of each list.
+    peers: OnceLock<peers::PeerLink>,
 }
 
 struct RoomState {
+    /// Who is online through this instance's streams.
     members: BTreeMap<Member, Entry>,
+    /// Who is online through other instances', by instance.
+    remote: HashMap<u64, peers::Remote>,
     snapshot: watch::Sender<Arc<Online>>,
 }
 
@@ -115,7 +124,7 @@ struct Entry {
 
 impl Presence {
     pub fn new(grace: Duration) -> Self {
-        Self { inner: Arc::new(Inner { rooms: Mutex::new(HashMap::new()), grace }) }
+        Self { inner: Arc::new(Inner { rooms: Mutex::new(HashMap::new()), grace, peers: OnceLock::new() }) }
     }
 
     /// Counts one more open stream of `member` in `room` until the guard drops.
@@ -126,7 +135,7 @@ impl Presence {
         let arrived = !state.members.contains_key(&member);
         state.members.entry(member.clone()).or_insert(Entry { streams: 0, generation: 0 }).streams += 1;
         if arrived {
-            state.publish(room);
+            self.inner.local_changed(state, room);
         }
         PresenceGuard { room: room.clone(), member, inner: Arc::downgrade(&self.inner) }
     }
@@ -156,17 +165,31 @@ impl Presence {
 impl RoomState {
     fn new(room: &RoomName) -> Self {
         let (snapshot, _) = watch::channel(Online::new(room.clone(), Vec::new(), 0));
-        Self { members: BTreeMap::new(), snapshot }
+        Self { members: BTreeMap::new(), remote: HashMap::new(), snapshot }
     }
 
+    /// Publishes the room's list (this instance's members and the other
+    /// instances'), unless it is the one already published.
     fn publish(&self, room: &RoomName) {
-        let listed = self.members.keys().take(MAX_LISTED).cloned().collect();
+        let online: Vec<Member> = if self.remote.is_empty() {
+            self.members.keys().cloned().collect()
+        } else {
+            let mut all: std::collections::BTreeSet<&Member> = self.members.keys().collect();
+            all.extend(self.remote.values().flat_map(|remote| remote.members.iter()));
+            all.into_iter().cloned().collect()
+        };
+        let count = online.len();
+        let listed: Vec<Member> = online.into_iter().take(MAX_LISTED).collect();
+        let current = self.snapshot.borrow().clone();
+        if current.count == count && current.members == listed {
+            return;
+        }
         // `send_replace` stores the value even when nobody watches yet.
-        self.snapshot.send_replace(Online::new(room.clone(), listed, self.members.len()));
+        self.snapshot.send_replace(Online::new(room.clone(), listed, count));
     }
 
     fn is_idle(&self) -> bool {
-        self.members.is_empty() && self.snapshot.receiver_count() == 0
+        self.members.is_empty() && self.remote.is_empty() && self.snapshot.receiver_count() == 0
     }
 }
 
@@ -179,20 +202,29 @@ impl Inner {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// After a change to this instance's members of `room`: the list
+    /// again, and the other instances told.
+    fn local_changed(&self, state: &RoomState, room: &RoomName) {
+        state.publish(room);
+        if let Some(link) = self.peers.get() {
+            link.tell(room, state.members.keys());
+        }
+    }
+
     /// Ends a member's grace period: gone, unless they came back since.
     fn expire(&self, room: &RoomName, member: &Member, generation: u64) {
         let mut rooms = self.rooms();
-        Self::expire_locked(&mut rooms, room, member, generation);
+        self.expire_locked(&mut rooms, room, member, generation);
     }
 
-    fn expire_locked(rooms: &mut Rooms, room: &RoomName, member: &Member, generation: u64) {
+    fn expire_locked(&self, rooms: &mut Rooms, room: &RoomName, member: &Member, generation: u64) {
         let Some(state) = rooms.get_mut(room) else { return };
         let stale = state.members.get(member).is_none_or(|e| e.streams > 0 || e.generation != generation);
         if stale {
             return;
         }
         state.members.remove(member);
-        state.publish(room);
+        self.local_changed(state, room);
         if state.is_idle() {
             rooms.remove(room);
         }
@@ -233,7 +265,7 @@ impl Drop for PresenceGuard {
                 });
             }
             // No grace, or no runtime to wait on (the server is gone): now.
-            _ => Inner::expire_locked(&mut rooms, &self.room, &self.member, generation),
+            _ => inner.expire_locked(&mut rooms, &self.room, &self.member, generation),
         }
     }
 }
