@@ -26,6 +26,7 @@
   // The per-message menu; its actions' refusals show in the error line.
   const moderation = window.ChatModeration.setup({ chat, room, me, role, showError, clearError, onDeleted: deleted });
   const conversation = window.ChatConversation.setup({ list, room, me, form, box, showError, clearError, jumpTo });
+  const people = window.ChatPeople.setup({ chat, list, room, me, role, box, mention, jumpTo });
 
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
@@ -58,6 +59,8 @@
       if (kind === "message") show(data, true);
       else if (kind === "presence") showPresence(data);
       else if (kind === "edit") conversation.applyEdit(data);
+      else if (kind === "typing") people.onTyping(data);
+      else if (kind === "read") people.onRead(data);
       else if (kind === "reaction") conversation.applyReactions(data.id, data.reactions);
       else if (kind === "delete") deleted(data.id);
       else if (kind === "reset") {
@@ -95,6 +98,7 @@
     if (after) after.after(li);
     else list.prepend(li);
     if (stick) list.scrollTop = list.scrollHeight;
+    people.onMessage(message, live);
     if (live) {
       noteRoomActivity(message);
       if (document.hidden && message.user !== me) {
@@ -284,8 +288,10 @@
   }
 
   function renderRooms() {
-    // By name, as the server renders it: entries never jump around.
-    const sorted = [...rooms.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // By what they are called, as the server renders it: entries never
+    // jump around.
+    const label = (r) => (r.dm ? "@" + r.users.join(",") : "#" + r.name);
+    const sorted = [...rooms.values()].sort((a, b) => (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0));
     const items = sorted.map((r) => {
       const li = document.createElement("li");
       if (r.name === room) li.className = "current";
@@ -293,12 +299,19 @@
       a.href = "/rooms/" + r.name;
       const name = document.createElement("span");
       name.className = "room-name";
-      name.textContent = "#" + r.name;
+      name.textContent = r.dm ? "@" + r.users.filter((u) => u.toLowerCase() !== me.toLowerCase()).join(", @") : "#" + r.name;
       const meta = document.createElement("span");
       meta.className = "room-meta";
       meta.textContent = r.last_at ? ago(r.last_at) + " · " + r.messages : "new";
       if (r.last_at) a.title = r.messages + " messages, the last " + new Date(r.last_at).toLocaleString();
       a.append(name, meta);
+      if (r.unread && r.name !== room) {
+        const badge = document.createElement("span");
+        badge.className = r.mentions || r.dm ? "unread mentioned" : "unread";
+        badge.textContent = r.unread > 998 ? "999+" : String(r.unread);
+        badge.title = r.unread + " unread" + (r.mentions ? ", " + r.mentions + " mentioning you" : "");
+        a.append(badge);
+      }
       li.append(a);
       return li;
     });

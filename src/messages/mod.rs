@@ -118,8 +118,11 @@ pub struct RoomView {
     /// page's stream resumes from, so no change already shown is replayed.
     pub position: i64,
     /// The sidebar: recently active rooms the visitor may read, this room
-    /// and the lobby, by name.
-    pub rooms: Vec<String>,
+    /// and the lobby, by name, each with what the page calls it.
+    pub rooms: Vec<SidebarRoom>,
+    /// How far the visitor's account has read this room (`None` for guests,
+    /// and for members who never read it).
+    pub read: Option<i64>,
     /// The visitor's role (`None` for guests).
     pub role: Option<Role>,
     /// Whether the room is locked (told only to those who may unlock it).
@@ -148,6 +151,14 @@ impl From<&Settings> for ChatRules {
     fn from(settings: &Settings) -> Self {
         Self { allow_guests: settings.allow_guests, edit_window: Duration::from_secs(settings.edit_window_secs) }
     }
+}
+
+/// A room as the sidebar names it.
+#[derive(Debug, serde::Serialize)]
+pub struct SidebarRoom {
+    pub name: String,
+    /// `#name`, or for a direct message `@` and the other members' names.
+    pub label: String,
 }
 
 /// The chat service: one per server, shared by every route.
@@ -245,16 +256,25 @@ impl Chat {
         let newest = self.store.last_id(room).await?;
         let messages = self.store.latest(room, LATEST).await?;
         let position = messages.last().map_or(newest, |m| m.id.max(newest));
-        let mut rooms: Vec<String> =
+        let mut names: Vec<String> =
             self.visible_rooms(visitor, SIDEBAR_ROOMS).await?.into_iter().map(|summary| summary.name).collect();
         for must in [room.as_str(), crate::rooms::LOBBY] {
-            if !rooms.iter().any(|r| r == must) {
-                rooms.push(must.to_owned());
+            if !names.iter().any(|r| r == must) {
+                names.push(must.to_owned());
             }
         }
-        rooms.sort();
+        let mut rooms = Vec::with_capacity(names.len());
+        for name in names {
+            let label = self.room_label(visitor, &name).await?;
+            rooms.push(SidebarRoom { name, label });
+        }
+        rooms.sort_by(|a, b| a.label.cmp(&b.label));
         let (role, locked) = self.moderation.page_controls(visitor, room).await?;
-        Ok(RoomView { messages, position, rooms, role, locked })
+        let read = match visitor {
+            Visitor::User(user) => self.store.read_position(user.user_id, room.as_str()).await?,
+            Visitor::Guest { .. } => None,
+        };
+        Ok(RoomView { messages, position, rooms, read, role, locked })
     }
 
     /// Rooms with messages, most recently active first, among the newest

@@ -161,6 +161,23 @@ impl Chat {
         Ok(listings)
     }
 
+    /// What the page calls room `name`: `#name`, or for a direct message
+    /// `@` and its other members' names.
+    pub(super) async fn room_label(&self, visitor: &Visitor, name: &str) -> Result<String, StoreError> {
+        if !crate::rooms::is_dm_name(name) {
+            return Ok(format!("#{name}"));
+        }
+        let others: Vec<String> = self
+            .store
+            .dm_members(name)
+            .await?
+            .into_iter()
+            .map(|(_, member)| member)
+            .filter(|member| !member.eq_ignore_ascii_case(visitor.name()))
+            .collect();
+        Ok(format!("@{}", others.join(", @")))
+    }
+
     /// The account's notification level.
     pub async fn notify_level(&self, visitor: &Visitor) -> Result<String, PeopleError> {
         let level = self.store.notify_level(member(visitor)?.user_id).await?;

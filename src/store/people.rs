@@ -36,6 +36,16 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// How far the account has read `room`, if it ever did.
+    pub async fn read_position(&self, user_id: i64, room: &str) -> Result<Option<i64>, StoreError> {
+        let id = sqlx::query_scalar("SELECT id FROM read_positions WHERE user_id = $1 AND room = $2")
+            .bind(user_id)
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
     /// Unread counts of `rooms` for account `user_id` (named `name`). A
     /// room never read counts from its start only if `from_start` says so
     /// (a direct message); other rooms count only once read.

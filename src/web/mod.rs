@@ -81,6 +81,7 @@ pub fn routes() -> Vec<Route> {
         directory::presence,
         origin::refused,
         pages::static_file,
+        pages::favicon,
     ]
 }
 

@@ -50,10 +50,11 @@ async fn room_page(
     error: Option<String>,
     draft: &str,
 ) -> Result<Page, ApiError> {
-    let RoomView { messages, position, rooms, role, locked } = chat.room_view(visitor, &room).await?;
+    let RoomView { messages, position, rooms, read, role, locked } = chat.room_view(visitor, &room).await?;
+    let label = rooms.iter().find(|r| r.name == room.as_str()).map_or_else(|| format!("#{room}"), |r| r.label.clone());
     let me = json!({ "name": visitor.name(), "guest": visitor.is_guest(), "role": role.map_or("guest", Role::as_str) });
     let csrf = &csrf.0;
-    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "position": position, "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
+    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "position": position, "read": read, "label": label, "dm": room.is_dm(), "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
     Ok((status, Template::render("room", context)))
 }
 

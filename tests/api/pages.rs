@@ -15,7 +15,7 @@ async fn the_lobby_shows_history_with_text_escaped() {
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot;"), "{page}");
     assert!(!page.contains("<img src=x"));
     assert!(page.contains(r#"data-room="lobby""#));
-    assert!(page.contains(r#"data-last-id="1""#));
+    assert!(page.contains(r#"data-position="1""#));
     assert!(page.contains(r#"<script src="/static/app.js" defer></script>"#));
 }
 
@@ -177,4 +177,28 @@ async fn metrics_count_a_scripted_session() {
     assert!(text.contains(r#"chat_streams_open{transport="poll"} 1"#), "{text}");
     let text = app.client.get("/metrics").dispatch().await.into_string().await.unwrap();
     assert!(text.contains(r#"chat_streams_open{transport="poll"} 0"#), "{text}");
+}
+
+#[rocket::async_test]
+async fn the_page_renders_replies_edits_and_reactions_escaped() {
+    let app = spawn_app().await;
+    app.register("alice", "correct horse battery").await;
+    let original = app.say("r", "<b>bold</b> claim").await["id"].as_i64().unwrap();
+    let body = serde_json::json!({ "text": "a reply", "reply_to": original }).to_string();
+    assert_eq!(app.post_json("r", &body).await.status(), Status::Created);
+    let edit = app.client.post(format!("/rooms/r/messages/{original}/edit")).header(ContentType::JSON);
+    assert_eq!(edit.body(r#"{"text": "<i>edited</i> claim"}"#).dispatch().await.status(), Status::Ok);
+    let react = app.client.post(format!("/rooms/r/messages/{original}/reactions")).header(ContentType::JSON);
+    assert_eq!(react.body(r#"{"emoji": "🎉"}"#).dispatch().await.status(), Status::Ok);
+
+    let page = app.client.get("/rooms/r").dispatch().await.into_string().await.unwrap();
+    assert!(
+        page.contains("&lt;i&gt;edited&lt;&#x2F;i&gt; claim") || page.contains("&lt;i&gt;edited&lt;/i&gt; claim"),
+        "{page}"
+    );
+    assert!(!page.contains("<i>edited"), "text is escaped");
+    assert!(page.contains(r#"<span class="edited""#), "marked edited");
+    assert!(page.contains(&format!(r#"data-reply-to="{original}""#)), "the reply shows its quote");
+    assert!(page.contains(r#"data-emoji="🎉" aria-pressed="true""#), "alice's own reaction is pressed");
+    assert!(page.contains(r#"data-position="4""#), "the page's place in the room's sequence");
 }

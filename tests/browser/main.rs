@@ -19,8 +19,10 @@ mod proxy;
 mod webdriver;
 
 mod chat;
+mod conversation;
 mod moderation;
 mod page;
+mod people;
 mod tabs;
 mod transports;
 
