@@ -60,7 +60,10 @@
       else if (kind === "presence") showPresence(data);
       else if (kind === "edit") conversation.applyEdit(data);
       else if (kind === "typing") people.onTyping(data);
-      else if (kind === "read") people.onRead(data);
+      else if (kind === "read") {
+        people.onRead(data);
+        readElsewhere(data.room);
+      }
       else if (kind === "reaction") conversation.applyReactions(data.id, data.reactions);
       else if (kind === "delete") deleted(data.id);
       else if (kind === "reset") {
@@ -279,6 +282,15 @@
     renderRooms();
   }
 
+  // Another device read a room: its badge goes at once.
+  function readElsewhere(name) {
+    const entry = rooms.get(name);
+    if (!entry || !entry.unread) return;
+    entry.unread = 0;
+    entry.mentions = 0;
+    renderRooms();
+  }
+
   function noteRoomActivity(message) {
     const entry = rooms.get(room);
     if (!entry) return;
@@ -383,6 +395,23 @@
   list.scrollTop = list.scrollHeight;
   if (!historyDone && list.scrollHeight <= list.clientHeight) loadOlder();
 })();
+
+// POSTs `body` as JSON (the way every action of the page is sent: a page on
+// another site cannot) and answers { ok, status, body } (status 0 when the
+// server cannot be reached); never throws.
+async function postJson(path, body) {
+  try {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, body: answer };
+  } catch (e) {
+    return { ok: false, status: 0, body: {} };
+  }
+}
 
 async function fetchJson(path) {
   try {

@@ -176,22 +176,14 @@ window.ChatConversation = (function () {
     }
     document.addEventListener("keydown", (event) => event.key === "Escape" && closePicker());
 
+    // Posts; on refusal shows the server's reason and answers null.
     async function post(path, body) {
-      try {
-        const response = await fetch(path, {
-          method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify(body),
-        });
-        const answer = await response.json().catch(() => ({}));
-        if (response.ok) {
-          page.clearError();
-          return answer;
-        }
-        page.showError(answer.error || "that did not work (" + response.status + ")");
-      } catch (e) {
-        page.showError("the server cannot be reached");
+      const answer = await postJson(path, body);
+      if (answer.ok) {
+        page.clearError();
+        return answer.body;
       }
+      page.showError(answer.body.error || (answer.status ? "that did not work (" + answer.status + ")" : "the server cannot be reached"));
       return null;
     }
 

@@ -106,9 +106,10 @@ window.ChatLive = (function () {
   const PASSING = ["typing", "read"];
   const numberOf = (kind, data) => (kind === "message" ? data.id : data.seq);
 
-  // Hands an event to the page if it is about the page's room.
+  // Hands an event to the page if it is about the page's room, or is the
+  // account's read position anywhere (the sidebar's badges follow it).
   function deliver(subscriber, note) {
-    if (note.room === subscriber.room) subscriber.onEvent(note.kind, note.data);
+    if (note.room === subscriber.room || note.kind === "read") subscriber.onEvent(note.kind, note.data);
   }
 
   // The tab that holds the stream.
@@ -275,8 +276,9 @@ window.ChatLive = (function () {
   // --- per tab: long polling ---------------------------------------------
   // Each request returns at once with the room's sequence after `after`
   // (new messages, edits, reactions, deletions, each tagged with its
-  // "type"), or waits up to POLL_WAIT_SECS for the next. Long polling
-  // carries no presence and no typing.
+  // "type"), or waits up to POLL_WAIT_SECS for the next, or for a "typing"
+  // or "read" signal (not part of the sequence: `after` stays). Long
+  // polling carries no presence.
   function longPoll(subscriber) {
     subscriber.onRole("poll");
     const retry = new Retry(subscriber);
@@ -298,7 +300,7 @@ window.ChatLive = (function () {
       retry.succeeded();
       for (const { type, ...data } of entries) {
         const kind = type || "message";
-        after = Math.max(after, numberOf(kind, data));
+        if (SEQUENCE.includes(kind)) after = Math.max(after, numberOf(kind, data));
         subscriber.onEvent(kind, data);
       }
       wait = POLL_WAIT_SECS;

@@ -189,21 +189,15 @@ window.ChatModeration = (function () {
 
     // Posts an action; on refusal shows the server's reason and returns false.
     async function post(path, body) {
-      try {
-        const response = await fetch(path, {
-          method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify(body),
-        });
-        if (response.ok) {
-          page.clearError();
-          return true;
-        }
-        const answer = await response.json().catch(() => ({}));
-        page.showError(answer.error || "the action failed (" + response.status + ")");
-      } catch (e) {
-        page.showError("the action failed: the server cannot be reached");
+      const answer = await postJson(path, body);
+      if (answer.ok) {
+        page.clearError();
+        return true;
       }
+      page.showError(
+        answer.body.error ||
+          (answer.status ? "the action failed (" + answer.status + ")" : "the action failed: the server cannot be reached"),
+      );
       return false;
     }
 

@@ -53,7 +53,7 @@ window.ChatPeople = (function () {
     box.addEventListener("input", () => {
       if (!box.value.trim() || Date.now() - lastTyping < TYPING_EVERY_MS) return;
       lastTyping = Date.now();
-      post("/rooms/" + room + "/typing", {});
+      postJson("/rooms/" + room + "/typing", {});
     });
 
     // --- how far you have read ---------------------------------------------
@@ -91,7 +91,7 @@ window.ChatPeople = (function () {
       setUnread(0);
       if (guest) return localStorage.setItem(guestKey, String(id));
       clearTimeout(saving);
-      saving = setTimeout(() => post("/rooms/" + room + "/read", { id: read }), 300);
+      saving = setTimeout(() => postJson("/rooms/" + room + "/read", { id: read }), 300);
     }
     list.addEventListener("scroll", markRead, { passive: true });
     window.addEventListener("focus", markRead);
@@ -143,14 +143,6 @@ window.ChatPeople = (function () {
         page.jumpTo(message.id);
         note.close();
       });
-    }
-
-    function post(path, body) {
-      return fetch(path, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(body),
-      }).catch(() => null);
     }
 
     return { onTyping, onRead, onMessage, markRead };

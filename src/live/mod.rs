@@ -67,8 +67,7 @@ impl Transport {
     }
 
     /// Whether the stream takes part in presence: its viewer shows as
-    /// online while it is open, and it carries the rooms' online lists and
-    /// signals (typing, read positions).
+    /// online while it is open, and it carries the rooms' online lists.
     fn has_presence(self) -> bool {
         !matches!(self, Transport::Poll)
     }

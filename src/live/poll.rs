@@ -2,7 +2,9 @@
 //! stream session: what the room's sequence holds after `after` (new
 //! messages and changes to older ones) answers at once (for anyone who may
 //! read the room); otherwise the poll waits, admitted like any stream, for
-//! the first new entry and takes whatever is queued right behind it.
+//! the first new entry and takes whatever is queued right behind it; or
+//! answers the first signal (someone typing, the account's read position)
+//! that comes before one, so a poller hears those too.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use super::{Item, Refusal, StreamRequest, Streams, Transport, Viewer};
 use crate::messages::HistoryQuery;
 use crate::moderation::ModerationError;
 use crate::rooms::{Delivery, Message, RoomName};
+use crate::signals::Note;
 use crate::stream::Start;
 
 /// What a `GET /rooms/<room>/messages` answers.
@@ -20,6 +23,9 @@ pub enum PollAnswer {
     /// each entry tagged with its kind (a client's next `after` is the last
     /// entry's `seq`, or `id` for a new message).
     Sequence(Vec<Arc<Delivery>>),
+    /// A long poll that heard a signal first: it is not part of the
+    /// sequence, so the client polls again from the same `after`.
+    Signal(Arc<Note>),
 }
 
 /// Answers a long poll; a query without `after` and `wait` is a plain read.
@@ -66,14 +72,19 @@ pub async fn long_poll(
             match session.next().await {
                 // Ids at or below `after` come only after a reset (a cursor
                 // from beyond this history): keep waiting, as for nothing.
-                Item::Message(first) if first.seq() > after => return Some(first),
+                Item::Message(first) if first.seq() > after => return Some(Ok(first)),
+                Item::Signal(note) => return Some(Err(note)),
                 Item::End(_) => return None,
                 _ => continue,
             }
         }
     })
     .await;
-    let Ok(Some(first)) = waited else { return Ok(PollAnswer::Sequence(Vec::new())) };
+    let first = match waited {
+        Ok(Some(Ok(first))) => first,
+        Ok(Some(Err(signal))) => return Ok(PollAnswer::Signal(signal)),
+        _ => return Ok(PollAnswer::Sequence(Vec::new())),
+    };
     if !open_ended {
         return Ok(PollAnswer::Sequence(stored().await?));
     }

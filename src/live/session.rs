@@ -82,8 +82,7 @@ pub struct StreamSession {
     /// The rooms' online lists, for transports that carry them.
     online: Option<Box<OnlineLists>>,
     controls: BoxStream<'static, Item>,
-    /// Typing in the rooms and the account's read positions (empty for a
-    /// long poll).
+    /// Typing in the rooms and the account's read positions.
     signals: SelectAll<BoxStream<'static, Arc<Note>>>,
     /// The keepalive beat; the session re-check rides on it (one timer per
     /// stream does both).
@@ -150,10 +149,9 @@ impl StreamSession {
             rooms,
             controls: shared.chat.moderation().controls(),
         };
-        let signals = match (request.transport.has_presence(), &admitted.visitor) {
-            (false, _) => SelectAll::new(),
-            (true, Visitor::User(user)) => shared.signals.listen(&moderated.rooms, Some(user.user_id)),
-            (true, Visitor::Guest { .. }) => shared.signals.listen(&moderated.rooms, None),
+        let signals = match &admitted.visitor {
+            Visitor::User(user) => shared.signals.listen(&moderated.rooms, Some(user.user_id)),
+            Visitor::Guest { .. } => shared.signals.listen(&moderated.rooms, None),
         };
         let gauge = shared.metrics.streams_open.with_label_values(&[request.transport.label()]);
         Ok(Self {

@@ -1,7 +1,9 @@
 //! People and conversations over HTTP: direct messages (`POST /api/dm`,
 //! `GET /dm/<user>`), blocks, read positions, typing, and the account's
 //! settings. Rules are `messages::Chat`'s; these routes read bodies and
-//! shape answers, and hand typing and read positions to `signals`.
+//! shape answers, and hand typing and read positions to `signals`. Every
+//! POST here writes (or tells every stream of a room), so each draws on
+//! the same rate-limit buckets as posting.
 
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -9,8 +11,11 @@ use rocket::serde::json::{Json, Value, json};
 use rocket::{State, get, post};
 use serde::Deserialize;
 
+use std::net::IpAddr;
+
 use super::error::ApiError;
 use crate::auth::Visitor;
+use crate::limits::Limits;
 use crate::messages::Chat;
 use crate::rooms::RoomName;
 use crate::signals::Signals;
@@ -23,7 +28,14 @@ pub struct NewDm {
 /// `{"users": ["bob"]}` → `{"room": "dm-...", "users": [...]}` (every
 /// member, the caller included).
 #[post("/api/dm", format = "json", data = "<body>")]
-pub async fn open_dm(body: Json<NewDm>, visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+pub async fn open_dm(
+    body: Json<NewDm>,
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    chat: &State<Chat>,
+    limits: &State<Limits>,
+) -> Result<Json<Value>, ApiError> {
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     let (room, users) = chat.open_dm(&visitor, &body.users).await?;
     Ok(Json(json!({ "room": room, "users": users })))
 }
@@ -43,7 +55,14 @@ pub struct Block {
 
 /// `{"user": "bob", "blocked": true|false}`.
 #[post("/api/blocks", format = "json", data = "<body>")]
-pub async fn block(body: Json<Block>, visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
+pub async fn block(
+    body: Json<Block>,
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    chat: &State<Chat>,
+    limits: &State<Limits>,
+) -> Result<Json<Value>, ApiError> {
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     chat.block(&visitor, &body.user, body.blocked).await?;
     Ok(Json(json!({ "user": body.user.trim(), "blocked": body.blocked })))
 }
@@ -61,10 +80,13 @@ pub async fn typing(
     room: &str,
     _body: Json<Value>,
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     chat: &State<Chat>,
     signals: &State<Signals>,
+    limits: &State<Limits>,
 ) -> Result<Status, ApiError> {
     let room = RoomName::parse(room)?;
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     chat.may_post(&visitor, &room).await?;
     signals.typing(&room, visitor.name());
     Ok(Status::NoContent)
@@ -82,10 +104,13 @@ pub async fn read(
     room: &str,
     body: Json<ReadUpTo>,
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     chat: &State<Chat>,
     signals: &State<Signals>,
+    limits: &State<Limits>,
 ) -> Result<Status, ApiError> {
     let room = RoomName::parse(room)?;
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     if let Some(user_id) = chat.mark_read(&visitor, &room, body.id).await? {
         signals.read(user_id, &room, body.id);
     }
@@ -107,8 +132,11 @@ pub struct NewSettings {
 pub async fn change_settings(
     body: Json<NewSettings>,
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     chat: &State<Chat>,
+    limits: &State<Limits>,
 ) -> Result<Json<Value>, ApiError> {
+    limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     chat.set_notify_level(&visitor, &body.notify).await?;
     Ok(Json(json!({ "notify": body.notify })))
 }

@@ -191,5 +191,6 @@ pub async fn history(
             let frames: Vec<_> = entries.iter().map(|entry| entry.ws_frame()).collect();
             Either::Right(RawJson(format!("[{}]", frames.join(","))))
         }
+        PollAnswer::Signal(note) => Either::Right(RawJson(format!("[{}]", note.ws_frame()))),
     })
 }

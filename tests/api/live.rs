@@ -295,14 +295,15 @@ async fn a_websocket_answers_an_unusable_frame_with_its_reason_and_stays_open() 
     let (browser, _) = guest(&app).await;
     let mut ws = socket(&app, "frames", &browser, &[]).await.expect("the socket opens");
     for (frame, reason) in [
-        ("{}", "type must be send or resume"),
-        (r#"{"type":"shout","text":"hi"}"#, "type must be send or resume"),
+        ("{}", "type must be send, resume or typing"),
+        (r#"{"type":"shout","text":"hi"}"#, "type must be send, resume or typing"),
         ("[1, 2]", "frames are JSON objects with a type"),
         ("not json", "frames are JSON objects with a type"),
         (r#"{"type":"send"}"#, "the field text is missing"),
         (r#"{"type":"send","text":7}"#, "the field text is missing"),
         (r#"{"type":"resume","after":-1}"#, "after must be a message id"),
         (r#"{"type":"resume"}"#, "after must be a message id"),
+        (r#"{"type":"send","text":"hi","reply_to":"1"}"#, "reply_to must be a message id"),
     ] {
         ws.send(Message::text(frame)).await.unwrap();
         assert_eq!(next_json(&mut ws).await, json!({ "type": "error", "code": 422, "reason": reason }), "{frame}");

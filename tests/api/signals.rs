@@ -102,3 +102,16 @@ async fn reading_on_one_device_tells_the_accounts_other_streams() {
     alice.say("r", "after").await;
     assert_eq!(next_of(&mut alices, &["read", "message"]).await.0, "message", "nobody else hears of it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_long_poll_answers_a_signal_and_the_next_poll_keeps_its_place() {
+    let app = spawn_server().await;
+    let mut alice = member(&app, "alice").await;
+    let mut bob = member(&app, "bob").await;
+    let id = alice.say("r", "first").await;
+    let poll = tokio::spawn(async move { bob.get(&format!("/rooms/r/messages?after={id}&wait=10")).await.json() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(alice.post_json("/rooms/r/typing", &json!({})).await.status, 204);
+    let answer = tokio::time::timeout(Duration::from_secs(5), poll).await.expect("answered at once").unwrap();
+    assert_eq!(answer, json!([{ "type": "typing", "room": "r", "user": "alice" }]));
+}

@@ -100,3 +100,63 @@ async fn a_direct_message_and_a_mention_notify_a_background_tab_but_a_blocked_pe
     alice.quit().await;
     bob.quit().await;
 }
+
+/// Two instances on one PostgreSQL and one Redis (the scale-out services
+/// `.ci/run` provides), or `None` when they are not configured here.
+async fn two_instances() -> Option<(crate::helpers::LiveApp, crate::helpers::LiveApp)> {
+    let (Ok(postgres), Ok(redis)) = (std::env::var("CHAT_TEST_POSTGRES_URL"), std::env::var("CHAT_TEST_REDIS_URL"))
+    else {
+        eprintln!("skipping the two-instance page test: set CHAT_TEST_POSTGRES_URL and CHAT_TEST_REDIS_URL");
+        return None;
+    };
+    let tag = format!("{:016x}", rand::random::<u64>());
+    let database_url = crate::helpers::postgres_schema(&postgres, &format!("chat_s_{tag}"));
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, rand::random::<[u8; 32]>());
+    let configure = |f: rocket::figment::Figment| {
+        f.merge(("database_url", database_url.clone()))
+            .merge(("redis_url", redis.clone()))
+            .merge(("redis_channel", format!("chat:browser:{tag}")))
+            .merge(("secret_key", key.clone()))
+            .merge(("presence_grace_ms", 1000))
+            .merge(("heartbeat_secs", 1))
+    };
+    Some((crate::helpers::spawn_server_with(configure).await, crate::helpers::spawn_server_with(configure).await))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_on_two_instances_show_everyone_online_and_each_others_typing() {
+    let Some(rig) = rig().await else { return };
+    let Some((a, b)) = two_instances().await else { return };
+    let alice = rig.desktop().await;
+    alice.goto(&format!("http://{}/rooms/both", a.addr)).await;
+    wait_connected(&alice).await;
+    let bob = rig.desktop().await;
+    bob.goto(&format!("http://{}/rooms/both", b.addr)).await;
+    wait_connected(&bob).await;
+    for page in [&alice, &bob] {
+        page.wait_for(
+            "both guests online on either instance",
+            SLOW,
+            "return document.querySelectorAll('#online li').length === 2",
+        )
+        .await;
+    }
+    let box_ = bob.find("#send textarea").await;
+    bob.type_into(&box_, "typing on b").await;
+    let bob_name = bob.js("return document.getElementById('chat').dataset.me", json!([])).await;
+    let typing = format!(
+        "return document.getElementById('typing').textContent === {}",
+        json!(format!("{} is typing…", bob_name.as_str().unwrap()))
+    );
+    alice.wait_for("bob typing, heard across instances", LIVE, &typing).await;
+    bob.type_into(&box_, ENTER).await;
+    alice
+        .wait_for(
+            "bob's message",
+            LIVE,
+            "return [...document.querySelectorAll('#messages .text')].some(e => e.textContent === 'typing on b')",
+        )
+        .await;
+    alice.quit().await;
+    bob.quit().await;
+}
