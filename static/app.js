@@ -1,9 +1,10 @@
 // The room page: live messages (through the browser's one shared stream, see
 // live.js), who is online with join and leave notices, older history on
-// scrolling up, unread count in the title, @mentions, the room list, sending
+// scrolling up, unread count in the title, @mentions, sending
 // with fetch, local times, deleted messages as tombstones (the moderation
 // menu itself is moderation.js; replies, edits and reactions are
-// conversation.js). Text from users is only ever inserted with
+// conversation.js; typing, reading and notifications people.js; the room
+// list sidebar.js). Text from users is only ever inserted with
 // textContent, never as HTML; join and leave lines exist only on this page.
 "use strict";
 
@@ -27,6 +28,7 @@
   const moderation = window.ChatModeration.setup({ chat, room, me, role, showError, clearError, onDeleted: deleted });
   const conversation = window.ChatConversation.setup({ list, room, me, form, box, showError, clearError, jumpTo });
   const people = window.ChatPeople.setup({ chat, list, room, me, role, box, mention, jumpTo });
+  const sidebar = window.ChatSidebar.setup({ room, me });
 
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
@@ -62,7 +64,7 @@
       else if (kind === "typing") people.onTyping(data);
       else if (kind === "read") {
         people.onRead(data);
-        readElsewhere(data.room);
+        sidebar.readElsewhere(data.room);
       }
       else if (kind === "reaction") conversation.applyReactions(data.id, data.reactions);
       else if (kind === "delete") deleted(data.id);
@@ -103,7 +105,7 @@
     if (stick) list.scrollTop = list.scrollHeight;
     people.onMessage(message, live);
     if (live) {
-      noteRoomActivity(message);
+      sidebar.noteActivity(message);
       if (document.hidden && message.user !== me) {
         unread += 1;
         updateTitle();
@@ -267,73 +269,9 @@
     if (document.hidden) return;
     unread = 0;
     updateTitle();
-    refreshRooms();
+    sidebar.refresh();
   });
 
-  // --- the room list ----------------------------------------------------
-  const roomList = document.getElementById("room-list");
-  let rooms = new Map(); // name -> {name, messages, last_at}
-
-  async function refreshRooms() {
-    const listed = await fetchJson("/api/rooms?limit=30");
-    if (!listed) return;
-    rooms = new Map(listed.map((r) => [r.name, r]));
-    for (const name of [room, "lobby"]) if (!rooms.has(name)) rooms.set(name, { name, messages: 0, last_at: null });
-    renderRooms();
-  }
-
-  // Another device read a room: its badge goes at once.
-  function readElsewhere(name) {
-    const entry = rooms.get(name);
-    if (!entry || !entry.unread) return;
-    entry.unread = 0;
-    entry.mentions = 0;
-    renderRooms();
-  }
-
-  function noteRoomActivity(message) {
-    const entry = rooms.get(room);
-    if (!entry) return;
-    entry.messages = Math.max(entry.messages, message.id); // ids count a room's messages
-    entry.last_at = message.at;
-    renderRooms();
-  }
-
-  function renderRooms() {
-    // By what they are called, as the server renders it: entries never
-    // jump around.
-    const label = (r) => (r.dm ? "@" + r.users.join(",") : "#" + r.name);
-    const sorted = [...rooms.values()].sort((a, b) => (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0));
-    const items = sorted.map((r) => {
-      const li = document.createElement("li");
-      if (r.name === room) li.className = "current";
-      const a = document.createElement("a");
-      a.href = "/rooms/" + r.name;
-      const name = document.createElement("span");
-      name.className = "room-name";
-      name.textContent = r.dm ? "@" + r.users.filter((u) => u.toLowerCase() !== me.toLowerCase()).join(", @") : "#" + r.name;
-      const meta = document.createElement("span");
-      meta.className = "room-meta";
-      meta.textContent = r.last_at ? ago(r.last_at) + " · " + r.messages : "new";
-      if (r.last_at) a.title = r.messages + " messages, the last " + new Date(r.last_at).toLocaleString();
-      a.append(name, meta);
-      if (r.unread && r.name !== room) {
-        const badge = document.createElement("span");
-        badge.className = r.mentions || r.dm ? "unread mentioned" : "unread";
-        badge.textContent = r.unread > 998 ? "999+" : String(r.unread);
-        badge.title = r.unread + " unread" + (r.mentions ? ", " + r.mentions + " mentioning you" : "");
-        a.append(badge);
-      }
-      li.append(a);
-      return li;
-    });
-    roomList.replaceChildren(...items);
-    // On a phone the list is a sideways strip: keep this room in view.
-    const current = roomList.querySelector(".current");
-    if (current) roomList.scrollLeft = current.offsetLeft - roomList.offsetLeft - 8;
-  }
-  refreshRooms();
-  setInterval(() => document.hidden || refreshRooms(), 30000);
 
   // --- sending ----------------------------------------------------------
   box.addEventListener("keydown", (event) => {
@@ -426,16 +364,6 @@ async function fetchJson(path) {
 function mentionPattern(name) {
   const escaped = name.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
   return new RegExp("(^|[^\\w@.-])@" + escaped + "(?![\\w-]|\\.\\w)", "i");
-}
-
-// "now", "5m", "3h", "2d", or a date.
-function ago(at) {
-  const minutes = Math.floor((Date.now() - new Date(at)) / 60000);
-  if (minutes < 1) return "now";
-  if (minutes < 60) return minutes + "m";
-  if (minutes < 24 * 60) return Math.floor(minutes / 60) + "h";
-  if (minutes < 7 * 24 * 60) return Math.floor(minutes / 1440) + "d";
-  return new Date(at).toLocaleDateString([], { month: "short", day: "numeric" });
 }
 
 // Server times are UTC; show them in the reader's own time zone.
