@@ -52,12 +52,10 @@ pub enum ApiError {
     /// stops reconnecting.
     #[error("you may not open this room now")]
     ShutOut,
-    #[error("reply_to must be the id of a message in this room")]
-    NoSuchReply,
+    /// A reply, an edit, a reaction or a versions request refused for a
+    /// reason of its own (the reason is `PostError`'s).
     #[error(transparent)]
-    Change(ChangeError),
-    #[error("only the author and moderators may see earlier versions")]
-    VersionsHidden,
+    Conversation(PostError),
     #[error(transparent)]
     People(PeopleError),
 }
@@ -79,10 +77,10 @@ impl From<PostError> for ApiError {
             PostError::Invalid(e) => ApiError::Invalid(e),
             PostError::Store(e) => ApiError::Store(e),
             PostError::Moderation(e) => ApiError::from(e),
-            PostError::NoSuchReply => ApiError::NoSuchReply,
             PostError::Change(ChangeError::Store(e)) => ApiError::Store(e),
-            PostError::Change(e) => ApiError::Change(e),
-            PostError::VersionsHidden => ApiError::VersionsHidden,
+            refused @ (PostError::NoSuchReply | PostError::Change(_) | PostError::VersionsHidden) => {
+                ApiError::Conversation(refused)
+            }
         }
     }
 }
@@ -138,8 +136,7 @@ impl ApiError {
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) => Status::ServiceUnavailable,
             ApiError::ShutOut => Status::NoContent,
-            ApiError::NoSuchReply => Status::UnprocessableEntity,
-            ApiError::VersionsHidden => Status::Forbidden,
+            ApiError::Conversation(e) => conversation_status(e),
             ApiError::People(e) => match e {
                 PeopleError::MembersOnly | PeopleError::Blocked(_) => Status::Forbidden,
                 PeopleError::NoSuchAccount(_) => Status::NotFound,
@@ -147,12 +144,6 @@ impl ApiError {
                     Status::UnprocessableEntity
                 }
                 PeopleError::Moderation(_) | PeopleError::Store(_) => Status::ServiceUnavailable,
-            },
-            ApiError::Change(e) => match e {
-                ChangeError::NoSuchMessage => Status::NotFound,
-                ChangeError::NotYours | ChangeError::TooLate(_) => Status::Forbidden,
-                ChangeError::TooManyReactions => Status::UnprocessableEntity,
-                ChangeError::Store(_) => Status::ServiceUnavailable,
             },
             ApiError::Moderation(e) => match e {
                 ModerationError::NoSuchRoom | ModerationError::NoSuchMessage => Status::NotFound,
@@ -166,6 +157,23 @@ impl ApiError {
                 ModerationError::Store(_) => Status::ServiceUnavailable,
             },
         }
+    }
+}
+
+/// The status of a refused reply, edit, reaction or versions request.
+fn conversation_status(error: &PostError) -> Status {
+    match error {
+        PostError::NoSuchReply | PostError::Change(ChangeError::TooManyReactions) => Status::UnprocessableEntity,
+        PostError::VersionsHidden | PostError::Change(ChangeError::NotYours | ChangeError::TooLate(_)) => {
+            Status::Forbidden
+        }
+        PostError::Change(ChangeError::NoSuchMessage) => Status::NotFound,
+        // Turned into their own `ApiError` variants by `From<PostError>`.
+        PostError::GuestsNotAllowed
+        | PostError::Invalid(_)
+        | PostError::Moderation(_)
+        | PostError::Store(_)
+        | PostError::Change(ChangeError::Store(_)) => Status::InternalServerError,
     }
 }
 

@@ -156,17 +156,10 @@ fn shown(message: &Value) -> Value {
     json!({ "text": message["text"], "edited": message["edited_at"].is_string(), "reactions": reactions })
 }
 
-async fn member(app: &LiveApp, name: &str) -> Browser {
-    let mut browser = app.browser();
-    let form = [("username", name), ("password", "correct horse battery")];
-    assert_eq!(browser.post_form("/register", &form).await.status, 303);
-    browser
-}
-
 async fn changes_made_while_away_are_replayed(transport: Transport) {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     for text in ["one", "two", "three"] {
         alice.say("r", text).await;
     }
@@ -238,7 +231,7 @@ mod over_long_poll {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_ids_strictly_increase_though_changes_take_numbers_between_them() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let first = alice.say("r", "a").await;
     alice.post_json(&format!("/rooms/r/messages/{first}/edit"), &json!({ "text": "b" })).await;
     alice.post_json(&format!("/rooms/r/messages/{first}/reactions"), &json!({ "emoji": "🎉" })).await;

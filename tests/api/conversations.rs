@@ -8,15 +8,6 @@ use serde_json::{Value, json};
 use crate::helpers::{LiveApp, spawn_server, spawn_server_with, spawn_server_with_clock};
 use crate::http::Browser;
 
-const PASSWORD: &str = "correct horse battery";
-
-async fn member(app: &LiveApp, name: &str) -> Browser {
-    let mut browser = app.browser();
-    let registered = browser.post_form("/register", &[("username", name), ("password", PASSWORD)]).await;
-    assert_eq!(registered.status, 303, "{name}");
-    browser
-}
-
 async fn make(app: &LiveApp, name: &str, role: &str) {
     let mut db = crate::helpers::connect_db(app.dir()).await;
     sqlx::query("UPDATE users SET role = $1 WHERE name = $2").bind(role).bind(name).execute(&mut db).await.unwrap();
@@ -35,7 +26,7 @@ async fn get(browser: &mut Browser, path: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_quotes_the_start_of_its_original_until_that_is_deleted() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let long = "x".repeat(300);
     let original = alice.say("r", &long).await;
     let (status, reply) =
@@ -61,9 +52,9 @@ async fn a_reply_quotes_the_start_of_its_original_until_that_is_deleted() {
 async fn the_author_edits_within_the_window_and_the_versions_stay_for_moderation() {
     let clock = chat::Clock::manual();
     let app = spawn_server_with_clock(clock.clone(), |f| f.merge(("edit_window_secs", 600))).await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
-    let mut moderator = member(&app, "mod").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let mut moderator = app.member("mod").await;
     make(&app, "mod", "moderator").await;
     let id = alice.say("r", "the frist draft").await;
     let edit = format!("/rooms/r/messages/{id}/edit");
@@ -103,8 +94,8 @@ async fn the_author_edits_within_the_window_and_the_versions_stay_for_moderation
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactions_toggle_count_and_name_who_reacted() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let mut guest = app.browser();
     let id = alice.say("r", "lunch?").await;
     let react = format!("/rooms/r/messages/{id}/reactions");
@@ -132,7 +123,7 @@ async fn reactions_toggle_count_and_name_who_reacted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_carries_at_most_twenty_different_reactions() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let id = alice.say("r", "react to me").await;
     let react = format!("/rooms/r/messages/{id}/reactions");
     let faces: Vec<String> = ('😀'..='😶').map(String::from).take(21).collect();
@@ -148,9 +139,9 @@ async fn a_message_carries_at_most_twenty_different_reactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muted_people_and_guests_where_guests_may_not_post_cannot_react() {
     let app = spawn_server_with(|f| f.merge(("allow_guests", false))).await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
-    let mut moderator = member(&app, "mod").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let mut moderator = app.member("mod").await;
     make(&app, "mod", "moderator").await;
     let id = alice.say("r", "quiet please").await;
     let react = format!("/rooms/r/messages/{id}/reactions");

@@ -238,6 +238,16 @@ pub async fn spawn_server_with_clock(clock: Clock, configure: impl FnOnce(Figmen
 }
 
 impl LiveApp {
+    /// A browser that registered `name` through the form (and so is
+    /// logged in as that member).
+    pub async fn member(&self, name: &str) -> crate::http::Browser {
+        let mut browser = self.browser();
+        let form = [("username", name), ("password", "correct horse battery")];
+        let registered = browser.post_form("/register", &form).await;
+        assert_eq!(registered.status, 303, "registering {name}: {}", registered.body);
+        browser
+    }
+
     /// The data directory (and so the database) of this server.
     pub fn dir(&self) -> &Path {
         self._dir.path()

@@ -12,15 +12,8 @@ use crate::http::Browser;
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn member(app: &LiveApp, name: &str) -> Browser {
-    let mut browser = app.browser();
-    let registered = browser.post_form("/register", &[("username", name), ("password", PASSWORD)]).await;
-    assert_eq!(registered.status, 303, "{name}");
-    browser
-}
-
 async fn with_role(app: &LiveApp, name: &str, role: &str) -> Browser {
-    let browser = member(app, name).await;
+    let browser = app.member(name).await;
     let mut db = crate::helpers::connect_db(app.dir()).await;
     sqlx::query("UPDATE users SET role = $1 WHERE name = $2").bind(role).bind(name).execute(&mut db).await.unwrap();
     browser
@@ -35,8 +28,8 @@ async fn act(browser: &mut Browser, path: &str, body: Value) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authors_delete_their_own_and_moderators_any_leaving_a_tombstone() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
     let first = alice.say("r", "oops, a typo").await;
     let second = alice.say("r", "something rude").await;
@@ -60,7 +53,7 @@ async fn authors_delete_their_own_and_moderators_any_leaving_a_tombstone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_reaches_open_sockets_at_once() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let id = alice.say("live", "delete me").await;
     let url = format!("ws://{}/rooms/live/ws", app.addr);
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -82,8 +75,8 @@ async fn a_deletion_reaches_open_sockets_at_once() {
 async fn a_muted_user_gets_403_with_a_reason_in_that_room_only() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     assert_eq!(
         act(&mut bob, "/rooms/r/mute", json!({ "user": "alice", "minutes": 10 })).await.0,
         403,
@@ -101,7 +94,7 @@ async fn a_muted_user_gets_403_with_a_reason_in_that_room_only() {
 async fn a_kick_ends_the_users_streams_and_reconnects_get_204() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let mut stream = alice.events("/rooms/k/events", &[]).await;
     stream.next_event_within(Duration::from_secs(5)).await.unwrap();
     let url = format!("ws://{}/rooms/k/ws", app.addr);
@@ -132,7 +125,7 @@ async fn a_kick_ends_the_users_streams_and_reconnects_get_204() {
 async fn a_ban_revokes_sessions_refuses_login_generically_and_covers_guest_names() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     assert_eq!(act(&mut moderator, "/admin/ban", json!({ "user": "alice" })).await.0, 200);
     assert_eq!(alice.get("/api/me").await.json()["guest"], true, "the session is revoked");
     let mut fresh = app.browser();
@@ -156,7 +149,7 @@ async fn a_ban_revokes_sessions_refuses_login_generically_and_covers_guest_names
 async fn a_locked_room_is_read_only_except_for_moderators() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     assert_eq!(act(&mut alice, "/rooms/news/lock", json!({ "locked": true })).await.0, 403);
     assert_eq!(act(&mut moderator, "/rooms/news/lock", json!({ "locked": true })).await.0, 200);
     let (status, body) = act(&mut alice, "/rooms/news/messages", json!({ "text": "hi" })).await;
@@ -170,8 +163,8 @@ async fn a_locked_room_is_read_only_except_for_moderators() {
 async fn a_members_only_room_leaks_nothing_to_outsiders() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let mut guest = app.browser();
     moderator.say("staff", "before the change").await;
     // Bob is watching before the room closes: his socket must end.
@@ -212,8 +205,8 @@ async fn a_members_only_room_leaks_nothing_to_outsiders() {
 async fn admins_grant_moderator_and_read_the_audit_log() {
     let app = spawn_server().await;
     let mut admin = with_role(&app, "boss", "admin").await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     assert_eq!(act(&mut alice, "/admin/role", json!({ "user": "bob", "role": "moderator" })).await.0, 403);
     assert_eq!(act(&mut bob, "/rooms/r/lock", json!({ "locked": true })).await.0, 403);
     assert_eq!(act(&mut admin, "/admin/role", json!({ "user": "bob", "role": "moderator" })).await.0, 200);
@@ -235,7 +228,7 @@ async fn admins_grant_moderator_and_read_the_audit_log() {
 async fn deleting_an_account_removes_its_memberships_and_mutes_so_the_next_owner_of_the_name_inherits_none() {
     let app = spawn_server().await;
     let mut moderator = with_role(&app, "mod", "moderator").await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     let (status, _) =
         act(&mut moderator, "/rooms/staff/members-only", json!({ "enabled": true, "add": ["alice"] })).await;
     assert_eq!(status, 200);
@@ -256,7 +249,7 @@ async fn deleting_an_account_removes_its_memberships_and_mutes_so_the_next_owner
     }
 
     // Within the policy cache's lifetime, and with the name's case changed.
-    let mut next_owner = member(&app, "Alice").await;
+    let mut next_owner = app.member("Alice").await;
     assert_eq!(next_owner.get("/rooms/staff/messages").await.status, 404, "no inherited membership");
     assert_eq!(act(&mut next_owner, "/rooms/r/messages", json!({ "text": "hello" })).await.0, 201, "no mute");
 }

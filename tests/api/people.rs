@@ -4,15 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{LiveApp, spawn_server};
+use crate::helpers::spawn_server;
 use crate::http::Browser;
-
-async fn member(app: &LiveApp, name: &str) -> Browser {
-    let mut browser = app.browser();
-    let form = [("username", name), ("password", "correct horse battery")];
-    assert_eq!(browser.post_form("/register", &form).await.status, 303, "{name}");
-    browser
-}
 
 async fn call(browser: &mut Browser, path: &str, body: Value) -> (u16, Value) {
     let response = browser.post_json(path, &body).await;
@@ -26,8 +19,8 @@ async fn rooms_of(browser: &mut Browser) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_people_always_get_the_same_conversation() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "Bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("Bob").await;
     let (status, dm) = call(&mut alice, "/api/dm", json!({ "users": ["bob"] })).await;
     assert_eq!(status, 200, "{dm}");
     assert_eq!(dm["users"], json!(["alice", "Bob"]));
@@ -52,9 +45,9 @@ async fn the_same_people_always_get_the_same_conversation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_exists_for_its_members_alone_admins_included() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
-    let mut admin = member(&app, "root").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let mut admin = app.member("root").await;
     let mut db = crate::helpers::connect_db(app.dir()).await;
     sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'root'").execute(&mut db).await.unwrap();
     let room = call(&mut alice, "/api/dm", json!({ "users": ["bob"] })).await.1["room"].as_str().unwrap().to_owned();
@@ -103,7 +96,7 @@ async fn a_conversation_exists_for_its_members_alone_admins_included() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dm_room_name_cannot_be_taken_by_hand() {
     let app = spawn_server().await;
-    let mut carol = member(&app, "carol").await;
+    let mut carol = app.member("carol").await;
     let made_up = "dm-000000000000000000000000";
     assert_eq!(call(&mut carol, &format!("/rooms/{made_up}/messages"), json!({ "text": "mine now" })).await.0, 404);
     assert_eq!(call(&mut carol, &format!("/rooms/{made_up}/members-only"), json!({ "enabled": false })).await.0, 404);
@@ -113,8 +106,8 @@ async fn a_dm_room_name_cannot_be_taken_by_hand() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_you_blocked_cannot_start_a_conversation_with_you() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     assert_eq!(call(&mut bob, "/api/blocks", json!({ "user": "alice", "blocked": true })).await.0, 200);
     assert_eq!(bob.get("/api/blocks").await.json(), json!({ "blocked": ["alice"] }));
     let (status, body) = call(&mut alice, "/api/dm", json!({ "users": ["bob"] })).await;
@@ -131,8 +124,8 @@ async fn someone_you_blocked_cannot_start_a_conversation_with_you() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_room_list_counts_what_each_member_has_not_read() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let first = alice.say("r", "one").await;
     bob.say("r", "bob's own").await;
     alice.say("r", "hey @bob, look").await;
@@ -161,7 +154,7 @@ async fn the_room_list_counts_what_each_member_has_not_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_notification_level_is_kept_per_account() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
+    let mut alice = app.member("alice").await;
     assert_eq!(alice.get("/api/settings").await.json(), json!({ "notify": "mentions" }));
     assert_eq!(call(&mut alice, "/api/settings", json!({ "notify": "all" })).await.0, 200);
     assert_eq!(alice.get("/api/settings").await.json(), json!({ "notify": "all" }));

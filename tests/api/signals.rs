@@ -8,15 +8,8 @@ use rocket::futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{LiveApp, spawn_server};
-use crate::http::{Browser, EventStream};
-
-async fn member(app: &LiveApp, name: &str) -> Browser {
-    let mut browser = app.browser();
-    let form = [("username", name), ("password", "correct horse battery")];
-    assert_eq!(browser.post_form("/register", &form).await.status, 303, "{name}");
-    browser
-}
+use crate::helpers::spawn_server;
+use crate::http::EventStream;
 
 /// The next event of one of `kinds`, skipping the rest.
 async fn next_of(stream: &mut EventStream, kinds: &[&str]) -> (String, Option<String>, Value) {
@@ -31,8 +24,8 @@ async fn next_of(stream: &mut EventStream, kinds: &[&str]) -> (String, Option<St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_reaches_the_others_once_per_two_seconds_without_an_id() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let mut watching = bob.events("/rooms/r/events", &[]).await;
     let mut own = alice.events("/rooms/r/events", &[]).await;
     for _ in 0..3 {
@@ -54,8 +47,8 @@ async fn typing_reaches_the_others_once_per_two_seconds_without_an_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_says_it_is_typing_and_hears_others() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let bob = app.member("bob").await;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = format!("ws://{}/rooms/r/ws", app.addr).into_client_request().unwrap();
     request.headers_mut().insert("Cookie", bob.cookie_header().parse().unwrap());
@@ -79,8 +72,8 @@ async fn a_socket_says_it_is_typing_and_hears_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn muted_people_may_not_say_they_are_typing() {
     let app = spawn_server().await;
-    let mut bob = member(&app, "bob").await;
-    let mut moderator = member(&app, "mod").await;
+    let mut bob = app.member("bob").await;
+    let mut moderator = app.member("mod").await;
     let mut db = crate::helpers::connect_db(app.dir()).await;
     sqlx::query("UPDATE users SET role = 'moderator' WHERE name = 'mod'").execute(&mut db).await.unwrap();
     assert_eq!(moderator.post_json("/rooms/r/mute", &json!({ "user": "bob", "minutes": 5 })).await.status, 200);
@@ -90,8 +83,8 @@ async fn muted_people_may_not_say_they_are_typing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_on_one_device_tells_the_accounts_other_streams() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let id = alice.say("r", "read me").await;
     // The phone has another room open: read positions follow the account.
     let mut phone = bob.events("/rooms/elsewhere/events", &[]).await;
@@ -106,8 +99,8 @@ async fn reading_on_one_device_tells_the_accounts_other_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_long_poll_answers_a_signal_and_the_next_poll_keeps_its_place() {
     let app = spawn_server().await;
-    let mut alice = member(&app, "alice").await;
-    let mut bob = member(&app, "bob").await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
     let id = alice.say("r", "first").await;
     let poll = tokio::spawn(async move { bob.get(&format!("/rooms/r/messages?after={id}&wait=10")).await.json() });
     tokio::time::sleep(Duration::from_millis(300)).await;
