@@ -222,11 +222,12 @@
   let loadingOlder = false;
   list.addEventListener("scroll", () => list.scrollTop < 150 && loadOlder(), { passive: true });
 
-  // Shows message `id`, loading older history until it is on the page.
+  // Shows message `id`: on this page if it is here or a page or two
+  // older, else by opening its permalink (the history around it).
   async function jumpTo(id) {
-    for (let pages = 0; !seen.has(id) && !historyDone && pages < 100; pages++) await loadOlder();
+    for (let pages = 0; !seen.has(id) && !historyDone && pages < 2; pages++) await loadOlder();
     const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
-    if (!li) return showError("that message is no longer in the history");
+    if (!li) return location.assign("/rooms/" + room + "?at=" + Number(id));
     li.scrollIntoView({ block: "center" });
     li.classList.add("flash");
     setTimeout(() => li.classList.remove("flash"), 2000);
@@ -330,7 +331,14 @@
   // A page restored from the back-forward cache has lost its stream.
   window.addEventListener("pageshow", (event) => event.persisted && location.reload());
 
-  list.scrollTop = list.scrollHeight;
+  // A permalink (?at=) opens at its message, highlighted; any other page
+  // at the newest.
+  const target = chat.dataset.at && list.querySelector('li.msg[data-id="' + Number(chat.dataset.at) + '"]');
+  if (target) {
+    target.classList.add("permalink");
+    target.setAttribute("aria-current", "true");
+    target.scrollIntoView({ block: "center" });
+  } else list.scrollTop = list.scrollHeight;
   if (!historyDone && list.scrollHeight <= list.clientHeight) loadOlder();
 })();
 

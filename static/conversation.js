@@ -116,7 +116,7 @@ window.ChatConversation = (function () {
       if (li.classList.contains("deleted") || li.querySelector(".msg-tools")) return;
       const tools = document.createElement("span");
       tools.className = "msg-tools";
-      tools.append(tool("reply", "↩", "Reply"), tool("react", "☺", "React"));
+      tools.append(tool("reply", "↩", "Reply"), tool("react", "☺", "React"), tool("link", "🔗", "Copy link"));
       if (li.dataset.user === me) tools.append(tool("edit", "✎", "Edit"));
       li.append(tools);
     }
@@ -141,11 +141,25 @@ window.ChatConversation = (function () {
       } else if (target.classList.contains("tool-reply")) startReply(li);
       else if (target.classList.contains("tool-edit")) startEdit(li);
       else if (target.classList.contains("tool-react")) openPicker(li, target);
+      else if (target.classList.contains("tool-link")) copyLink(li, target);
       else if (target.classList.contains("pick")) {
         closePicker();
         react(li, target.textContent, true);
       }
     });
+
+    // The message's permalink, to the clipboard where the browser allows
+    // it (secure pages only), else shown for the reader to copy.
+    async function copyLink(li, button) {
+      const link = location.origin + "/rooms/" + room + "?at=" + Number(li.dataset.id);
+      try {
+        await navigator.clipboard.writeText(link);
+        button.title = "Link copied";
+        button.setAttribute("aria-label", "Link copied");
+      } catch (_) {
+        window.prompt("Copy this link", link);
+      }
+    }
 
     async function react(li, emoji, on) {
       const path = "/rooms/" + room + "/messages/" + li.dataset.id + "/reactions";

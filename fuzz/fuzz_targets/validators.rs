@@ -25,7 +25,7 @@ fuzz_target!(|input: &str| {
     if let Some(guest) = GuestName::parse(input) {
         assert!(guest.as_str().starts_with("guest-"));
     }
-    let _ = HistoryQuery::parse(Some(input), Some(input), Some(input), Some(input));
+    let _ = HistoryQuery::parse(Some(input), Some(input), Some(input), Some(input), Some(input));
     let _ = chat::web::start_from(Some(input), None);
     if let Some(next) = chat::web::safe_next(input) {
         assert!(next.starts_with('/') && !next.starts_with("//"));

@@ -63,6 +63,8 @@ pub enum QueryError {
     Wait,
     #[error("wait needs after: a long poll waits for messages after a known id")]
     WaitWithoutAfter,
+    #[error("around reads the messages on both sides of one id: it takes no after, before or wait")]
+    AroundWithOthers,
 }
 
 /// A validated `GET /rooms/<room>/messages` query.
@@ -73,6 +75,9 @@ pub struct HistoryQuery {
     pub limit: u32,
     /// Long-poll time; only with `after`.
     pub wait: Option<Duration>,
+    /// The messages on both sides of this id (a permalink's history);
+    /// alone, or only with `limit`.
+    pub around: Option<i64>,
 }
 
 impl HistoryQuery {
@@ -82,6 +87,7 @@ impl HistoryQuery {
         before: Option<&str>,
         limit: Option<&str>,
         wait: Option<&str>,
+        around: Option<&str>,
     ) -> Result<Self, QueryError> {
         fn number(name: &'static str, raw: Option<&str>) -> Result<Option<u64>, QueryError> {
             raw.map(|v| v.parse::<u64>().map_err(|_| QueryError::NotANumber(name))).transpose()
@@ -102,7 +108,11 @@ impl HistoryQuery {
             Some(_) if after.is_none() => return Err(QueryError::WaitWithoutAfter),
             Some(s) => Some(Duration::from_secs(s)),
         };
-        Ok(Self { after, before, limit, wait })
+        let around = id("around", around)?;
+        if around.is_some() && (after.is_some() || before.is_some() || wait.is_some()) {
+            return Err(QueryError::AroundWithOthers);
+        }
+        Ok(Self { after, before, limit, wait, around })
     }
 }
 
@@ -234,6 +244,9 @@ impl Chat {
 
     /// Reads history as the query asks, without waiting.
     pub async fn history(&self, room: &RoomName, query: &HistoryQuery) -> Result<Vec<Message>, StoreError> {
+        if let Some(id) = query.around {
+            return self.store.around(room, id, query.limit).await;
+        }
         match (query.after, query.before) {
             (None, None) => self.store.latest(room, query.limit).await,
             (None, Some(before)) => self.store.before(room, before, query.limit).await,
@@ -249,13 +262,28 @@ impl Chat {
 
     /// What `room`'s page shows `visitor`: 404 (as if it did not exist)
     /// for a members-only room they may not read.
-    pub async fn room_view(&self, visitor: &Visitor, room: &RoomName) -> Result<RoomView, ModerationError> {
+    ///
+    /// With `at` (a permalink), the page shows the messages around that id
+    /// instead of the latest, and its stream resumes after the last one
+    /// shown, so the newer messages follow in order with none skipped.
+    pub async fn room_view(
+        &self,
+        visitor: &Visitor,
+        room: &RoomName,
+        at: Option<i64>,
+    ) -> Result<RoomView, ModerationError> {
         if !self.can_read(visitor, room).await? {
             return Err(ModerationError::NoSuchRoom);
         }
         let newest = self.store.last_id(room).await?;
-        let messages = self.store.latest(room, LATEST).await?;
-        let position = messages.last().map_or(newest, |m| m.id.max(newest));
+        let messages = match at {
+            Some(id) => self.store.around(room, id, LATEST).await?,
+            None => self.store.latest(room, LATEST).await?,
+        };
+        let position = match messages.last() {
+            Some(last) if at.is_some() && !self.store.after(room, last.id, None, 1).await?.is_empty() => last.id,
+            last => last.map_or(newest, |m| m.id.max(newest)),
+        };
         let mut names: Vec<String> =
             self.visible_rooms(visitor, SIDEBAR_ROOMS).await?.into_iter().map(|summary| summary.name).collect();
         for must in [room.as_str(), crate::rooms::LOBBY] {
@@ -304,15 +332,18 @@ mod tests {
 
     #[test]
     fn history_queries_default_and_name_what_is_wrong() {
-        let q = HistoryQuery::parse(None, None, None, None).unwrap();
-        assert_eq!(q, HistoryQuery { after: None, before: None, limit: 50, wait: None });
-        let q = HistoryQuery::parse(Some("5"), None, Some("200"), Some("30")).unwrap();
+        let q = HistoryQuery::parse(None, None, None, None, None).unwrap();
+        assert_eq!(q, HistoryQuery { after: None, before: None, limit: 50, wait: None, around: None });
+        let q = HistoryQuery::parse(Some("5"), None, Some("200"), Some("30"), None).unwrap();
         assert_eq!(q.wait, Some(Duration::from_secs(30)));
-        assert_eq!(HistoryQuery::parse(Some("x"), None, None, None), Err(QueryError::NotANumber("after")));
-        assert_eq!(HistoryQuery::parse(None, Some("-1"), None, None), Err(QueryError::NotANumber("before")));
-        assert_eq!(HistoryQuery::parse(None, None, Some("0"), None), Err(QueryError::Limit));
-        assert_eq!(HistoryQuery::parse(None, None, Some("201"), None), Err(QueryError::Limit));
-        assert_eq!(HistoryQuery::parse(Some("1"), None, None, Some("31")), Err(QueryError::Wait));
-        assert_eq!(HistoryQuery::parse(None, None, None, Some("5")), Err(QueryError::WaitWithoutAfter));
+        assert_eq!(HistoryQuery::parse(Some("x"), None, None, None, None), Err(QueryError::NotANumber("after")));
+        assert_eq!(HistoryQuery::parse(None, Some("-1"), None, None, None), Err(QueryError::NotANumber("before")));
+        assert_eq!(HistoryQuery::parse(None, None, Some("0"), None, None), Err(QueryError::Limit));
+        assert_eq!(HistoryQuery::parse(None, None, Some("201"), None, None), Err(QueryError::Limit));
+        assert_eq!(HistoryQuery::parse(Some("1"), None, None, Some("31"), None), Err(QueryError::Wait));
+        assert_eq!(HistoryQuery::parse(None, None, None, Some("5"), None), Err(QueryError::WaitWithoutAfter));
+        assert_eq!(HistoryQuery::parse(None, None, Some("9"), None, Some("4")).unwrap().around, Some(4));
+        assert_eq!(HistoryQuery::parse(None, Some("9"), None, None, Some("4")), Err(QueryError::AroundWithOthers));
+        assert_eq!(HistoryQuery::parse(None, None, None, None, Some("x")), Err(QueryError::NotANumber("around")));
     }
 }

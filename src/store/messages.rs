@@ -95,6 +95,20 @@ impl Store {
         self.with_reactions(room, rows.iter().map(|r| from_row(room, r)).collect()).await
     }
 
+    /// Up to `limit` messages around `id`, oldest first: `id` itself (if it
+    /// exists) with about half of the rest on each side, more on one side
+    /// where the other runs out (near the start or the end of the room).
+    pub async fn around(&self, room: &RoomName, id: i64, limit: u32) -> Result<Vec<Message>, StoreError> {
+        let mut before = self.before(room, id.saturating_add(1), limit).await?;
+        let mut after = self.after(room, id, None, limit).await?;
+        let limit = limit as usize;
+        let from_before = before.len().min(limit.div_ceil(2).max(limit.saturating_sub(after.len())));
+        after.truncate(limit - from_before);
+        let mut window = before.split_off(before.len() - from_before);
+        window.append(&mut after);
+        Ok(window)
+    }
+
     /// One message as it is now.
     pub async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
         Ok(self.messages_by_ids(room, &[id]).await?.pop())

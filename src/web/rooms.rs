@@ -23,15 +23,23 @@ type Page = (Status, Template);
 
 #[get("/")]
 pub async fn lobby(visitor: Visitor, csrf: CsrfToken, chat: &State<Chat>) -> Result<Page, ApiError> {
-    room_page(chat, &visitor, &csrf, RoomName::lobby(), Status::Ok, None, "").await
+    room_page(chat, &visitor, &csrf, RoomName::lobby(), Shown::fresh(None)).await
 }
 
-#[get("/rooms/<room>")]
-pub async fn room(room: &str, visitor: Visitor, csrf: CsrfToken, chat: &State<Chat>) -> Result<Page, Status> {
+/// A room's page; `?at=<id>` (a permalink) opens it at that message, with
+/// the history around it (a malformed `at` opens the latest).
+#[get("/rooms/<room>?<at>")]
+pub async fn room(
+    room: &str,
+    at: Option<i64>,
+    visitor: Visitor,
+    csrf: CsrfToken,
+    chat: &State<Chat>,
+) -> Result<Page, Status> {
     let Ok(room) = RoomName::parse(room) else {
         return Err(Status::NotFound);
     };
-    room_page(chat, &visitor, &csrf, room, Status::Ok, None, "").await.map_err(|e| e.status())
+    room_page(chat, &visitor, &csrf, room, Shown::fresh(at)).await.map_err(|e| e.status())
 }
 
 /// The no-JavaScript way to open a room: `GET /rooms?name=general`.
@@ -41,20 +49,35 @@ pub fn open_room(name: &str) -> Result<Redirect, ApiError> {
     Ok(Redirect::to(format!("/rooms/{room}")))
 }
 
+/// How a room page is shown: fresh, or again after a refused form post
+/// (its status, the reason and the draft kept).
+struct Shown<'a> {
+    status: Status,
+    error: Option<String>,
+    draft: &'a str,
+    /// The message a permalink opens the page at.
+    at: Option<i64>,
+}
+
+impl Shown<'_> {
+    fn fresh(at: Option<i64>) -> Self {
+        Self { status: Status::Ok, error: None, draft: "", at }
+    }
+}
+
 async fn room_page(
     chat: &Chat,
     visitor: &Visitor,
     csrf: &CsrfToken,
     room: RoomName,
-    status: Status,
-    error: Option<String>,
-    draft: &str,
+    shown: Shown<'_>,
 ) -> Result<Page, ApiError> {
-    let RoomView { messages, position, rooms, read, role, locked } = chat.room_view(visitor, &room).await?;
+    let Shown { status, error, draft, at } = shown;
+    let RoomView { messages, position, rooms, read, role, locked } = chat.room_view(visitor, &room, at).await?;
     let label = rooms.iter().find(|r| r.name == room.as_str()).map_or_else(|| format!("#{room}"), |r| r.label.clone());
     let me = json!({ "name": visitor.name(), "guest": visitor.is_guest(), "role": role.map_or("guest", Role::as_str) });
     let csrf = &csrf.0;
-    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "position": position, "read": read, "label": label, "dm": room.is_dm(), "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked });
+    let context = json!({ "room": room.as_str(), "me": me, "messages": messages, "position": position, "read": read, "label": label, "dm": room.is_dm(), "rooms": rooms, "error": error, "draft": draft, "csrf": csrf, "locked": locked, "at": at });
     Ok((status, Template::render("room", context)))
 }
 
@@ -151,7 +174,8 @@ pub async fn post_form(
             let reason = refused.to_string();
             let status = ApiError::from(refused).status();
             let csrf = CsrfToken(form.csrf.clone());
-            Err(room_page(chat, &visitor, &csrf, room, status, Some(reason), &form.text).await)
+            let shown = Shown { status, error: Some(reason), draft: &form.text, at: None };
+            Err(room_page(chat, &visitor, &csrf, room, shown).await)
         }
     }
 }
@@ -170,6 +194,7 @@ pub struct RawHistoryQuery<'r> {
     before: Option<&'r str>,
     limit: Option<&'r str>,
     wait: Option<&'r str>,
+    around: Option<&'r str>,
 }
 
 /// History as messages; with `after` and `wait`, a long poll answered with
@@ -184,7 +209,7 @@ pub async fn history(
     shutdown: Shutdown,
 ) -> Result<Either<Json<Vec<Message>>, RawJson<String>>, ApiError> {
     let room = RoomName::parse(room)?;
-    let query = HistoryQuery::parse(query.after, query.before, query.limit, query.wait)?;
+    let query = HistoryQuery::parse(query.after, query.before, query.limit, query.wait, query.around)?;
     Ok(match live::long_poll(streams, visitor.into(), client_ip, room, &query, shutdown).await? {
         PollAnswer::History(messages) => Either::Left(Json(messages)),
         PollAnswer::Sequence(entries) => {

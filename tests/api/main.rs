@@ -23,6 +23,7 @@ mod moderation;
 mod multi;
 mod pages;
 mod people;
+mod permalinks;
 mod persistence;
 mod presence;
 mod process;

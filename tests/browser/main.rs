@@ -23,6 +23,7 @@ mod conversation;
 mod moderation;
 mod page;
 mod people;
+mod permalinks;
 mod tabs;
 mod transports;
 
