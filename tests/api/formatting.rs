@@ -126,7 +126,11 @@ async fn messages_stored_before_html_was_are_rendered_when_read() {
     let html: Vec<&Value> = history.as_array().unwrap().iter().map(|m| &m["html"]).collect();
     assert_eq!(
         html,
-        [&json!("<p>seeded message 1 of r</p>"), &json!("<p>seeded message 2 of r</p>"), &json!("<p>seeded message 3 of r</p>")]
+        [
+            &json!("<p>seeded message 1 of r</p>"),
+            &json!("<p>seeded message 2 of r</p>"),
+            &json!("<p>seeded message 3 of r</p>")
+        ]
     );
     assert_eq!(polled(&mut reader, 2, "message").await["html"], "<p>seeded message 3 of r</p>");
     assert!(reader.get("/rooms/r").await.body.contains("<p>seeded message 1 of r</p>"), "and on the page");
