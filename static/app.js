@@ -5,7 +5,9 @@
 // menu itself is moderation.js; replies, edits and reactions are
 // conversation.js; typing, reading and notifications people.js; the room
 // list sidebar.js). Text from users is only ever inserted with
-// textContent, never as HTML; join and leave lines exist only on this page.
+// textContent, never as HTML, except a message's body: HTML the server
+// rendered and sanitized (see conversation.js); join and leave lines exist
+// only on this page.
 "use strict";
 
 (function () {
@@ -40,7 +42,7 @@
   for (const li of list.querySelectorAll("li.msg")) {
     seen.add(Number(li.dataset.id));
     if (li.classList.contains("deleted")) continue;
-    if (mention.test(li.querySelector(".text").textContent)) li.classList.add("mention");
+    if (mention.test(li.querySelector(".text").dataset.text)) li.classList.add("mention");
     conversation.decorate(li);
     moderation.decorate(li);
   }
@@ -130,10 +132,7 @@
       conversation.render(li, message);
       return li;
     }
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = message.text;
-    li.append(text);
+    li.append(conversation.body(message));
     conversation.render(li, message);
     if (mention.test(message.text)) li.classList.add("mention");
     conversation.decorate(li);

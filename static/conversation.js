@@ -3,8 +3,9 @@
 // tools that make them (Reply, React and, on your own messages, Edit; the Up
 // arrow in an empty composer edits your last message; a click on a quote
 // jumps to the original), and applying the stream's edit, reaction and
-// delete events to rows already shown. Text from users only ever goes in
-// with textContent.
+// delete events to rows already shown; and a message's body. Text from users
+// only ever goes in with textContent, except a body's `html`: the server
+// rendered and sanitized it once (src/rooms/format.rs), so it goes in as is.
 //
 // app.js renders rows and sends; this file adds to rows and tells app.js
 // where a send goes (a new message, a reply, or an edit).
@@ -25,6 +26,23 @@ window.ChatConversation = (function () {
     let picker = null; // the open reaction picker
 
     // --- rendering -----------------------------------------------------
+    // A message's body: its formatted HTML, its plain text kept beside it
+    // for editing and replying.
+    function body(message) {
+      const div = document.createElement("div");
+      div.className = "text";
+      fillBody(div, message);
+      return div;
+    }
+
+    function fillBody(div, message) {
+      div.dataset.text = message.text;
+      // A message from a server that predates `html` has none: its text.
+      if (message.html) div.innerHTML = message.html;
+      else div.textContent = message.text;
+      openApart(div);
+    }
+
     // Adds the quote, "(edited)" and reactions of `message` to its row.
     function render(li, message) {
       li.dataset.user = message.user;
@@ -87,7 +105,7 @@ window.ChatConversation = (function () {
       const li = row(message.id);
       const text = li && li.querySelector(".text");
       if (text) {
-        text.textContent = message.text;
+        fillBody(text, message);
         const old = li.querySelector(".edited");
         if (old) old.remove();
         if (message.edited_at) text.after(" ", editedNode(message.edited_at));
@@ -206,7 +224,7 @@ window.ChatConversation = (function () {
       reset();
       replyField.value = li.dataset.id;
       const text = li.querySelector(".text");
-      show("Replying to " + li.dataset.user + ": " + (text ? text.textContent.slice(0, 80) : ""));
+      show("Replying to " + li.dataset.user + ": " + (text ? text.dataset.text.slice(0, 80) : ""));
       box.focus();
     }
 
@@ -215,7 +233,7 @@ window.ChatConversation = (function () {
       if (!text) return;
       reset();
       editing = Number(li.dataset.id);
-      box.value = text.textContent;
+      box.value = text.dataset.text;
       show("Editing your message (Esc cancels)");
       box.focus();
     }
@@ -255,7 +273,14 @@ window.ChatConversation = (function () {
       return { path: form.action, body: reply ? { text, reply_to: reply } : { text }, edit: false };
     }
 
-    return { render, decorate, applyEdit, applyReactions, applyDelete, target, reset };
+    // Links out of the chat open in a new tab (their rel already keeps the
+    // page from reaching back); room and conversation links stay here.
+    function openApart(root) {
+      for (const a of root.querySelectorAll('a[href^="http"]')) a.target = "_blank";
+    }
+    for (const text of list.querySelectorAll("li.msg .text")) openApart(text);
+
+    return { body, render, decorate, applyEdit, applyReactions, applyDelete, target, reset };
   }
 
   return { setup };

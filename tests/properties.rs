@@ -95,6 +95,7 @@ async fn store_with(messages: usize) -> (Store, Hub, tempfile::TempDir, RoomName
             room: room.clone(),
             author: author.clone(),
             text: MessageText::parse(&format!("m{i}")).unwrap(),
+            html: format!("<p>m{i}</p>"),
             reply_to: None,
         };
         store.append(message).await.unwrap();

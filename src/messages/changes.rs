@@ -3,7 +3,7 @@
 //! change goes through the store, which numbers it in the room's sequence
 //! and publishes it (see `store::changes`).
 
-use super::{Chat, PostError};
+use super::{Chat, PostError, rendered};
 use crate::auth::Visitor;
 use crate::moderation::ModerationError;
 use crate::rooms::{Emoji, MessageText, RoomName};
@@ -14,8 +14,9 @@ impl Chat {
     pub async fn edit(&self, room: &RoomName, visitor: &Visitor, id: i64, text: &str) -> Result<Changed, PostError> {
         self.may_post(visitor, room).await?;
         let text = MessageText::parse(text)?;
+        let html = rendered(&text).await;
         let window_ms = i64::try_from(self.rules.edit_window.as_millis()).unwrap_or(i64::MAX);
-        let change = Change::Edit { editor: visitor.author(), text, window_ms };
+        let change = Change::Edit { editor: visitor.author(), text, html, window_ms };
         Ok(self.store.change(room, id, change).await?)
     }
 

@@ -21,7 +21,7 @@ use thiserror::Error;
 use crate::auth::{Role, Visitor};
 use crate::config::Settings;
 use crate::moderation::{Moderation, ModerationError};
-use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName};
+use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName, format};
 use crate::store::{ChangeError, NewMessage, RoomSummary, Store, StoreError};
 use crate::stream::{Feed, Hub, LATEST, Start};
 
@@ -139,6 +139,13 @@ pub struct RoomView {
     pub locked: bool,
 }
 
+/// `text` as the HTML stored and sent beside it: rendered once here, when a
+/// message is posted or edited, never per subscriber or per page.
+async fn rendered(text: &MessageText) -> String {
+    let mut html = format::render_apart(vec![text.as_str().to_owned()]).await;
+    html.pop().unwrap_or_default()
+}
+
 impl From<ChangeError> for PostError {
     fn from(error: ChangeError) -> Self {
         match error {
@@ -217,7 +224,8 @@ impl Chat {
             Some(id) => Some(self.store.quote(&room, id).await?.ok_or(PostError::NoSuchReply)?),
             None => None,
         };
-        let message = NewMessage { room, author: visitor.author(), text, reply_to };
+        let html = rendered(&text).await;
+        let message = NewMessage { room, author: visitor.author(), text, html, reply_to };
         Ok(self.store.append(message).await?)
     }
 

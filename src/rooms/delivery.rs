@@ -205,12 +205,20 @@ mod tests {
 
     fn alice_says(text: &str) -> Message {
         let alice = Author { name: "alice".into(), guest: false, user_id: Some(1) };
-        Message::committed(7, RoomName::lobby(), &alice, &MessageText::parse(text).unwrap(), None, from_millis(0))
+        let html = crate::rooms::format::render(text);
+        Message::committed(
+            7,
+            RoomName::lobby(),
+            &alice,
+            &MessageText::parse(text).unwrap(),
+            &html,
+            None,
+            from_millis(0),
+        )
     }
 
     /// The bytes clients and other instances already read: pinned.
-    const ALICE_JSON: &str =
-        r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","at":"1970-01-01T00:00:00.000Z"}"#;
+    const ALICE_JSON: &str = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","html":"<p>a<br>\n\"b\"</p>","at":"1970-01-01T00:00:00.000Z"}"#;
 
     #[test]
     fn a_message_round_trips_through_json() {
@@ -228,10 +236,14 @@ mod tests {
     fn the_bus_keeps_the_received_bytes_and_reads_old_payloads() {
         // No `deleted`, an unknown field from a newer instance, and a time
         // in another offset and precision: all accepted, the bytes kept.
-        let json = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","at":"1970-01-01T01:00:00+01:00","new":1}"#;
+        let json = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","html":"<p>hi</p>","at":"1970-01-01T01:00:00+01:00","new":1}"#;
         let delivery = Delivery::from_bus(json).unwrap();
         assert_eq!(&*delivery.json, json);
         assert_eq!(delivery.message, alice_says("hi"));
+        // From an instance that predates `html`: read as empty (the page
+        // then shows the text), not rendered again here.
+        let old = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","at":"1970-01-01T00:00:00Z"}"#;
+        assert_eq!(Delivery::from_bus(old).unwrap().message, Message { html: String::new(), ..alice_says("hi") });
     }
 
     #[test]
@@ -277,6 +289,8 @@ mod tests {
         assert!(edit.ws_frame().starts_with(r#"{"type":"edit","id":7,"#));
         let heard = Delivery::from_bus(&edit.bus_json()).unwrap();
         assert_eq!((heard.kind, heard.seq, &heard.json), (Kind::Edit, 12, &edit.json));
+        assert!(edit.json.contains(r#""html":"<p>fixed</p>""#), "the edit carries its HTML: {}", edit.json);
+        assert_eq!(heard.message.html, "<p>fixed</p>", "another instance reads it, rendering nothing");
 
         edited.reactions = vec![Reaction { emoji: "👍".into(), count: 1, users: vec!["bob".into()] }];
         let reaction = Delivery::change(Kind::Reaction, 13, edited);

@@ -6,6 +6,7 @@
 //! values. This module owns no I/O and knows nothing of HTTP or storage.
 
 mod delivery;
+pub mod format;
 mod reactions;
 
 pub use delivery::{Delivery, Kind, tagged_json};
@@ -149,10 +150,16 @@ pub struct Message {
     pub user: String,
     pub guest: bool,
     pub text: String,
+    /// The text as sanitized HTML (see [`format`]), made once when it was
+    /// posted or edited; empty exactly when the text is (a deleted
+    /// message). Always sent; a payload from an instance that predates it
+    /// reads as empty, and the page then shows the text.
+    #[serde(default)]
+    pub html: String,
     #[serde(with = "timestamp")]
     pub at: OffsetDateTime,
     /// Set when a moderator (or the author) deleted the message: the text
-    /// is then empty, in the store as on the wire.
+    /// and its HTML are then empty, in the store as on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Tombstone>,
     /// When the author last edited it (earlier texts are kept as versions).
@@ -167,13 +174,15 @@ pub struct Message {
 }
 
 impl Message {
-    /// A message just committed by the writer: nothing is deleted (or set
-    /// later) yet, so any field added with a default is left out here.
+    /// A message just committed by the writer, its text rendered as `html`:
+    /// nothing is deleted (or set later) yet, so any field added with a
+    /// default is left out here.
     pub fn committed(
         id: i64,
         room: RoomName,
         author: &Author,
         text: &MessageText,
+        html: &str,
         reply_to: Option<Quote>,
         at: OffsetDateTime,
     ) -> Self {
@@ -183,6 +192,7 @@ impl Message {
             user: author.name.clone(),
             guest: author.guest,
             text: text.as_str().to_owned(),
+            html: html.to_owned(),
             at,
             deleted: None,
             edited_at: None,

@@ -28,8 +28,9 @@ use crate::rooms::{self, Author, Delivery, Emoji, Kind, MAX_REACTION_KINDS, Mess
 /// A change to one message.
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// New text from its author, within `window_ms` of posting.
-    Edit { editor: Author, text: MessageText, window_ms: i64 },
+    /// New text (and its HTML, rendered beforehand) from its author, within
+    /// `window_ms` of posting.
+    Edit { editor: Author, text: MessageText, html: String, window_ms: i64 },
     /// A tombstone in place of the text, signed by `by`.
     Delete { by: String },
     /// `name` adds (`on`) or takes back a reaction.
@@ -125,7 +126,7 @@ impl Store {
             deleted: row.get::<Option<String>, _>(6).is_some(),
         };
         let kind = match &change {
-            Change::Edit { editor, text, window_ms } => {
+            Change::Edit { editor, text, html, window_ms } => {
                 if current.deleted {
                     return Err(ChangeError::NoSuchMessage);
                 }
@@ -150,8 +151,9 @@ impl Store {
                     .bind(&current.text)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE messages SET text = $1, edited_at_ms = $2 WHERE room = $3 AND id = $4")
+                sqlx::query("UPDATE messages SET text = $1, html = $2, edited_at_ms = $3 WHERE room = $4 AND id = $5")
                     .bind(text.as_str())
+                    .bind(html)
                     .bind(now)
                     .bind(room.as_str())
                     .bind(id)
@@ -165,7 +167,8 @@ impl Store {
                     return self.unchanged(room, id).await;
                 }
                 sqlx::query(
-                    "UPDATE messages SET text = '', deleted_by = $1, deleted_at_ms = $2 WHERE room = $3 AND id = $4",
+                    "UPDATE messages SET text = '', html = '', deleted_by = $1, deleted_at_ms = $2 \
+                     WHERE room = $3 AND id = $4",
                 )
                 .bind(by)
                 .bind(now)

@@ -14,11 +14,11 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::{NewMessage, Store, StoreError};
-use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tombstone};
+use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tombstone, format};
 
 /// What every message read selects, with the author and text of the
 /// message it replies to; [`from_row`] reads them by name.
-const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.at_ms, m.deleted_by, m.deleted_at_ms, \
+const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
      m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
 
 /// The tables every message read selects from.
@@ -40,6 +40,8 @@ fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         user: row.get("user_name"),
         guest: row.get::<i64, _>("guest") != 0,
         text: row.get("text"),
+        // NULL in rows from before HTML was stored: see `with_html`.
+        html: row.get::<Option<String>, _>("html").unwrap_or_default(),
         at: rooms::from_millis(row.get("at_ms")),
         deleted: row.get::<Option<String>, _>("deleted_by").map(|by| Tombstone {
             by,
@@ -49,6 +51,22 @@ fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         reply_to,
         reactions: Vec::new(),
     }
+}
+
+/// Renders the messages that have text but no HTML: rows written before
+/// the `html` column existed. Every message posted since has its HTML from
+/// posting (a deleted one has neither), so this costs nothing for them.
+async fn with_html(mut messages: Vec<Message>) -> Vec<Message> {
+    let missing: Vec<usize> =
+        (0..messages.len()).filter(|&i| messages[i].html.is_empty() && !messages[i].text.is_empty()).collect();
+    if missing.is_empty() {
+        return messages;
+    }
+    let texts = missing.iter().map(|&i| messages[i].text.clone()).collect();
+    for (i, html) in missing.into_iter().zip(format::render_apart(texts).await) {
+        messages[i].html = html;
+    }
+    messages
 }
 
 /// `$first, $first+1, ...` for `count` values of an `IN (...)` list.
@@ -146,8 +164,10 @@ impl Store {
         }))
     }
 
-    /// Fills in the reactions of `messages` (one query for all of them).
-    async fn with_reactions(&self, room: &RoomName, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+    /// Fills in the reactions of `messages` (one query for all of them),
+    /// and the HTML of those stored before it was (see `with_html`).
+    async fn with_reactions(&self, room: &RoomName, messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+        let mut messages = with_html(messages).await;
         if messages.is_empty() {
             return Ok(messages);
         }
@@ -227,8 +247,8 @@ impl Store {
 
 /// The columns a new message's insert fills, in the order of
 /// [`insert_values`]; the other columns start NULL.
-pub(super) const INSERT_COLUMNS: [&str; 8] =
-    ["room", "id", "user_id", "user_name", "guest", "text", "at_ms", "reply_to"];
+pub(super) const INSERT_COLUMNS: [&str; 9] =
+    ["room", "id", "user_id", "user_name", "guest", "text", "html", "at_ms", "reply_to"];
 
 /// One value of an insert, in a form either engine binds (rusqlite in the
 /// SQLite writer, sqlx in the pooled one). It borrows from the batch, so
@@ -254,6 +274,7 @@ pub(super) fn insert_values(
         Text(&message.author.name),
         Integer(Some(i64::from(message.author.guest))),
         Text(message.text.as_str()),
+        Text(&message.html),
         Integer(Some(rooms::to_millis(at))),
         Integer(message.reply_to.as_ref().map(|quote| quote.id)),
     ]
@@ -261,7 +282,7 @@ pub(super) fn insert_values(
 
 /// `INSERT INTO messages (<INSERT_COLUMNS>) VALUES ($1, ..., $7), ($8, ...)`
 /// for `rows` rows, each parameter numbered once. At most `MAX_BATCH` rows
-/// (2048 parameters, within both engines' limits).
+/// (2304 parameters, within both engines' limits).
 pub(super) fn insert_messages_sql(rows: usize) -> String {
     let width = INSERT_COLUMNS.len();
     let mut sql = format!("INSERT INTO messages ({}) VALUES ", INSERT_COLUMNS.join(", "));
@@ -287,8 +308,8 @@ mod tests {
     fn the_insert_numbers_every_parameter_once() {
         assert_eq!(
             insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms, reply_to) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $10, $11, $12, $13, $14, $15, $16)"
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, html, at_ms, reply_to) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
     }
 
@@ -296,7 +317,8 @@ mod tests {
     fn an_insert_row_gives_each_column_its_value() {
         let guest = Author { name: "guest-1".into(), guest: true, user_id: None };
         let text = MessageText::parse("hi").unwrap();
-        let message = NewMessage { room: RoomName::lobby(), author: guest, text, reply_to: None };
+        let html = "<p>hi</p>".to_owned();
+        let message = NewMessage { room: RoomName::lobby(), author: guest, text, html, reply_to: None };
         let values = insert_values(&message, 3, rooms::from_millis(42));
         let named: Vec<_> = INSERT_COLUMNS.into_iter().zip(values).collect();
         use InsertValue::{Integer, Text};
@@ -309,6 +331,7 @@ mod tests {
                 ("user_name", Text("guest-1")),
                 ("guest", Integer(Some(1))),
                 ("text", Text("hi")),
+                ("html", Text("<p>hi</p>")),
                 ("at_ms", Integer(Some(42))),
                 ("reply_to", Integer(None)),
             ]

@@ -211,7 +211,7 @@ mod tests {
     fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
         let alice = Author { name: "alice".into(), guest: false, user_id: None };
         let text = MessageText::parse(&format!("m{id}")).unwrap();
-        Delivery::new(Message::committed(id, room.clone(), &alice, &text, None, from_millis(0)))
+        Delivery::new(Message::committed(id, room.clone(), &alice, &text, "", None, from_millis(0)))
     }
 
     #[tokio::test]

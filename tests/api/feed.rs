@@ -18,7 +18,8 @@ async fn open(capacity: usize) -> (Store, Hub, tempfile::TempDir) {
 
 fn message(room: &RoomName, text: &str) -> NewMessage {
     let author = Visitor::Guest { name: GuestName::generate() }.author();
-    NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), reply_to: None }
+    let html = chat::rooms::format::render(text);
+    NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), html, reply_to: None }
 }
 
 async fn next_id(feed: &mut chat::stream::Feed) -> i64 {

@@ -13,6 +13,7 @@ mod conversations;
 mod devices;
 mod feed;
 mod floods;
+mod formatting;
 mod hardening;
 mod housekeeping;
 mod identity;

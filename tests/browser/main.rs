@@ -20,6 +20,7 @@ mod webdriver;
 
 mod chat;
 mod conversation;
+mod formatting;
 mod moderation;
 mod page;
 mod people;

@@ -53,6 +53,9 @@ pub struct NewMessage {
     pub room: RoomName,
     pub author: Author,
     pub text: MessageText,
+    /// The text as HTML, rendered before the message is queued (see
+    /// `rooms::format`): the writer's thread does no rendering.
+    pub html: String,
     /// The message this one answers, as checked when it was posted.
     pub reply_to: Option<Quote>,
 }
@@ -124,7 +127,8 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .zip(ids)
         .map(|(Job { message, .. }, id)| {
             let reply_to = message.reply_to.clone();
-            Delivery::new(Message::committed(id, message.room.clone(), &message.author, &message.text, reply_to, at))
+            let (text, html) = (&message.text, &message.html);
+            Delivery::new(Message::committed(id, message.room.clone(), &message.author, text, html, reply_to, at))
         })
         .collect()
 }
