@@ -29,6 +29,7 @@ mod process;
 mod protection;
 mod ranks;
 mod registrations;
+mod search;
 mod sessions;
 mod signals;
 mod sockets;
