@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn every_match_of_every_word_is_marked_ignoring_case() {
-        assert_eq!(snip("Rust is fun, rust is fast", "RUST fast"), "<mark>Rust</mark> is fun, <mark>rust</mark> is <mark>fast</mark>");
+        assert_eq!(
+            snip("Rust is fun, rust is fast", "RUST fast"),
+            "<mark>Rust</mark> is fun, <mark>rust</mark> is <mark>fast</mark>"
+        );
         assert_eq!(snip("大家你好！", "你好"), "大家<mark>你好</mark>！");
         assert_eq!(snip("ÉCOLE et école", "école"), "<mark>ÉCOLE</mark> et <mark>école</mark>");
     }

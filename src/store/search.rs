@@ -132,7 +132,8 @@ impl Store {
         }
         // The newest rows first, without the vocabulary: a common short
         // word fills the page here.
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(max(doc), 0) FROM search_docs").fetch_one(&self.pool).await?;
+        let newest: i64 =
+            sqlx::query_scalar("SELECT COALESCE(max(doc), 0) FROM search_docs").fetch_one(&self.pool).await?;
         let upper = spec.before.min(newest.saturating_add(1));
         let lower = upper.saturating_sub(RECENT_WINDOW);
         let phrases_only = (!phrases.is_empty()).then(|| phrases.join(" AND "));

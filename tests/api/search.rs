@@ -56,7 +56,10 @@ async fn every_word_must_match_in_any_order_ignoring_latin_case() {
     alice.say("r", "nothing to see").await;
 
     assert_eq!(found(&mut alice, "brown QUICK").await, ["BROWN bears are Quick too", "The quick brown fox"]);
-    assert_eq!(found(&mut alice, "quick").await, ["BROWN bears are Quick too", "quick thinking", "The quick brown fox"]);
+    assert_eq!(
+        found(&mut alice, "quick").await,
+        ["BROWN bears are Quick too", "quick thinking", "The quick brown fox"]
+    );
     assert_eq!(found(&mut alice, "quick fox thinking").await, Vec::<String>::new());
     // Short words are substrings too, and must match like the others.
     assert_eq!(found(&mut alice, "ox qu").await, ["The quick brown fox"]);
@@ -154,7 +157,10 @@ async fn a_room_filter_keeps_to_that_room() {
     assert_eq!(status, 200);
     let rooms: Vec<&str> = page["results"].as_array().unwrap().iter().map(|m| m["room"].as_str().unwrap()).collect();
     assert_eq!(rooms, ["b"]);
-    assert_eq!(search(&mut alice, "shared", "&room=never-used").await, (200, json!({ "results": [], "next_before": null })));
+    assert_eq!(
+        search(&mut alice, "shared", "&room=never-used").await,
+        (200, json!({ "results": [], "next_before": null }))
+    );
     assert_eq!(search(&mut alice, "shared", "&room=Not%20A%20Room").await.0, 400);
 }
 
@@ -166,7 +172,8 @@ async fn a_members_only_room_is_searched_by_its_members_and_moderators_only() {
     let mut alice = app.member("alice").await;
     let mut bob = app.member("bob").await;
     let mut guest = app.browser();
-    let (status, _) = call(&mut moderator, "/rooms/staff/members-only", json!({ "enabled": true, "add": ["alice"] })).await;
+    let (status, _) =
+        call(&mut moderator, "/rooms/staff/members-only", json!({ "enabled": true, "add": ["alice"] })).await;
     assert_eq!(status, 200);
     alice.say("staff", "secret launch plans").await;
     alice.say("lobby", "public launch party").await;
@@ -233,7 +240,8 @@ async fn text_edited_away_is_not_found_and_the_new_text_is() {
     let mut alice = app.member("alice").await;
     let id = alice.say("r", "meet at the harbour").await;
     alice.say("r", "later message").await;
-    let (status, _) = call(&mut alice, &format!("/rooms/r/messages/{id}/edit"), json!({ "text": "meet at the 駅" })).await;
+    let (status, _) =
+        call(&mut alice, &format!("/rooms/r/messages/{id}/edit"), json!({ "text": "meet at the 駅" })).await;
     assert_eq!(status, 200);
 
     assert_eq!(found(&mut alice, "harbour").await, Vec::<String>::new());
@@ -316,7 +324,9 @@ async fn short_words_are_found_in_old_messages_beyond_the_newest_rows() {
     let filler = (chat::store::RECENT_WINDOW / 500 + 2) * 500;
     let mut db = connect_db(app.dir()).await;
     for first in (0..filler).step_by(500) {
-        let rows: Vec<String> = (0..500).map(|n| format!("('r', {}, NULL, 'seed', 0, 'filler text number {}', 0)", first + n + 10, first + n)).collect();
+        let rows: Vec<String> = (0..500)
+            .map(|n| format!("('r', {}, NULL, 'seed', 0, 'filler text number {}', 0)", first + n + 10, first + n))
+            .collect();
         let sql = format!(
             "INSERT INTO messages (room, id, user_id, user_name, guest, text, at_ms) VALUES {}",
             rows.join(", ")
@@ -354,8 +364,7 @@ async fn searching_draws_on_the_post_rate_limit() {
     let mut alice = app.member("alice").await;
     // A member's burst is 10 (refilling at 5/s): a quick run of searches
     // meets a 429 soon after.
-    let mut answered = 0;
-    for _ in 0..30 {
+    for answered in 0..30 {
         let response = alice.get("/api/search?q=anything").await;
         if response.status == 429 {
             assert!(response.header("retry-after").is_some());
@@ -363,7 +372,6 @@ async fn searching_draws_on_the_post_rate_limit() {
             return;
         }
         assert_eq!(response.status, 200, "{}", response.body);
-        answered += 1;
     }
     panic!("30 searches in a row were all answered");
 }

@@ -23,6 +23,7 @@ mod conversation;
 mod moderation;
 mod page;
 mod people;
+mod search;
 mod tabs;
 mod transports;
 
