@@ -12,7 +12,10 @@
 -- runs this statement once.
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
-CREATE INDEX messages_text_trgm ON messages USING gin (text public.gin_trgm_ops);
+-- Built inside the migration's transaction, so posts wait while it builds:
+-- on a large table, create it by hand first with CREATE INDEX CONCURRENTLY
+-- IF NOT EXISTS messages_text_trgm ... and this statement finds it.
+CREATE INDEX IF NOT EXISTS messages_text_trgm ON messages USING gin (text public.gin_trgm_ops);
 
 -- One order across every room, in the order messages are stored: "newest
 -- first" for search results and the paging cursor of GET /api/search

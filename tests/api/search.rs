@@ -298,10 +298,12 @@ async fn a_bad_query_is_400_with_the_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn like_wildcards_in_a_query_are_literal() {
+async fn like_wildcards_and_fts_syntax_in_a_query_are_literal() {
     let app = spawn_server().await;
     let mut alice = app.member("alice").await;
-    for text in ["100% sure", "100 percent", "snake_case", "snakeXcase", "back\\slash", "backslash"] {
+    for text in
+        ["100% sure", "100 percent", "snake_case", "snakeXcase", "back\\slash", "backslash", "say \"hi\" OR NOT"]
+    {
         alice.say("r", text).await;
     }
     assert_eq!(found(&mut alice, "%").await, ["100% sure"]);
@@ -310,6 +312,14 @@ async fn like_wildcards_in_a_query_are_literal() {
     assert_eq!(found(&mut alice, "e_c").await, ["snake_case"]);
     assert_eq!(found(&mut alice, "\\").await, ["back\\slash"]);
     assert_eq!(found(&mut alice, "k\\s").await, ["back\\slash"]);
+    // FTS5's own syntax is just text too.
+    assert_eq!(found(&mut alice, "\"hi\"").await, ["say \"hi\" OR NOT"]);
+    assert_eq!(found(&mut alice, "\"hi\" OR").await, ["say \"hi\" OR NOT"]);
+    for q in ["NEAR(hi", "sure*", "^say", "text:hi", "hi\"", "OR AND NOT"] {
+        let (status, body) = search(&mut alice, q, "").await;
+        assert_eq!(status, 200, "{q}: {body}");
+    }
+    assert_eq!(found(&mut alice, "sure*").await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
