@@ -18,7 +18,8 @@
 //! the word starts some trigram in the index (the text is indexed with two
 //! newlines after it), so the trigrams that start with the word, `OR`ed
 //! together, find a superset of its rows, and `LIKE` keeps the exact ones.
-//! A word with too many such trigrams is common, and is left to `LIKE`.
+//! A word with too many such trigrams is common, and is left to `LIKE`, as
+//! is a single Latin letter or digit (see [`vocabulary_prefix`]).
 //!
 //! **PostgreSQL**: `ILIKE` per word; the planner uses the GIN trigram index
 //! (`pg_trgm`) for words with trigrams and reads in cursor order otherwise.
@@ -107,10 +108,14 @@ fn is_short(word: &str) -> bool {
 /// The prefix a short word's trigrams start with in the index, when the
 /// index's case folding is known to agree with `LIKE`'s: ASCII (folded to
 /// lower case by both) and characters without case (CJK, digits, symbols).
-/// Other cased letters are left to `LIKE` alone.
+/// Other cased letters are left to `LIKE` alone, and so is a single ASCII
+/// character: it is in most messages, and listing the trigrams that start
+/// with it would read most of the index (the vocabulary counts each
+/// trigram's rows as it lists it).
 fn vocabulary_prefix(word: &str) -> Option<String> {
     let caseless = |c: char| c.to_lowercase().eq([c]) && c.to_uppercase().eq([c]);
-    word.chars().all(|c| c.is_ascii() || caseless(c)).then(|| word.to_ascii_lowercase())
+    let single_ascii = word.len() == 1;
+    (!single_ascii && word.chars().all(|c| c.is_ascii() || caseless(c))).then(|| word.to_ascii_lowercase())
 }
 
 impl Store {
@@ -323,6 +328,8 @@ mod tests {
         assert_eq!(vocabulary_prefix("你好").as_deref(), Some("你好"));
         assert_eq!(vocabulary_prefix("Go").as_deref(), Some("go"));
         assert_eq!(vocabulary_prefix("7%").as_deref(), Some("7%"));
+        assert_eq!(vocabulary_prefix("好").as_deref(), Some("好"));
+        assert_eq!(vocabulary_prefix("e"), None);
         assert_eq!(vocabulary_prefix("Éa"), None);
         assert_eq!(vocabulary_prefix("ж"), None);
     }
