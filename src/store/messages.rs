@@ -133,11 +133,7 @@ impl Store {
     }
 
     /// Fills in the reactions of `messages` (one query for all of them).
-    pub(super) async fn with_reactions(
-        &self,
-        room: &RoomName,
-        mut messages: Vec<Message>,
-    ) -> Result<Vec<Message>, StoreError> {
+    async fn with_reactions(&self, room: &RoomName, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
         if messages.is_empty() {
             return Ok(messages);
         }

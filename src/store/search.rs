@@ -24,14 +24,12 @@
 //! **PostgreSQL**: `ILIKE` per word; the planner uses the GIN trigram index
 //! (`pg_trgm`) for words with trigrams and reads in cursor order otherwise.
 
-use std::collections::HashMap;
-
 use sqlx::Row;
 
 use super::engine::Engine;
 use super::messages::{COLUMNS, FROM, from_row};
 use super::{Store, StoreError};
-use crate::rooms::{DM_PREFIX, Message, RoomName};
+use crate::rooms::{DM_PREFIX, Message, Reaction, RoomName};
 use crate::search::Words;
 
 /// Newest indexed rows a SQLite query with a short word reads before it
@@ -126,7 +124,7 @@ impl Store {
             Engine::Sqlite => self.search_sqlite(spec).await?,
             Engine::Postgres => self.search_postgres(spec).await?,
         };
-        self.with_reactions_by_room(found).await
+        self.with_reactions_of_hits(found).await
     }
 
     async fn search_sqlite(&self, spec: &SearchSpec<'_>) -> Result<Vec<(i64, Message)>, StoreError> {
@@ -288,21 +286,33 @@ impl Store {
             .collect()
     }
 
-    /// Fills in the reactions of hits from many rooms (one query per room),
-    /// keeping their order.
-    async fn with_reactions_by_room(&self, hits: Vec<(i64, Message)>) -> Result<Vec<(i64, Message)>, StoreError> {
-        let mut by_room: HashMap<RoomName, Vec<Message>> = HashMap::new();
-        let order: Vec<(i64, RoomName, i64)> = hits.iter().map(|(c, m)| (*c, m.room.clone(), m.id)).collect();
-        for (_, message) in hits {
-            by_room.entry(message.room.clone()).or_default().push(message);
+    /// Fills in the reactions of hits from many rooms, in one query (a
+    /// query per room would cost more than the search itself).
+    async fn with_reactions_of_hits(&self, mut hits: Vec<(i64, Message)>) -> Result<Vec<(i64, Message)>, StoreError> {
+        if hits.is_empty() {
+            return Ok(hits);
         }
-        let mut filled: HashMap<(RoomName, i64), Message> = HashMap::new();
-        for (room, messages) in by_room {
-            for message in self.with_reactions(&room, messages).await? {
-                filled.insert((room.clone(), message.id), message);
+        let pairs: Vec<String> =
+            (0..hits.len()).map(|i| format!("(room = ${} AND id = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!(
+            "SELECT room, id, emoji, name FROM reactions WHERE {} ORDER BY room, id, at_ms, emoji, name",
+            pairs.join(" OR ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (_, message) in &hits {
+            query = query.bind(message.room.as_str()).bind(message.id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let same = |a: &sqlx::any::AnyRow, b: &sqlx::any::AnyRow| {
+            a.get::<String, _>(0) == b.get::<String, _>(0) && a.get::<i64, _>(1) == b.get::<i64, _>(1)
+        };
+        for run in rows.chunk_by(same) {
+            let (room, id): (String, i64) = (run[0].get(0), run[0].get(1));
+            if let Some((_, message)) = hits.iter_mut().find(|(_, m)| m.room.as_str() == room && m.id == id) {
+                message.reactions = Reaction::tally(run.iter().map(|r| (r.get(2), r.get(3))));
             }
         }
-        Ok(order.into_iter().filter_map(|(cursor, room, id)| filled.remove(&(room, id)).map(|m| (cursor, m))).collect())
+        Ok(hits)
     }
 }
 
