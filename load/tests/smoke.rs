@@ -201,9 +201,11 @@ async fn a_login_storm_logs_everyone_in_without_losing_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn search_seeds_its_corpus_then_times_every_query_class() {
     let server = spawn_chat().await;
-    let args = SearchArgs { seed: 300, rooms: 3, posters: 4, searchers: 2, rounds: 2, limit: 20 };
+    let args = SearchArgs { seed: 300, rooms: 100, posters: 4, searchers: 2, rounds: 2, limit: 20 };
     let json = run(&common(&server), Scenario::Search(args)).await;
-    let queries: usize = chat_load::scenario::corpus::QUERIES.iter().map(|(_, q)| q.len()).sum();
+    let corpus = &chat_load::scenario::corpus::QUERIES;
+    let queries: usize =
+        corpus.iter().map(|(_, q)| q.len()).sum::<usize>() + chat_load::scenario::corpus::ROOM_QUERIES.len();
     assert_eq!(json["seeded"], 300, "{json}");
     assert_eq!(json["search_count"], (queries * 2 * 2) as u64, "{json}");
     assert!(json["search_cjk_2_p99_ms"].is_number(), "{json}");
@@ -213,6 +215,9 @@ async fn search_seeds_its_corpus_then_times_every_query_class() {
     }
     assert_eq!(json["hits"]["xylophonist"], "0", "{json}");
     assert_eq!(json["hits"]["the"], "20+", "{json}");
+    assert_eq!(json["hits"]["quasar in 17"], "1", "{json}");
+    assert_eq!(json["hits"]["the in quiet"], "0", "{json}");
+    assert!(json["search_room_p99_ms"].is_number(), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,11 @@ CREATE TABLE search_docs (
     id   INTEGER NOT NULL,
     text TEXT NOT NULL
 );
+-- Edits and deletions find a message's row by its key; a search kept to
+-- one small room reads that room's rows newest first instead of every
+-- match of a common word in every room.
 CREATE UNIQUE INDEX search_docs_by_message ON search_docs(room, id);
+CREATE INDEX search_docs_by_room ON search_docs(room, doc);
 
 CREATE VIRTUAL TABLE message_search USING fts5(
     text,

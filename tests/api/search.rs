@@ -147,16 +147,33 @@ async fn chinese_japanese_and_korean_are_found_by_any_substring() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_filter_keeps_to_that_room() {
+async fn a_room_filter_keeps_to_that_room_whatever_its_size() {
     let app = spawn_server().await;
     let mut alice = app.member("alice").await;
-    alice.say("a", "shared words").await;
-    alice.say("b", "shared words").await;
-
-    let (status, page) = search(&mut alice, "shared", "&room=b").await;
-    assert_eq!(status, 200);
-    let rooms: Vec<&str> = page["results"].as_array().unwrap().iter().map(|m| m["room"].as_str().unwrap()).collect();
-    assert_eq!(rooms, ["b"]);
+    for room in ["a", "b"] {
+        alice.say(room, "shared words 你好").await;
+        alice.say(room, &format!("only in {room}")).await;
+    }
+    let in_b = |page: &Value| -> Vec<(String, String)> {
+        let hits = page["results"].as_array().unwrap().iter();
+        hits.map(|m| (m["room"].as_str().unwrap().to_owned(), m["text"].as_str().unwrap().to_owned())).collect()
+    };
+    let queries = ["shared", "你好", "only", "in", "ONLY b", "a"];
+    let mut small = Vec::new();
+    for q in queries {
+        let (status, page) = search(&mut alice, q, "&room=b").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(in_b(&page).iter().all(|(room, _)| room == "b"), "{q}: {page}");
+        small.push(in_b(&page));
+    }
+    assert_eq!(small[0], [("b".to_owned(), "shared words 你好".to_owned())]);
+    assert_eq!(small[4], [("b".to_owned(), "only in b".to_owned())]);
+    // A big room is searched through the index instead, with the same answers.
+    let mut db = connect_db(app.dir()).await;
+    sqlx::query("UPDATE rooms SET last_id = 1000000 WHERE name = 'b'").execute(&mut db).await.unwrap();
+    for (q, expected) in queries.iter().zip(&small) {
+        assert_eq!(&in_b(&search(&mut alice, q, "&room=b").await.1), expected, "{q}");
+    }
     assert_eq!(
         search(&mut alice, "shared", "&room=never-used").await,
         (200, json!({ "results": [], "next_before": null }))

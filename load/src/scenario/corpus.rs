@@ -213,6 +213,28 @@ pub const QUERIES: &[(&str, &[&str])] = &[
     ("multi", &["the meeting", "deploy release tomorrow", "你好 朋友", "nebula the", "麒麟 你好"]),
 ];
 
+/// One message in this many goes to the room `<base>-quiet` instead of
+/// `<base>-<n % rooms>`: a room with few messages among many.
+const QUIET_EVERY: u64 = 20_000;
+
+/// The suffix of the room message `n` is posted to (`<base>-<suffix>`).
+pub fn room_of(n: u64, rooms: u64) -> String {
+    if n % QUIET_EVERY == 7 { "quiet".to_owned() } else { (n % rooms).to_string() }
+}
+
+/// Searches kept to one room (`room=<base>-<suffix>`): common, rare and
+/// absent words in a room of `1/rooms` of the messages, and in the quiet
+/// room (where a common word's matches elsewhere must not be read).
+pub const ROOM_QUERIES: &[(&str, &str)] = &[
+    ("the", "5"),
+    ("你好", "5"),
+    ("quasar", "17"),
+    ("xylophonist", "5"),
+    ("the", "quiet"),
+    ("你好", "quiet"),
+    ("nebula", "quiet"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +245,14 @@ mod tests {
         assert_ne!(message(1), message(2));
         assert!(message(17).ends_with(" quasar"), "{}", message(17));
         assert!(message(29).ends_with(" 麒麟"), "{}", message(29));
+    }
+
+    #[test]
+    fn one_message_in_twenty_thousand_goes_to_the_quiet_room() {
+        assert_eq!(room_of(7, 100), "quiet");
+        assert_eq!(room_of(20_007, 100), "quiet");
+        assert_eq!(room_of(17, 100), "17");
+        assert_eq!((0..100_000).filter(|n| room_of(*n, 100) == "quiet").count(), 5);
     }
 
     #[test]

@@ -279,7 +279,7 @@ impl Scenario {
 
 /// Queries one round of the `search` scenario asks.
 fn search_queries() -> usize {
-    corpus::QUERIES.iter().map(|(_, queries)| queries.len()).sum()
+    corpus::QUERIES.iter().map(|(_, queries)| queries.len()).sum::<usize>() + corpus::ROOM_QUERIES.len()
 }
 
 /// Runs a scenario against `common.target` and returns its report. The

@@ -4,7 +4,8 @@
 //! then asks `GET /api/search` each query of every class in turn, round
 //! after round, and reports the latency of each class and of all together.
 //!
-//! `--seed 0` skips seeding, to query a server seeded by an earlier run.
+//! `--seed 0` skips seeding, to query a server seeded by an earlier run
+//! (give both runs the same `--room`: the seeded rooms are named after it).
 //! Searches run as a guest (public rooms only), S searchers at once, each
 //! waiting for its answer before asking again.
 
@@ -15,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::corpus::{self, QUERIES};
+use super::corpus::{self, QUERIES, ROOM_QUERIES};
 use super::{Common, SearchArgs};
 use crate::http::Conn;
 use crate::report::{Latency, Report, brief, latency, record_us};
@@ -61,7 +62,7 @@ pub(super) async fn run(common: &Common, args: &SearchArgs) -> Result<Report> {
         all.len(),
         args.searchers,
         args.rounds,
-        QUERIES.iter().map(|(_, q)| q.len()).sum::<usize>(),
+        QUERIES.iter().map(|(_, q)| q.len()).sum::<usize>() + ROOM_QUERIES.len(),
         brief(&all)
     ));
     report.set_latency("search", &all);
@@ -86,7 +87,7 @@ async fn seed(common: &Common, args: &SearchArgs, report: &mut Report) -> Result
             let mut conn = Conn::new(&common.target, common.timeout);
             let mut n = poster;
             while n < seed {
-                let path = format!("/rooms/{}-{}/messages", common.room, n % rooms);
+                let path = format!("/rooms/{}-{}/messages", common.room, corpus::room_of(n, rooms));
                 let body = serde_json::json!({ "text": corpus::message(n) }).to_string();
                 let response = conn.post(&path, "application/json", body.as_bytes()).await?;
                 if response.status() != 201 {
@@ -127,13 +128,19 @@ struct Asked {
 /// so that searchers at once ask different things.
 async fn ask(common: &Common, searcher: usize, rounds: u32, limit: u32) -> Result<Asked> {
     let mut conn = Conn::new(&common.target, common.timeout);
-    let queries: Vec<(&'static str, &'static str)> =
-        QUERIES.iter().flat_map(|(class, queries)| queries.iter().map(move |q| (*class, *q))).collect();
+    let mut queries: Vec<(&'static str, String, String)> = QUERIES
+        .iter()
+        .flat_map(|(class, queries)| queries.iter().map(move |q| (*class, (*q).to_owned(), encode(q))))
+        .collect();
+    for (q, room) in ROOM_QUERIES {
+        let query = format!("{}&room={}-{room}", encode(q), common.room);
+        queries.push(("room", format!("{q} in {room}"), query));
+    }
     let mut asked = Asked { classes: BTreeMap::new(), hits: BTreeMap::new() };
     for round in 0..rounds {
         for i in 0..queries.len() {
-            let (class, q) = queries[(i + searcher * 7) % queries.len()];
-            let path = format!("/api/search?q={}&limit={limit}", encode(q));
+            let (class, q, query) = &queries[(i + searcher * 7) % queries.len()];
+            let path = format!("/api/search?q={query}&limit={limit}");
             let sent = Instant::now();
             let response = conn.get(&path).await?;
             let took: Duration = sent.elapsed();
@@ -147,7 +154,7 @@ async fn ask(common: &Common, searcher: usize, rounds: u32, limit: u32) -> Resul
                 let page: Value = serde_json::from_slice(&response.body).context("search answer is not JSON")?;
                 let count = page["results"].as_array().map_or(0, Vec::len);
                 let more = if page["next_before"].is_null() { "" } else { "+" };
-                asked.hits.insert(q.to_owned(), format!("{count}{more}"));
+                asked.hits.insert(q.clone(), format!("{count}{more}"));
             }
         }
     }
