@@ -13,6 +13,7 @@
 //! - `stream`: per-room queues and gap-free feeds;
 //! - `live`: who may open a stream and what it yields, for every transport;
 //! - `messages`: the chat service (post, history, what a visitor may see);
+//! - `search`: what a search query means and the snippets of its hits;
 //! - `moderation`, `presence`, `limits`: access and actions, who is online,
 //!   abuse limits;
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
@@ -36,6 +37,7 @@ pub mod moderation;
 pub mod presence;
 pub mod process;
 pub mod rooms;
+pub mod search;
 pub mod signals;
 pub mod startup;
 pub mod store;

@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chat_load::{Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target, Transport};
+use chat_load::{
+    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, Target, Transport,
+};
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
 use serde_json::Value;
@@ -194,6 +196,28 @@ async fn a_login_storm_logs_everyone_in_without_losing_messages() {
     assert_eq!(json["login_count"], 5, "{json}");
     let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
     assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn search_seeds_its_corpus_then_times_every_query_class() {
+    let server = spawn_chat().await;
+    let args = SearchArgs { seed: 300, rooms: 100, posters: 4, searchers: 2, rounds: 2, limit: 20 };
+    let json = run(&common(&server), Scenario::Search(args)).await;
+    let corpus = &chat_load::scenario::corpus::QUERIES;
+    let queries: usize =
+        corpus.iter().map(|(_, q)| q.len()).sum::<usize>() + chat_load::scenario::corpus::ROOM_QUERIES.len();
+    assert_eq!(json["seeded"], 300, "{json}");
+    assert_eq!(json["search_count"], (queries * 2 * 2) as u64, "{json}");
+    assert!(json["search_cjk_2_p99_ms"].is_number(), "{json}");
+    // The planted words: message 17 says "quasar", 29 "麒麟", 3 "nebula".
+    for planted in ["quasar", "麒麟", "nebula"] {
+        assert_eq!(json["hits"][planted], "1", "{json}");
+    }
+    assert_eq!(json["hits"]["xylophonist"], "0", "{json}");
+    assert_eq!(json["hits"]["the"], "20+", "{json}");
+    assert_eq!(json["hits"]["quasar in 17"], "1", "{json}");
+    assert_eq!(json["hits"]["the in quiet"], "0", "{json}");
+    assert!(json["search_room_p99_ms"].is_number(), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

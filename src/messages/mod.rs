@@ -1,6 +1,7 @@
 //! The chat service the routes call: post a message, read history, show a
 //! room to a visitor, list the rooms a visitor may see, open a live feed;
-//! and change a message (edit, react, see its versions: `changes`).
+//! and change a message (edit, react, see its versions: `changes`); and
+//! search the messages a visitor may read (`search`).
 //!
 //! It applies the rules that involve more than one part (who may post, how a
 //! history query is read, which rooms a visitor may even learn of) and
@@ -10,6 +11,7 @@
 
 mod changes;
 mod people;
+mod search;
 
 pub use people::{DEFAULT_NOTIFY, MAX_DM_USERS, NOTIFY_LEVELS, PeopleError, RoomListing, dm_room};
 

@@ -230,6 +230,18 @@ impl Moderation {
         self.is_moderator(visitor).await
     }
 
+    /// The conversations and members-only rooms `visitor` may read, all at
+    /// once, for a search over every room: the rule of [`Self::can_read`]
+    /// (a conversation for its members alone, not even admins; a
+    /// members-only room for its allow list and moderators; nothing of
+    /// either for guests). Every other room is open to everyone.
+    pub async fn restricted_rooms_readable(&self, visitor: &Visitor) -> Result<Vec<RoomName>, StoreError> {
+        let Visitor::User(user) = visitor else { return Ok(Vec::new()) };
+        let moderator = self.is_moderator(visitor).await?;
+        let names = self.store.restricted_rooms_open_to(user.user_id, &NameKey::new(&user.name), moderator).await?;
+        Ok(names.iter().filter_map(|name| RoomName::parse(name).ok()).collect())
+    }
+
     /// Whether `visitor` may post in `room` now, with the reason if not.
     pub async fn check_post(&self, visitor: &Visitor, room: &RoomName) -> Result<(), ModerationError> {
         if !self.can_read(visitor, room).await? {

@@ -18,16 +18,16 @@ use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tom
 
 /// What every message read selects, with the author and text of the
 /// message it replies to; [`from_row`] reads them by name.
-const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
+pub(super) const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
      m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
 
 /// The tables every message read selects from.
-const FROM: &str = "messages m LEFT JOIN messages q ON q.room = m.room AND q.id = m.reply_to";
+pub(super) const FROM: &str = "messages m LEFT JOIN messages q ON q.room = m.room AND q.id = m.reply_to";
 
 /// A row of [`COLUMNS`] as the message clients see (reactions are read
 /// apart, see [`Store::with_reactions`]). Rows are read one room at a time,
 /// so the room is the one asked for rather than a column.
-fn from_row(room: &RoomName, row: &AnyRow) -> Message {
+pub(super) fn from_row(room: &RoomName, row: &AnyRow) -> Message {
     let reply_to = row.get::<Option<i64>, _>("reply_to").map(|id| {
         let user = row.get::<Option<String>, _>("quote_user").unwrap_or_default();
         let deleted = row.get::<Option<String>, _>("quote_deleted").is_some();

@@ -9,6 +9,9 @@
 //! nothing of HTTP; it never publishes anything itself, but hands each
 //! committed batch to a [`Publish`] in commit order.
 //!
+//! Search has a file of its own (`search`: one plan per engine over the
+//! indexes the migrations keep in step with `messages`).
+//!
 //! Maintenance has files of its own: `backup` (a consistent copy of a live
 //! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
 //! messages and ended sessions in small batches, for housekeeping).
@@ -20,6 +23,7 @@ mod export;
 mod messages;
 mod moderation;
 mod people;
+mod search;
 mod sweep;
 mod writer;
 
@@ -38,6 +42,7 @@ use engine::Engine;
 pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
+pub use search::{RECENT_WINDOW, SearchSpec};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]
@@ -99,6 +104,8 @@ pub struct Store {
     /// Where committed changes go (the writer publishes its own messages).
     publish: Arc<dyn Publish>,
     clock: Clock,
+    /// Which engine: the little SQL that differs (search) asks.
+    engine: Engine,
 }
 
 impl Store {
@@ -133,7 +140,7 @@ impl Store {
                 writer::MessageWriter::spawn_pooled(write_pool, outlets)
             }
         };
-        Ok(Self { pool, writer, publish, clock })
+        Ok(Self { pool, writer, publish, clock, engine })
     }
 
     /// Whether the database answers, with its tables.

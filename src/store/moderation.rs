@@ -143,6 +143,35 @@ impl Store {
         Ok(RoomPolicy { locked, members_only, members, mutes, dm })
     }
 
+    /// The conversations and members-only rooms open to an account beyond
+    /// what everyone may read: its conversations, and the members-only
+    /// rooms whose allow list names it (every members-only room, for a
+    /// moderator). `Moderation::restricted_rooms_readable` states the rule.
+    pub async fn restricted_rooms_open_to(
+        &self,
+        user_id: i64,
+        name: &NameKey,
+        moderator: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut rooms: Vec<String> = sqlx::query_scalar("SELECT room FROM dm_members WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let listed: Vec<String> = if moderator {
+            sqlx::query_scalar("SELECT name FROM rooms WHERE members_only = 1").fetch_all(&self.pool).await?
+        } else {
+            sqlx::query_scalar("SELECT room FROM room_members WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_all(&self.pool)
+                .await?
+        };
+        // A conversation is never opened by an allow list or a role.
+        rooms.extend(listed.into_iter().filter(|room| !crate::rooms::is_dm_name(room)));
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    }
+
     /// Sets a room flag (`locked` or `members_only`), creating the room row.
     pub async fn set_room_flag(&self, room: &str, flag: RoomFlag, on: bool, now_ms: i64) -> Result<(), StoreError> {
         let column = match flag {

@@ -15,6 +15,7 @@ use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
 use crate::moderation::ModerationError;
 use crate::rooms::InvalidInput;
+use crate::search::SearchError;
 use crate::store::{ChangeError, StoreError};
 use crate::stream::CursorError;
 
@@ -58,6 +59,8 @@ pub enum ApiError {
     Conversation(PostError),
     #[error(transparent)]
     People(PeopleError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
 }
 
 impl From<PeopleError> for ApiError {
@@ -128,7 +131,7 @@ impl ApiError {
         // No wildcard arm: a new variant must choose its status here.
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
-            ApiError::BadLastEventId | ApiError::Cursor(_) => Status::BadRequest,
+            ApiError::BadLastEventId | ApiError::Cursor(_) | ApiError::Search(_) => Status::BadRequest,
             ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,
             ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,

@@ -19,6 +19,7 @@ mod origin;
 mod pages;
 mod people;
 mod rooms;
+mod search;
 pub mod sse;
 mod ws;
 
@@ -79,6 +80,7 @@ pub fn routes() -> Vec<Route> {
         people::settings,
         people::change_settings,
         directory::presence,
+        search::search,
         origin::refused,
         pages::static_file,
         pages::favicon,

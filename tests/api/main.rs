@@ -31,6 +31,7 @@ mod process;
 mod protection;
 mod ranks;
 mod registrations;
+mod search;
 mod sessions;
 mod signals;
 mod sockets;

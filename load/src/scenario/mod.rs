@@ -1,13 +1,15 @@
-//! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`), their
+//! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
 
+pub mod corpus;
 mod delivery;
 pub mod fanout;
 mod idle;
 mod login;
 mod poster;
+mod search;
 
 use std::time::Duration;
 
@@ -128,6 +130,29 @@ pub struct LoginStormArgs {
     pub logins: usize,
 }
 
+/// `search`: seed a corpus through the API, then time searches.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// Messages to post before searching (0: search what is there).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub seed: u64,
+    /// Rooms the seeded messages are spread over.
+    #[arg(long, default_value_t = 100)]
+    pub rooms: usize,
+    /// Posters seeding at once, each on its own keep-alive connection.
+    #[arg(long, short = 'p', default_value_t = 16)]
+    pub posters: usize,
+    /// Searchers asking at once, each waiting for its answer.
+    #[arg(long, short = 's', default_value_t = 1)]
+    pub searchers: usize,
+    /// Rounds of every query, per searcher.
+    #[arg(long, default_value_t = 50)]
+    pub rounds: u32,
+    /// Hits per page (`limit`).
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Scenario {
     /// S subscribers on one room (over --transport), P posters at R msgs/s
@@ -144,6 +169,10 @@ pub enum Scenario {
     /// A fan-out with concurrent logins in its middle: delivery p99 during
     /// the storm vs outside it, and login latency (chat only).
     LoginStorm(LoginStormArgs),
+    /// Seed a chat-like corpus (Latin and CJK) through the API, then time
+    /// GET /api/search by query class: common, rare and absent words,
+    /// two-character and longer CJK words, several words at once.
+    Search(SearchArgs),
 }
 
 impl Scenario {
@@ -153,6 +182,7 @@ impl Scenario {
             Scenario::Idle(_) => "idle",
             Scenario::MaxPost(_) => "maxpost",
             Scenario::LoginStorm(_) => "login-storm",
+            Scenario::Search(_) => "search",
         }
     }
 
@@ -162,7 +192,7 @@ impl Scenario {
         match self {
             Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
-            Scenario::MaxPost(_) => Transport::Sse,
+            Scenario::MaxPost(_) | Scenario::Search(_) => Transport::Sse,
         }
     }
 
@@ -172,6 +202,10 @@ impl Scenario {
             Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.duration + a.drain,
             Scenario::Idle(a) => a.hold + a.streams as f64 / 100.0,
             Scenario::MaxPost(a) => a.duration + a.drain,
+            Scenario::Search(a) => {
+                let queries: usize = search_queries();
+                a.seed as f64 / 1000.0 + f64::from(a.rounds) * queries as f64 * 0.05
+            }
         };
         Duration::from_secs_f64(secs)
     }
@@ -216,6 +250,19 @@ impl Scenario {
                     bail!("--max-posts must be at least 1");
                 }
             }
+            Scenario::Search(a) => {
+                count("--rooms", a.rooms, 10_000)?;
+                count("--posters", a.posters, 1000)?;
+                count("--searchers", a.searchers, 64)?;
+                count("--rounds", a.rounds as usize, 10_000)?;
+                count("--limit", a.limit as usize, 100)?;
+                if a.seed > 10_000_000 {
+                    bail!("--seed must be at most 10000000, not {}", a.seed);
+                }
+                if common.target.kind != Kind::Chat {
+                    bail!("search needs --target chat: the bare server has no search");
+                }
+            }
         }
         if self.transport() != Transport::Sse && common.target.kind != Kind::Chat {
             bail!("--transport {} needs --target chat: the bare server only has event streams", self.transport());
@@ -230,6 +277,11 @@ impl Scenario {
     }
 }
 
+/// Queries one round of the `search` scenario asks.
+fn search_queries() -> usize {
+    corpus::QUERIES.iter().map(|(_, queries)| queries.len()).sum::<usize>() + corpus::ROOM_QUERIES.len()
+}
+
 /// Runs a scenario against `common.target` and returns its report. The
 /// whole run is bounded by the hard deadline.
 pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
@@ -242,17 +294,22 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::Idle(args) => idle::run(common, args).await,
             Scenario::MaxPost(args) => delivery::maxpost(common, args).await,
             Scenario::LoginStorm(args) => login::storm(common, args).await,
+            Scenario::Search(args) => search::run(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)
         .await
         .map_err(|_| anyhow!("{}: hard deadline of {deadline:?} reached; stopped", scenario.name()))??;
+    // A search has no subscribers to carry anything.
+    let over = match scenario {
+        Scenario::Search(_) => String::new(),
+        _ => format!(" over {}", scenario.transport()),
+    };
     report.summary.insert(
         0,
         format!(
-            "chat-load {} over {} against {} at {} (room {}, run {:08x})",
+            "chat-load {}{over} against {} at {} (room {}, run {:08x})",
             scenario.name(),
-            scenario.transport(),
             common.target.kind,
             common.target.url(),
             common.room,
