@@ -13,6 +13,8 @@
 //! - `stream`: per-room queues and gap-free feeds;
 //! - `live`: who may open a stream and what it yields, for every transport;
 //! - `messages`: the chat service (post, history, what a visitor may see);
+//! - `uploads`: files attached to messages, their limits, thumbnails and
+//!   who may read them;
 //! - `moderation`, `presence`, `limits`: access and actions, who is online,
 //!   abuse limits;
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
@@ -41,6 +43,7 @@ pub mod startup;
 pub mod store;
 pub mod stream;
 pub mod tasks;
+pub mod uploads;
 pub mod web;
 
 use std::sync::Arc;

@@ -96,6 +96,7 @@ async fn store_with(messages: usize) -> (Store, Hub, tempfile::TempDir, RoomName
             author: author.clone(),
             text: MessageText::parse(&format!("m{i}")).unwrap(),
             reply_to: None,
+            attachments: Vec::new(),
         };
         store.append(message).await.unwrap();
     }

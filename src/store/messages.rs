@@ -48,11 +48,12 @@ fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         edited_at: row.get::<Option<i64>, _>("edited_at_ms").map(rooms::from_millis),
         reply_to,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
 /// `$first, $first+1, ...` for `count` values of an `IN (...)` list.
-fn params_from(first: usize, count: usize) -> String {
+pub(super) fn params_from(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -132,7 +133,8 @@ impl Store {
         }))
     }
 
-    /// Fills in the reactions of `messages` (one query for all of them).
+    /// Fills in the reactions of `messages` (one query for all of them),
+    /// then their attachments (one more).
     async fn with_reactions(&self, room: &RoomName, mut messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
         if messages.is_empty() {
             return Ok(messages);
@@ -152,7 +154,7 @@ impl Store {
                 message.reactions = Reaction::tally(run.iter().map(|r| (r.get(1), r.get(2))));
             }
         }
-        Ok(messages)
+        self.with_attachments(room, messages).await
     }
 
     /// The room's sequence after `after` (and before `before`, if given):
@@ -282,7 +284,7 @@ mod tests {
     fn an_insert_row_gives_each_column_its_value() {
         let guest = Author { name: "guest-1".into(), guest: true, user_id: None };
         let text = MessageText::parse("hi").unwrap();
-        let message = NewMessage { room: RoomName::lobby(), author: guest, text, reply_to: None };
+        let message = NewMessage { room: RoomName::lobby(), author: guest, text, reply_to: None, attachments: vec![] };
         let values = insert_values(&message, 3, rooms::from_millis(42));
         let named: Vec<_> = INSERT_COLUMNS.into_iter().zip(values).collect();
         use InsertValue::{Integer, Text};

@@ -1,6 +1,7 @@
 //! Durable state: accounts, sessions and message history, in SQLite (the
 //! embedded default) or PostgreSQL (shared by several instances), chosen by
-//! the scheme of `database_url`.
+//! the scheme of `database_url`; and the files attached to messages, in the
+//! files directory (`files`), whose rows are the database's (`attachments`).
 //!
 //! `Store` is a cheap handle (clone it freely) around a connection pool that
 //! reads and takes the rare account and session writes, and the message
@@ -13,10 +14,12 @@
 //! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
 //! messages and ended sessions in small batches, for housekeeping).
 
+mod attachments;
 mod backup;
 mod changes;
 mod engine;
 mod export;
+pub mod files;
 mod messages;
 mod moderation;
 mod people;
@@ -32,6 +35,7 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
+pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 pub use changes::{Change, ChangeError, Changed, Version};
 use engine::Engine;
@@ -99,6 +103,9 @@ pub struct Store {
     /// Where committed changes go (the writer publishes its own messages).
     publish: Arc<dyn Publish>,
     clock: Clock,
+    /// Where attached files live, so that deleting a message deletes them
+    /// (`None` for a store that serves no files: the command line's).
+    files: Option<files::FileDir>,
 }
 
 impl Store {
@@ -133,7 +140,7 @@ impl Store {
                 writer::MessageWriter::spawn_pooled(write_pool, outlets)
             }
         };
-        Ok(Self { pool, writer, publish, clock })
+        Ok(Self { pool, writer, publish, clock, files: None })
     }
 
     /// Whether the database answers, with its tables.

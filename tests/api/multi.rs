@@ -189,7 +189,13 @@ async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
     let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
     let post = |room: &RoomName, text: &str| {
         let author = Visitor::Guest { name: GuestName::generate() }.author();
-        NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), reply_to: None }
+        NewMessage {
+            room: room.clone(),
+            author,
+            text: MessageText::parse(text).unwrap(),
+            reply_to: None,
+            attachments: Vec::new(),
+        }
     };
     store.append(post(&a, "a1")).await.unwrap();
     store.append(post(&a, "a2")).await.unwrap();
