@@ -116,7 +116,7 @@ async fn read_form(
     while let Some(mut field) = multipart.next_field().await.map_err(refused)? {
         match field.name().unwrap_or_default() {
             "file" if file.is_none() => {
-                name = field.file_name().unwrap_or_default().to_owned();
+                name = form_file_name(field.file_name().unwrap_or_default());
                 let mut incoming = uploads.receive().await?;
                 while let Some(chunk) = field.chunk().await.map_err(refused)? {
                     incoming.write(&chunk).await?;
@@ -148,6 +148,13 @@ async fn read_form(
     }
     let file = file.ok_or(UploadError::NoFile)?;
     Ok(UploadForm { file, name, text: text.unwrap_or_default(), reply_to: reply_to.flatten() })
+}
+
+/// A file name as browsers send it in a form: HTML's multipart encoding
+/// writes `"` as `%22` (and line breaks as `%0D`, `%0A`, which a name
+/// loses anyway), and nothing else, so only those are read back.
+fn form_file_name(sent: &str) -> String {
+    sent.replace("%22", "\"").replace("%0D", "").replace("%0A", "")
 }
 
 /// A multipart error as the reason people see.

@@ -36,3 +36,4 @@ mod stalls;
 mod startup;
 mod stream;
 mod transports;
+mod uploads;
