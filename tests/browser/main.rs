@@ -25,6 +25,7 @@ mod page;
 mod people;
 mod tabs;
 mod transports;
+mod uploads;
 
 use std::io::Write;
 use std::path::PathBuf;
