@@ -22,6 +22,6 @@ pub mod transport;
 pub mod wire;
 
 pub use report::Report;
-pub use scenario::{Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, run};
+pub use scenario::{Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, UploadStormArgs, run};
 pub use target::{Kind, Target};
 pub use transport::Transport;
