@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chat_load::{Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target, Transport};
+use chat_load::{
+    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, Target, Transport, UploadStormArgs,
+};
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
 use serde_json::Value;
@@ -192,6 +194,18 @@ async fn a_login_storm_logs_everyone_in_without_losing_messages() {
     assert_eq!(json["logins_ok"], 5, "{json}");
     assert_eq!(json["logins_failed"], 0, "{json}");
     assert_eq!(json["login_count"], 5, "{json}");
+    let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
+    assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_storm_posts_every_file_without_losing_messages() {
+    let server = spawn_chat().await;
+    let args = UploadStormArgs { fanout: tiny_fanout(), uploads: 2, file: None, bytes: 64 * 1024, rounds: 2 };
+    let json = run(&common(&server), Scenario::UploadStorm(args)).await;
+    assert_all_delivered(&json, 3);
+    assert_eq!(json["uploads_ok"], 4, "{json}");
+    assert_eq!(json["uploads_failed"], 0, "{json}");
     let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
     assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
 }

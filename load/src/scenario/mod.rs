@@ -146,6 +146,11 @@ pub struct UploadStormArgs {
     /// The size of the generated file.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub bytes: usize,
+    /// Uploads each account makes, one after another (one 10 MiB upload
+    /// over loopback takes about 50 ms: too short for a fan-out at 20
+    /// msg/s to send a message during it).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -259,6 +264,7 @@ impl Scenario {
         if let Scenario::UploadStorm(a) = self {
             count("--uploads", a.uploads, 100)?;
             count("--bytes", a.bytes, 1 << 30)?;
+            count("--rounds", a.rounds, 1000)?;
             if common.target.kind != Kind::Chat {
                 bail!("upload-storm needs --target chat: the bare server takes no files");
             }

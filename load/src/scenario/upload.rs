@@ -1,5 +1,6 @@
 //! The `upload-storm` scenario: in the middle of a fan-out, N accounts
-//! (registered before the run) each upload a file at once
+//! (registered before the run) each upload a file at once (and again, for
+//! `--rounds`)
 //! (`POST /rooms/<room>-files/attachments`, multipart, with the CSRF token a
 //! page gave them), to a room of their own so the fan-out's subscribers
 //! see none of it. The report compares the fan-out's delivery p99 for
@@ -71,8 +72,14 @@ struct Storm {
     span_s: f64,
 }
 
-/// Every upload at once, inside `window`.
-async fn upload_storm(uploaders: Vec<(Conn, String)>, room: &str, body: Arc<Vec<u8>>, window: &Window) -> Storm {
+/// Every uploader at once, each `rounds` uploads in a row, inside `window`.
+async fn upload_storm(
+    uploaders: Vec<(Conn, String)>,
+    rounds: usize,
+    room: &str,
+    body: Arc<Vec<u8>>,
+    window: &Window,
+) -> Storm {
     let mut storm = Storm { ok: 0, failed: 0, first_error: None, upload: latency(), span_s: 0.0 };
     let path = format!("/rooms/{room}/attachments");
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
@@ -81,29 +88,39 @@ async fn upload_storm(uploaders: Vec<(Conn, String)>, room: &str, body: Arc<Vec<
     for (mut conn, token) in uploaders {
         let (path, content_type, body) = (path.clone(), content_type.clone(), body.clone());
         tasks.spawn(async move {
-            let started = Instant::now();
-            let headers = [("X-CSRF-Token", token.as_str())];
-            let answer = conn.request_with("POST", &path, Some(&content_type), &headers, &body).await;
-            (answer.map(|response| (response.status(), response.text())), started.elapsed())
+            let mut answers = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                let started = Instant::now();
+                let headers = [("X-CSRF-Token", token.as_str())];
+                let answer = conn.request_with("POST", &path, Some(&content_type), &headers, &body).await;
+                answers.push((answer.map(|response| (response.status(), response.text())), started.elapsed()));
+            }
+            answers
         });
     }
     while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok((Ok((201, _)), took)) => {
-                storm.ok += 1;
-                record_us(&mut storm.upload, took.as_micros() as u64);
-            }
-            Ok((Ok((status, body)), _)) => {
-                storm.failed += 1;
-                storm.first_error.get_or_insert_with(|| format!("the upload answered {status}: {body}"));
-            }
-            Ok((Err(e), _)) => {
-                storm.failed += 1;
-                storm.first_error.get_or_insert_with(|| format!("{e:#}"));
-            }
+        let answers = match done {
+            Ok(answers) => answers,
             Err(e) => {
-                storm.failed += 1;
+                storm.failed += rounds;
                 storm.first_error.get_or_insert_with(|| e.to_string());
+                continue;
+            }
+        };
+        for answer in answers {
+            match answer {
+                (Ok((201, _)), took) => {
+                    storm.ok += 1;
+                    record_us(&mut storm.upload, took.as_micros() as u64);
+                }
+                (Ok((status, body)), _) => {
+                    storm.failed += 1;
+                    storm.first_error.get_or_insert_with(|| format!("the upload answered {status}: {body}"));
+                }
+                (Err(e), _) => {
+                    storm.failed += 1;
+                    storm.first_error.get_or_insert_with(|| format!("{e:#}"));
+                }
             }
         }
     }
@@ -135,7 +152,7 @@ pub(super) async fn storm(common: &Common, args: &UploadStormArgs) -> Result<Rep
     let storm = async {
         posting_rx.await.ok()?;
         tokio::time::sleep(storm_after).await;
-        Some(upload_storm(uploaders, &room, body, &window).await)
+        Some(upload_storm(uploaders, args.rounds, &room, body, &window).await)
     };
     let (outcome, storm) = tokio::join!(fanout::run(common, &plan, Some(window.clone()), Some(posting_tx)), storm);
     let outcome = outcome?;
@@ -147,9 +164,12 @@ pub(super) async fn storm(common: &Common, args: &UploadStormArgs) -> Result<Rep
     let outside = p99_ms(&outcome.delivery_out_window);
     let added = inside.zip(outside).map(|(i, o)| ((i - o) * 1000.0).round() / 1000.0);
     report.line(format!(
-        "uploads: {} of {} ({name}, {size} bytes) succeeded ({} failed{}) in {:.2} s, {:.1} s into posting",
+        "uploads: {} of {} ({name}, {size} bytes; {} at once, {} in a row each) succeeded ({} failed{}) in {:.2} s, \
+         {:.1} s into posting",
         storm.ok,
+        args.uploads * args.rounds,
         args.uploads,
+        args.rounds,
         storm.failed,
         storm.first_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         storm.span_s,
@@ -166,6 +186,7 @@ pub(super) async fn storm(common: &Common, args: &UploadStormArgs) -> Result<Rep
         ms(added)
     ));
     report.set("uploads", args.uploads);
+    report.set("rounds", args.rounds);
     report.set("upload_bytes", size);
     report.set("uploads_ok", storm.ok);
     report.set("uploads_failed", storm.failed);
