@@ -25,6 +25,7 @@ use rocket::{State, get, post};
 
 use super::csrf::CsrfHeader;
 use super::error::ApiError;
+use super::pages::IfNoneMatch;
 use crate::auth::Visitor;
 use crate::limits::Limits;
 use crate::rooms::{MessageText, RoomName, percent_encode};
@@ -176,18 +177,6 @@ fn form_error(error: multer::Error, max: u64) -> UploadError {
     }
 }
 
-/// `If-None-Match`, for answering a browser's revalidation with 304.
-pub struct IfNoneMatch(Option<String>);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for IfNoneMatch {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        request::Outcome::Success(IfNoneMatch(request.headers().get_one("If-None-Match").map(str::to_owned)))
-    }
-}
-
 /// A file, as uploaded: an image inline, anything else as a download.
 #[get("/files/<id>/<_name>")]
 pub async fn file(
@@ -226,7 +215,7 @@ async fn serve(
         Variant::Thumbnail => format!("\"{}-thumb\"", open.attachment.id),
     };
     // A file never changes under its id: the tag is the id.
-    if cached.0.is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag)) {
+    if cached.has(&etag) {
         return Ok(FileAnswer { open: None, etag });
     }
     Ok(FileAnswer { open: Some(open), etag })

@@ -106,6 +106,18 @@ async fn a_chosen_image_is_previewed_sent_with_progress_and_shown_as_a_thumbnail
     wait_for_last(&alice, "the download link on alice's page", "file").await;
     assert_eq!(last_attachments(&alice).await, json!(["notes.txt 2 KiB"]));
 
+    // A file over upload_max_bytes: refused with the server's reason, and
+    // the file stays chosen (Cancel drops it).
+    let big = files.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 10 * 1024 * 1024 + 1]).unwrap();
+    bob.type_into(&bob.find("#attach-file").await, big.to_str().unwrap()).await;
+    bob.wait_for("the big file's preview", SLOW, "return !document.getElementById('upload-preview').hidden").await;
+    bob.type_into(&bob.find("#send textarea").await, ENTER).await;
+    let reason = bob.wait_for("the refusal", SLOW, "return document.querySelector('#chat p.error')?.textContent").await;
+    assert_eq!(reason, "the file is larger than the limit of 10 MiB (upload_max_bytes)");
+    bob.click(&bob.find("#upload-preview .preview-cancel").await).await;
+    bob.wait_for("the preview gone", SLOW, "return document.getElementById('upload-preview').hidden").await;
+
     // After a reload the server draws the same.
     alice.refresh().await;
     let drawn = alice
