@@ -1,6 +1,7 @@
 //! Housekeeping: deleting what has outlived its use, on a timer. Old
-//! messages (only when `message_retention_days` is set), session rows that
-//! are over, and the in-memory entries that are over by the injectable
+//! messages (only when `message_retention_days` is set) with their files,
+//! session rows that are over, uploads cut off mid-way (temporary files an
+//! hour old), and the in-memory entries that are over by the injectable
 //! [`Clock`]: kicks, stale room policies, login failure and registration
 //! windows, refilled post buckets and cached sessions.
 //!
@@ -37,6 +38,7 @@ use crate::clock::Clock;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
+use crate::store::files::FileDir;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
 
@@ -47,6 +49,10 @@ pub const BATCH: u32 = 500;
 const PAUSE: Duration = Duration::from_millis(5);
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How old an upload's temporary file must be to be taken for abandoned
+/// (an upload of the largest file over a slow line is done well before).
+const ABANDONED_UPLOAD: Duration = Duration::from_secs(60 * 60);
 
 /// What one pass removed, by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +65,7 @@ pub struct Swept {
     pub login_windows: u64,
     pub registration_windows: u64,
     pub post_buckets: u64,
+    pub upload_temps: u64,
 }
 
 /// The housekeeper: cheap to clone (every part is a shared handle).
@@ -72,6 +79,8 @@ pub struct Housekeeping {
     metrics: Arc<Metrics>,
     /// Days messages are kept; 0 keeps them for ever.
     retention_days: u32,
+    /// Where uploads leave temporary files (none: nothing to sweep).
+    files: Option<FileDir>,
 }
 
 impl Housekeeping {
@@ -83,12 +92,17 @@ impl Housekeeping {
         limits: Limits,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, clock, sessions, moderation, limits, metrics, retention_days: 0 }
+        Self { store, clock, sessions, moderation, limits, metrics, retention_days: 0, files: None }
     }
 
     /// Deletes messages older than `days` days (0: none).
     pub fn keeping_messages_for(self, days: u32) -> Self {
         Self { retention_days: days, ..self }
+    }
+
+    /// Removes uploads' abandoned temporary files from `files`.
+    pub fn sweeping_uploads(self, files: FileDir) -> Self {
+        Self { files: Some(files), ..self }
     }
 
     /// One pass. The in-memory entries go first (that never fails), then
@@ -108,6 +122,15 @@ impl Housekeeping {
         swept.cached_sessions = self.sessions.purge_expired().await?;
         self.count("cached_sessions", swept.cached_sessions);
         swept.sessions = self.batches("sessions", || self.sessions.delete_ended_rows(BATCH)).await?;
+        if let Some(files) = self.files.clone() {
+            // A directory listing: file system work, for the blocking pool.
+            match tokio::task::spawn_blocking(move || files.sweep_temp(ABANDONED_UPLOAD)).await {
+                Ok(Ok(removed)) => swept.upload_temps = removed,
+                Ok(Err(e)) => tracing::warn!("housekeeping: cannot sweep the uploads' temporary files: {e}"),
+                Err(e) => tracing::warn!("housekeeping: sweeping the uploads' temporary files failed: {e}"),
+            }
+            self.count("upload_temps", swept.upload_temps);
+        }
         if self.retention_days > 0 {
             let before_ms = self.clock.now_ms() - i64::from(self.retention_days) * DAY_MS;
             swept.messages = self.batches("messages", || self.store.delete_messages_before(before_ms, BATCH)).await?;

@@ -14,6 +14,8 @@
 //! - `live`: who may open a stream and what it yields, for every transport;
 //! - `messages`: the chat service (post, history, what a visitor may see);
 //! - `search`: what a search query means and the snippets of its hits;
+//! - `uploads`: files attached to messages, their limits, thumbnails and
+//!   who may read them;
 //! - `moderation`, `presence`, `limits`: access and actions, who is online,
 //!   abuse limits;
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
@@ -43,6 +45,7 @@ pub mod startup;
 pub mod store;
 pub mod stream;
 pub mod tasks;
+pub mod uploads;
 pub mod web;
 
 use std::sync::Arc;

@@ -26,9 +26,11 @@ use crate::metrics::Metrics;
 use crate::moderation::Moderation;
 use crate::presence::Presence;
 use crate::signals::Signals;
+use crate::store::files::FileDir;
 use crate::store::{Store, StoreError};
 use crate::stream::Hub;
 use crate::tasks::Tasks;
+use crate::uploads::{UploadRules, Uploads};
 
 /// Why the server could not start its services: one line for the log.
 #[derive(Debug, Error)]
@@ -41,11 +43,14 @@ pub enum StartError {
     Hashing(#[from] PasswordError),
     #[error(transparent)]
     Pages(#[from] AssetError),
+    #[error("cannot use the files directory {path}: {source}")]
+    Files { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// Every service the routes use, wired together.
 pub struct Services {
     pub chat: Chat,
+    pub uploads: Uploads,
     pub moderation: Moderation,
     pub streams: Streams,
     pub sessions: Sessions,
@@ -68,10 +73,13 @@ impl Services {
         let tasks = Arc::new(Tasks::new());
         let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
         let connection = bus::connect(settings, &hub, clock.clone())?;
+        let files_dir = settings.files_dir();
+        let files = FileDir::open(&files_dir).map_err(|source| StartError::Files { path: files_dir, source })?;
         let url = settings.database_url();
         let store = Store::open_with(&url, connection.publisher(), metrics.clone(), clock.clone())
             .await
-            .map_err(|source| StartError::Store { url: crate::config::redacted_url(&url), source })?;
+            .map_err(|source| StartError::Store { url: crate::config::redacted_url(&url), source })?
+            .with_files(files.clone());
         let (bus, peers) = connection.start(store.clone(), &tasks);
         let hasher = PasswordHasher::new(settings.hash_concurrency).await?;
         let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
@@ -83,6 +91,7 @@ impl Services {
             signal_peers = Some((peers.signals_out, peers.signals_in));
         }
         let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), ChatRules::from(settings));
+        let uploads = Uploads::new(chat.clone(), store.clone(), files.clone(), UploadRules::from(settings));
         let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
         let housekeeping = Housekeeping::new(
             store.clone(),
@@ -92,7 +101,8 @@ impl Services {
             limits.clone(),
             metrics.clone(),
         )
-        .keeping_messages_for(settings.message_retention_days);
+        .keeping_messages_for(settings.message_retention_days)
+        .sweeping_uploads(files);
         housekeeping.clone().start(&tasks, std::time::Duration::from_secs(settings.housekeeping_secs));
         let presence = Presence::new(std::time::Duration::from_millis(settings.presence_grace_ms));
         let signals = Signals::new(signal_peers.as_ref().map(|peers| peers.0.clone()));
@@ -115,6 +125,7 @@ impl Services {
             Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
         Ok(Self {
             chat,
+            uploads,
             moderation,
             streams,
             sessions,
@@ -135,6 +146,7 @@ impl Services {
     pub fn manage(self, rocket: Rocket<Build>) -> Rocket<Build> {
         rocket
             .manage(self.chat)
+            .manage(self.uploads)
             .manage(self.moderation)
             .manage(self.streams)
             .manage(self.sessions)

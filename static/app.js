@@ -4,10 +4,10 @@
 // with fetch, local times, deleted messages as tombstones (the moderation
 // menu itself is moderation.js; replies, edits and reactions are
 // conversation.js; typing, reading and notifications people.js; the room
-// list sidebar.js). Text from users is only ever inserted with
-// textContent, never as HTML, except a message's body: HTML the server
-// rendered and sanitized (see conversation.js); join and leave lines exist
-// only on this page.
+// list sidebar.js; attached files uploads.js). Text from users is only ever
+// inserted with textContent, never as HTML, except a message's body: HTML the
+// server rendered and sanitized (see conversation.js); join and leave lines
+// exist only on this page.
 "use strict";
 
 (function () {
@@ -31,6 +31,7 @@
   const conversation = window.ChatConversation.setup({ list, room, me, form, box, showError, clearError, jumpTo });
   const people = window.ChatPeople.setup({ chat, list, room, me, role, box, mention, jumpTo });
   const sidebar = window.ChatSidebar.setup({ room, me });
+  const uploads = window.ChatUploads.setup({ chat, room, form, box, showError, clearError });
 
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
@@ -133,6 +134,7 @@
       return li;
     }
     li.append(conversation.body(message));
+    uploads.render(li, message);
     conversation.render(li, message);
     if (mention.test(message.text)) li.classList.add("mention");
     conversation.decorate(li);
@@ -148,6 +150,7 @@
     const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
     if (!li || li.classList.contains("deleted")) return;
     moderation.strip(li);
+    uploads.strip(li);
     li.classList.remove("mention");
     li.classList.add("deleted");
     const text = li.querySelector(".text");
@@ -283,10 +286,22 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = box.value;
-    if (!text.trim()) return;
-    const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
     const target = conversation.target(text);
+    const button = form.querySelector('button[type="submit"]');
+    if (uploads.pending() && !target.edit) {
+      button.disabled = true;
+      const message = await uploads.send(target.body);
+      button.disabled = false;
+      if (!message) return;
+      box.value = "";
+      conversation.reset();
+      show(message, true);
+      list.scrollTop = list.scrollHeight;
+      clearError();
+      return box.focus();
+    }
+    if (!text.trim()) return;
+    button.disabled = true;
     try {
       const response = await fetch(target.path, {
         method: "POST",

@@ -97,6 +97,7 @@ async fn store_with(messages: usize) -> (Store, Hub, tempfile::TempDir, RoomName
             text: MessageText::parse(&format!("m{i}")).unwrap(),
             html: format!("<p>m{i}</p>"),
             reply_to: None,
+            attachments: Vec::new(),
         };
         store.append(message).await.unwrap();
     }

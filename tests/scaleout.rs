@@ -57,15 +57,25 @@ async fn cluster_and_database(services: &Services) -> (LiveApp, LiveApp, String)
 
 /// A cluster, its database's URL and its Redis channel.
 async fn cluster_on_channel(services: &Services) -> (LiveApp, LiveApp, String, String) {
+    cluster_with(services, |f| f).await
+}
+
+/// [`cluster_on_channel`] with `more` settings on both instances.
+async fn cluster_with(
+    services: &Services,
+    more: impl Fn(rocket::figment::Figment) -> rocket::figment::Figment,
+) -> (LiveApp, LiveApp, String, String) {
     let database_url = helpers::postgres_schema(&services.postgres, &unique("chat_s_"));
     let channel = unique("chat:test:");
     let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
     let configure = |f: rocket::figment::Figment| {
-        f.merge(("database_url", database_url.clone()))
-            .merge(("redis_url", services.redis.clone()))
-            .merge(("redis_channel", channel.clone()))
-            .merge(("secret_key", key.clone()))
-            .merge(("metrics", true))
+        more(
+            f.merge(("database_url", database_url.clone()))
+                .merge(("redis_url", services.redis.clone()))
+                .merge(("redis_channel", channel.clone()))
+                .merge(("secret_key", key.clone()))
+                .merge(("metrics", true)),
+        )
     };
     let a = spawn_server_with(configure).await;
     let b = spawn_server_with(configure).await;
@@ -437,4 +447,68 @@ async fn the_online_list_is_the_union_of_instances_and_a_dead_ones_people_drop_o
     presence_until(&mut alice_on_a, |names| names == ["alice"], Duration::from_secs(15)).await;
     let took = started.elapsed();
     assert!(took < Duration::from_secs(12), "bob dropped off after {took:?}");
+}
+
+/// A PNG upload as a page sends it: (content type, body, the PNG's bytes).
+fn png_upload(width: u32, height: u32) -> (String, Vec<u8>, Vec<u8>) {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb([10, 200, 90]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let boundary = "scaleout-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shared.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(png.get_ref());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body, png.into_inner())
+}
+
+/// The files in a files directory (its shards), leaving out uploads in progress.
+fn stored_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name() != "tmp")
+        .flat_map(|shard| std::fs::read_dir(shard.path()).unwrap().flatten().map(|file| file.path()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_on_one_instance_is_served_by_the_other_from_the_shared_directory() {
+    let test = "a_file_uploaded_on_one_instance_is_served_by_the_other_from_the_shared_directory";
+    let Some(services) = services(test) else { return };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let shared = tempfile::tempdir().unwrap();
+    let (a, b, _, _) = cluster_with(&services, |f| f.merge(("files_dir", shared.path()))).await;
+    let mut alice = member_on(&a, "alice").await;
+    let mut on_b = b.browser().events("/rooms/pics/events", &[]).await;
+    let token = alice.csrf_token().await;
+    let (content_type, body, png) = png_upload(640, 480);
+    let headers = [("X-CSRF-Token", token.as_str())];
+    let sent = alice.fetch("POST", "/rooms/pics/attachments", &headers, Some((&content_type, &body))).await;
+    assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.body));
+    let message = sent.json();
+    let file = &message["attachments"][0];
+    let (url, thumb) = (file["url"].as_str().unwrap(), file["thumb_url"].as_str().unwrap());
+    assert_eq!(stored_files(shared.path()).len(), 2, "the file and its thumbnail, in the shared directory");
+
+    let live = on_b.messages_until(message["id"].as_i64().unwrap(), WAIT).await;
+    assert_eq!(live.last().unwrap()["attachments"], message["attachments"], "B's stream carries the attachment");
+    let mut alice_on_b = b.browser();
+    alice_on_b.cookies_from(&alice);
+    let original = alice_on_b.fetch("GET", url, &[], None).await;
+    assert_eq!((original.status, original.header("Content-Type")), (200, Some("image/png")));
+    assert_eq!(original.body, png, "B serves the bytes A received");
+    let small = alice_on_b.fetch("GET", thumb, &[], None).await;
+    assert_eq!(small.status, 200);
+    assert_eq!(image::load_from_memory(&small.body).unwrap().width(), 320);
+
+    // Deleted through B: gone for A too, and from the shared directory.
+    let delete = format!("/rooms/pics/messages/{}/delete", message["id"]);
+    let deleted = alice_on_b.post_json(&delete, &serde_json::json!({})).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(alice.fetch("GET", url, &[], None).await.status, 404);
+    assert!(stored_files(shared.path()).is_empty());
 }

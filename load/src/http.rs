@@ -95,7 +95,19 @@ impl Conn {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Response> {
-        self.build_request(method, path, content_type, body);
+        self.request_with(method, path, content_type, &[], body).await
+    }
+
+    /// [`Conn::request`] with more headers (an upload's `X-CSRF-Token`).
+    pub async fn request_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response> {
+        self.build_request(method, path, content_type, headers, body);
         let reused = self.stream.is_some();
         match self.exchange().await {
             Ok(response) => Ok(response),
@@ -117,7 +129,14 @@ impl Conn {
         (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
-    fn build_request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) {
+    fn build_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) {
         use std::io::Write;
         let r = &mut self.request;
         r.clear();
@@ -131,6 +150,9 @@ impl Conn {
         }
         if let Some(content_type) = content_type {
             let _ = write!(r, "Content-Type: {content_type}\r\n");
+        }
+        for (name, value) in headers {
+            let _ = write!(r, "{name}: {value}\r\n");
         }
         if method != "GET" || !body.is_empty() {
             let _ = write!(r, "Content-Length: {}\r\n", body.len());

@@ -22,6 +22,8 @@ pub mod transport;
 pub mod wire;
 
 pub use report::Report;
-pub use scenario::{Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, run};
+pub use scenario::{
+    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, UploadStormArgs, run,
+};
 pub use target::{Kind, Target};
 pub use transport::Transport;

@@ -23,6 +23,7 @@ Examples:
   chat-load --url http://127.0.0.1:8300 --target bare maxpost -p 4 -d 10
   chat-load --url http://127.0.0.1:8200 login-storm -s 1000 -r 20 -d 10 --logins 50
   chat-load --url http://127.0.0.1:8200 --server-pid $PID search --seed 1000000 --rounds 50
+  chat-load --url http://127.0.0.1:8200 upload-storm -s 1000 -r 20 -d 10 --uploads 4
 
 Each run prints a short summary, then one JSON line with every figure.
 After a --transport poll run the server may hold the abandoned long polls

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chat_load::{
     Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, Target, Transport,
+    UploadStormArgs,
 };
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
@@ -218,6 +219,18 @@ async fn search_seeds_its_corpus_then_times_every_query_class() {
     assert_eq!(json["hits"]["quasar in 17"], "1", "{json}");
     assert_eq!(json["hits"]["the in quiet"], "0", "{json}");
     assert!(json["search_room_p99_ms"].is_number(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_storm_posts_every_file_without_losing_messages() {
+    let server = spawn_chat().await;
+    let args = UploadStormArgs { fanout: tiny_fanout(), uploads: 2, file: None, bytes: 64 * 1024, rounds: 2 };
+    let json = run(&common(&server), Scenario::UploadStorm(args)).await;
+    assert_all_delivered(&json, 3);
+    assert_eq!(json["uploads_ok"], 4, "{json}");
+    assert_eq!(json["uploads_failed"], 0, "{json}");
+    let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
+    assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,6 +118,16 @@ pub struct Settings {
     /// Seconds between housekeeping runs: old messages (with a retention),
     /// ended session rows, and in-memory entries that are over.
     pub housekeeping_secs: u64,
+    /// Where attached files live; unset, `<data_dir>/files`. Several
+    /// instances must share one (a shared volume, NFS).
+    pub files_dir: Option<PathBuf>,
+    /// Largest file one upload may carry (bytes); refused with 413 as soon
+    /// as the body passes it.
+    pub upload_max_bytes: u64,
+    /// Bytes of files one account (or guest) may have attached at once.
+    pub upload_quota_bytes: u64,
+    /// Whether guests may attach files (where they may post).
+    pub guest_uploads: bool,
     /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
     #[serde(flatten)]
     pub limits: LimitSettings,
@@ -156,6 +166,10 @@ impl Default for Settings {
             presence_grace_ms: 5000,
             message_retention_days: 0,
             housekeeping_secs: 60,
+            files_dir: None,
+            upload_max_bytes: 10 * 1024 * 1024,
+            upload_quota_bytes: 1024 * 1024 * 1024,
+            guest_uploads: false,
             limits: LimitSettings::default(),
             bus_key: None,
         }
@@ -179,6 +193,11 @@ impl Settings {
             absolute: std::time::Duration::from_secs(self.session_absolute_secs),
             cache_ttl: std::time::Duration::from_secs(self.session_cache_secs),
         }
+    }
+
+    /// Where attached files live.
+    pub fn files_dir(&self) -> PathBuf {
+        self.files_dir.clone().unwrap_or_else(|| self.data_dir.join("files"))
     }
 
     pub fn database_url(&self) -> String {

@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::auth::{Role, Visitor};
 use crate::config::Settings;
 use crate::moderation::{Moderation, ModerationError};
-use crate::rooms::{Delivery, InvalidInput, Message, MessageText, RoomName, format};
+use crate::rooms::{Attachment, Delivery, InvalidInput, Message, MessageText, RoomName, format};
 use crate::store::{ChangeError, NewMessage, RoomSummary, Store, StoreError};
 use crate::stream::{Feed, Hub, LATEST, Start};
 
@@ -220,14 +220,28 @@ impl Chat {
         text: &str,
         reply_to: Option<i64>,
     ) -> Result<Arc<Delivery>, PostError> {
+        self.post_with(room, visitor, text, reply_to, Vec::new()).await
+    }
+
+    /// [`Chat::post`] with files attached (already in place in the files
+    /// directory, see `uploads`): the same checks and the same path to
+    /// every subscriber, and the text may be empty when a file is there.
+    pub async fn post_with(
+        &self,
+        room: RoomName,
+        visitor: &Visitor,
+        text: &str,
+        reply_to: Option<i64>,
+        attachments: Vec<Attachment>,
+    ) -> Result<Arc<Delivery>, PostError> {
         self.may_post(visitor, &room).await?;
-        let text = MessageText::parse(text)?;
+        let text = if attachments.is_empty() { MessageText::parse(text)? } else { MessageText::caption(text)? };
         let reply_to = match reply_to {
             Some(id) => Some(self.store.quote(&room, id).await?.ok_or(PostError::NoSuchReply)?),
             None => None,
         };
         let html = rendered(&text).await;
-        let message = NewMessage { room, author: visitor.author(), text, html, reply_to };
+        let message = NewMessage { room, author: visitor.author(), text, html, reply_to, attachments };
         Ok(self.store.append(message).await?)
     }
 

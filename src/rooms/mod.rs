@@ -1,14 +1,17 @@
 //! Rooms and messages as plain values: the names people type, the text they
-//! send, and the message the server stores and delivers.
+//! send, the files they attach, and the message the server stores and
+//! delivers.
 //!
 //! Everything here is validated on construction (`RoomName::parse`,
 //! `MessageText::parse`), so the rest of the program only ever handles valid
 //! values. This module owns no I/O and knows nothing of HTTP or storage.
 
+mod attachments;
 mod delivery;
 pub mod format;
 mod reactions;
 
+pub use attachments::{Attachment, FileId, FileName, MAX_NAME_BYTES, THUMB_SIDE, percent_encode, thumb_size};
 pub use delivery::{Delivery, Kind, tagged_json};
 pub use reactions::{Emoji, MAX_REACTION_KINDS, REACTION_USERS, Reaction};
 
@@ -101,7 +104,8 @@ pub fn is_dm_name(name: &str) -> bool {
     name.starts_with(DM_PREFIX)
 }
 
-/// The text of a message: trimmed, 1-2000 Unicode scalar values.
+/// The text of a message: trimmed, 1-2000 Unicode scalar values (or empty
+/// beside an attached file: [`MessageText::caption`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -117,6 +121,15 @@ impl MessageText {
             return Err(InvalidInput::TextTooLong);
         }
         Ok(Self(text.to_owned()))
+    }
+
+    /// The text beside an attached file: like [`MessageText::parse`], but
+    /// it may be empty (a message with only a file).
+    pub fn caption(raw: &str) -> Result<Self, InvalidInput> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw)
     }
 
     pub fn as_str(&self) -> &str {
@@ -171,6 +184,10 @@ pub struct Message {
     /// Reactions in the order they were first made; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// Files posted with it (`POST .../attachments`); absent when none,
+    /// and gone with the message once it is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Message {
@@ -198,6 +215,7 @@ impl Message {
             edited_at: None,
             reply_to,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -313,6 +331,13 @@ mod tests {
         assert_eq!(MessageText::parse(" \n\t "), Err(InvalidInput::EmptyText));
         assert!(MessageText::parse(&"é".repeat(2000)).is_ok());
         assert_eq!(MessageText::parse(&"é".repeat(2001)), Err(InvalidInput::TextTooLong));
+    }
+
+    #[test]
+    fn a_caption_may_be_empty_but_not_too_long() {
+        assert_eq!(MessageText::caption(" \n ").unwrap().as_str(), "");
+        assert_eq!(MessageText::caption(" look ").unwrap().as_str(), "look");
+        assert_eq!(MessageText::caption(&"x".repeat(2001)), Err(InvalidInput::TextTooLong));
     }
 
     #[test]

@@ -125,6 +125,8 @@ impl Store {
             edited_at_ms: row.get(5),
             deleted: row.get::<Option<String>, _>(6).is_some(),
         };
+        // Files of a deleted message, removed from disk once it commits.
+        let mut discarded: Vec<String> = Vec::new();
         let kind = match &change {
             Change::Edit { editor, text, html, window_ms } => {
                 if current.deleted {
@@ -176,6 +178,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                discarded =
+                    sqlx::query_scalar("DELETE FROM attachments WHERE room = $1 AND message_id = $2 RETURNING id")
+                        .bind(room.as_str())
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 Kind::Delete
             }
             Change::React { name, emoji, on } => {
@@ -211,6 +219,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.discard_files(discarded).await;
         // Read after the commit: a later change may already show in it,
         // which is what that change's own event will say too.
         let message = self.message(room, id).await?.ok_or(ChangeError::NoSuchMessage)?;

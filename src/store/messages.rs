@@ -50,6 +50,7 @@ pub(super) fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         edited_at: row.get::<Option<i64>, _>("edited_at_ms").map(rooms::from_millis),
         reply_to,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 
@@ -70,7 +71,7 @@ async fn with_html(mut messages: Vec<Message>) -> Vec<Message> {
 }
 
 /// `$first, $first+1, ...` for `count` values of an `IN (...)` list.
-fn params_from(first: usize, count: usize) -> String {
+pub(super) fn params_from(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -165,7 +166,8 @@ impl Store {
     }
 
     /// Fills in the reactions of `messages` (one query for all of them),
-    /// and the HTML of those stored before it was (see `with_html`).
+    /// and the HTML of those stored before it was (see `with_html`), then
+    /// their attachments (one more).
     async fn with_reactions(&self, room: &RoomName, messages: Vec<Message>) -> Result<Vec<Message>, StoreError> {
         let mut messages = with_html(messages).await;
         if messages.is_empty() {
@@ -186,7 +188,7 @@ impl Store {
                 message.reactions = Reaction::tally(run.iter().map(|r| (r.get(1), r.get(2))));
             }
         }
-        Ok(messages)
+        self.with_attachments(room, messages).await
     }
 
     /// The room's sequence after `after` (and before `before`, if given):
@@ -318,7 +320,8 @@ mod tests {
         let guest = Author { name: "guest-1".into(), guest: true, user_id: None };
         let text = MessageText::parse("hi").unwrap();
         let html = "<p>hi</p>".to_owned();
-        let message = NewMessage { room: RoomName::lobby(), author: guest, text, html, reply_to: None };
+        let message =
+            NewMessage { room: RoomName::lobby(), author: guest, text, html, reply_to: None, attachments: vec![] };
         let values = insert_values(&message, 3, rooms::from_millis(42));
         let named: Vec<_> = INSERT_COLUMNS.into_iter().zip(values).collect();
         use InsertValue::{Integer, Text};

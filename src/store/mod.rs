@@ -1,6 +1,7 @@
 //! Durable state: accounts, sessions and message history, in SQLite (the
 //! embedded default) or PostgreSQL (shared by several instances), chosen by
-//! the scheme of `database_url`.
+//! the scheme of `database_url`; and the files attached to messages, in the
+//! files directory (`files`), whose rows are the database's (`attachments`).
 //!
 //! `Store` is a cheap handle (clone it freely) around a connection pool that
 //! reads and takes the rare account and session writes, and the message
@@ -16,10 +17,12 @@
 //! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
 //! messages and ended sessions in small batches, for housekeeping).
 
+mod attachments;
 mod backup;
 mod changes;
 mod engine;
 mod export;
+pub mod files;
 mod messages;
 mod moderation;
 mod people;
@@ -36,6 +39,7 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
+pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 pub use changes::{Change, ChangeError, Changed, Version};
 use engine::Engine;
@@ -106,6 +110,9 @@ pub struct Store {
     clock: Clock,
     /// Which engine: the little SQL that differs (search) asks.
     engine: Engine,
+    /// Where attached files live, so that deleting a message deletes them
+    /// (`None` for a store that serves no files: the command line's).
+    files: Option<files::FileDir>,
 }
 
 impl Store {
@@ -140,7 +147,7 @@ impl Store {
                 writer::MessageWriter::spawn_pooled(write_pool, outlets)
             }
         };
-        Ok(Self { pool, writer, publish, clock, engine })
+        Ok(Self { pool, writer, publish, clock, engine, files: None })
     }
 
     /// Whether the database answers, with its tables.

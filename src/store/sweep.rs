@@ -16,8 +16,9 @@ use super::{Store, StoreError};
 
 impl Store {
     /// Deletes up to `limit` messages stamped before `before_ms`, oldest
-    /// first, and as many of the changes, reactions and earlier versions
-    /// made before then; answers how many messages went. Room rows stay
+    /// first, and as many of the changes, reactions, earlier versions and
+    /// attached files (rows, then the files on disk) made before then;
+    /// answers how many messages went. Room rows stay
     /// (they hold the id counters, so deleted ids are never handed out
     /// again). A change or reaction younger than the cut-off outlives its
     /// message by at most the retention period: replays skip a change whose
@@ -32,6 +33,16 @@ impl Store {
             "DELETE FROM message_versions WHERE (room, id, at_ms) IN \
              (SELECT room, id, at_ms FROM message_versions WHERE at_ms < $1 LIMIT $2)",
         ];
+        // An attachment has its message's time: the files go with it.
+        let files: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM attachments WHERE id IN \
+             (SELECT id FROM attachments WHERE created_at_ms < $1 ORDER BY created_at_ms LIMIT $2) RETURNING id",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        self.discard_files(files).await;
         let mut messages = 0;
         for (i, sql) in BY_AGE.into_iter().enumerate() {
             let done = sqlx::query(sql).bind(before_ms).bind(i64::from(limit)).execute(&self.pool).await?;

@@ -8,6 +8,9 @@
 //! the login and register forms carry one bound to the pre-login browser.
 //! JSON posts need no token: they must be `application/json`, which a page
 //! on another site cannot send without a CORS preflight we never grant.
+//! Uploads are `multipart/form-data`, which any page can send with no
+//! preflight, so they carry the token too, in an `X-CSRF-Token` header
+//! ([`CsrfHeader`]), checked before any of the body is read.
 
 use rocket::data::{self, Data, FromData};
 use rocket::form::{Form, FromForm};
@@ -84,6 +87,27 @@ fn token_matches(request: &Request<'_>, submitted: &str) -> bool {
     };
     let expected = cookie.value().as_bytes();
     !expected.is_empty() && bool::from(expected.ct_eq(submitted.as_bytes()))
+}
+
+/// The name of the header a script's POST carries the token in.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// A request whose `X-CSRF-Token` header matched this browser's token;
+/// refused with 403 otherwise (the body is never read).
+pub struct CsrfHeader;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfHeader {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let submitted = request.headers().get_one(CSRF_HEADER).unwrap_or_default();
+        if token_matches(request, submitted) {
+            return Outcome::Success(CsrfHeader);
+        }
+        request.local_cache(|| RefusalReason::new(refusal_reason(request)));
+        Outcome::Error((Status::Forbidden, ()))
+    }
 }
 
 #[rocket::async_trait]

@@ -18,6 +18,7 @@ use crate::rooms::InvalidInput;
 use crate::search::SearchError;
 use crate::store::{ChangeError, StoreError};
 use crate::stream::CursorError;
+use crate::uploads::UploadError;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -61,6 +62,25 @@ pub enum ApiError {
     People(PeopleError),
     #[error(transparent)]
     Search(#[from] SearchError),
+    /// An upload or a file refused for a reason of its own (the reason is
+    /// `UploadError`'s).
+    #[error(transparent)]
+    Upload(UploadError),
+    /// Reading or writing the files directory failed: logged in full,
+    /// answered as an opaque 503 (like the store).
+    #[error("the server could not store or read the file; try again shortly")]
+    Files(#[source] std::io::Error),
+}
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Post(e) => ApiError::from(e),
+            UploadError::Store(e) => ApiError::Store(e),
+            UploadError::Io(e) => ApiError::Files(e),
+            other => ApiError::Upload(other),
+        }
+    }
 }
 
 impl From<PeopleError> for ApiError {
@@ -137,7 +157,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,
             ApiError::GuestsNotAllowed | ApiError::SessionEnded => Status::Unauthorized,
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
-            ApiError::Store(_) => Status::ServiceUnavailable,
+            ApiError::Store(_) | ApiError::Files(_) => Status::ServiceUnavailable,
+            ApiError::Upload(e) => upload_status(e),
             ApiError::ShutOut => Status::NoContent,
             ApiError::Conversation(e) => conversation_status(e),
             ApiError::People(e) => match e {
@@ -163,6 +184,21 @@ impl ApiError {
     }
 }
 
+/// The status of a refused upload or file request.
+fn upload_status(error: &UploadError) -> Status {
+    match error {
+        UploadError::GuestsMayNotUpload => Status::Forbidden,
+        UploadError::TooLarge(_) | UploadError::QuotaFull(_) => Status::PayloadTooLarge,
+        UploadError::NoFile | UploadError::EmptyFile | UploadError::Image(_) | UploadError::Form(_) => {
+            Status::UnprocessableEntity
+        }
+        UploadError::NotMultipart => Status::UnsupportedMediaType,
+        UploadError::NoSuchFile => Status::NotFound,
+        // Turned into their own `ApiError` variants by `From<UploadError>`.
+        UploadError::Post(_) | UploadError::Io(_) | UploadError::Store(_) => Status::InternalServerError,
+    }
+}
+
 /// The status of a refused reply, edit, reaction or versions request.
 fn conversation_status(error: &PostError) -> Status {
     match error {
@@ -182,7 +218,12 @@ fn conversation_status(error: &PostError) -> Status {
 
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        if let ApiError::Store(cause) = &self {
+        let cause: Option<&dyn std::error::Error> = match &self {
+            ApiError::Store(cause) => Some(cause),
+            ApiError::Files(cause) => Some(cause),
+            _ => None,
+        };
+        if let Some(cause) = cause {
             let id = crate::logging::request_id(request).map_or(0, |id| id.id);
             tracing::error!("request {id:016x} {} {}: {cause}", request.method(), request.uri().path());
         }

@@ -2,7 +2,7 @@
 //!
 //! Handlers here are thin: they read the request, ask a service
 //! (`messages::Chat`, `live::Streams`, `auth::Accounts` and `auth::Logins`,
-//! `moderation::Moderation`), and shape or encode the answer. Rules live in
+//! `moderation::Moderation`, `uploads::Uploads`), and shape or encode the answer. Rules live in
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
@@ -21,6 +21,7 @@ mod people;
 mod rooms;
 mod search;
 pub mod sse;
+mod uploads;
 mod ws;
 
 pub use account::safe_next;
@@ -55,6 +56,9 @@ pub fn routes() -> Vec<Route> {
         changes::edit,
         changes::react,
         changes::versions,
+        uploads::upload,
+        uploads::file,
+        uploads::thumb,
         ops::healthz,
         ops::ready,
         ops::live,

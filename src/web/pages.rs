@@ -54,6 +54,13 @@ impl<'r> Responder<'r, 'static> for Template {
 /// The request's `If-None-Match`, if any.
 pub struct IfNoneMatch(Option<String>);
 
+impl IfNoneMatch {
+    /// Whether the browser already has the version tagged `etag`.
+    pub(super) fn has(&self, etag: &str) -> bool {
+        self.0.as_deref().is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag))
+    }
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for IfNoneMatch {
     type Error = std::convert::Infallible;
@@ -92,8 +99,7 @@ impl<'r> Responder<'r, 'static> for StaticFile {
 pub fn static_file(path: PathBuf, if_none_match: IfNoneMatch) -> Option<StaticFile> {
     let path = path.to_str()?;
     let file = assets::static_file(path)?;
-    let not_modified =
-        if_none_match.0.as_deref().is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == file.etag));
+    let not_modified = if_none_match.has(&file.etag);
     let extension = path.rsplit_once('.').map_or("", |(_, ext)| ext);
     let content_type = ContentType::from_extension(extension).unwrap_or(ContentType::Binary);
     Some(StaticFile { content_type, file, not_modified })

@@ -19,7 +19,14 @@ async fn open(capacity: usize) -> (Store, Hub, tempfile::TempDir) {
 fn message(room: &RoomName, text: &str) -> NewMessage {
     let author = Visitor::Guest { name: GuestName::generate() }.author();
     let html = chat::rooms::format::render(text);
-    NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), html, reply_to: None }
+    NewMessage {
+        room: room.clone(),
+        author,
+        text: MessageText::parse(text).unwrap(),
+        html,
+        reply_to: None,
+        attachments: Vec::new(),
+    }
 }
 
 async fn next_id(feed: &mut chat::stream::Feed) -> i64 {

@@ -52,6 +52,27 @@ impl Response {
     }
 }
 
+/// A response read to its end, its body as bytes (files, images).
+#[derive(Debug)]
+#[allow(dead_code)] // the scale-out tests' too (they share this file)
+pub struct Fetched {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[allow(dead_code)]
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
 /// One "browser": a cookie jar and requests to one server.
 #[derive(Clone)]
 pub struct Browser {
@@ -85,12 +106,18 @@ impl Browser {
 
     /// Posts a form the way the page does: with the CSRF token a page gave.
     pub async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let page = self.get("/login").await;
-        let token = page.body.split(r#"name="csrf" value=""#).nth(1).and_then(|rest| rest.split('"').next());
+        let token = self.csrf_token().await;
         let mut fields = form.to_vec();
-        fields.push(("csrf", token.expect("the page carries a csrf token")));
+        fields.push(("csrf", &token));
         let body = crate::helpers::encode_form(&fields);
         self.send("POST", path, &[], Some(("application/x-www-form-urlencoded", body))).await
+    }
+
+    /// The CSRF token a page gives this browser (its forms' hidden field).
+    pub async fn csrf_token(&mut self) -> String {
+        let page = self.get("/login").await;
+        let token = page.body.split(r#"name="csrf" value=""#).nth(1).and_then(|rest| rest.split('"').next());
+        token.expect("the page carries a csrf token").to_owned()
     }
 
     /// Posts `text` to a room and returns the stored message's id.
@@ -107,7 +134,20 @@ impl Browser {
         headers: &[(&str, &str)],
         body: Option<(&str, String)>,
     ) -> Response {
-        let mut socket = self.open(method, path, headers, body.as_ref().map(|(t, b)| (*t, b.as_str()))).await;
+        let body = body.as_ref().map(|(t, b)| (*t, b.as_bytes()));
+        let Fetched { status, headers, body } = self.fetch(method, path, headers, body).await;
+        Response { status, headers, body: String::from_utf8(body).expect("UTF-8 body") }
+    }
+
+    /// [`Browser::send`] with a body of any bytes, answered as bytes.
+    pub async fn fetch(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Fetched {
+        let mut socket = self.open(method, path, headers, body).await;
         let mut raw = Vec::new();
         socket.read_to_end(&mut raw).await.expect("read response");
         let (head, rest) = split_head(&raw).expect("a complete response head");
@@ -115,7 +155,7 @@ impl Browser {
         self.keep_cookies(&headers);
         let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
         let body = if chunked { dechunk_all(rest) } else { rest.to_vec() };
-        Response { status, headers, body: String::from_utf8(body).expect("UTF-8 body") }
+        Fetched { status, headers, body }
     }
 
     /// Opens an event stream; the response head is read, the body is left
@@ -138,7 +178,7 @@ impl Browser {
         EventStream { socket, status, headers, raw, body: Vec::new(), ended: false }
     }
 
-    async fn open(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, &str)>) -> TcpStream {
+    async fn open(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, &[u8])>) -> TcpStream {
         let mut socket = TcpStream::connect(self.addr).await.expect("connect");
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if !self.cookies.is_empty() {
@@ -149,11 +189,14 @@ impl Browser {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some((content_type, body)) = body {
-            request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+            request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len()));
         } else {
             request.push_str("\r\n");
         }
         socket.write_all(request.as_bytes()).await.expect("send request");
+        if let Some((_, body)) = body {
+            socket.write_all(body).await.expect("send body");
+        }
         socket
     }
 

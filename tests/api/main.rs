@@ -39,3 +39,4 @@ mod stalls;
 mod startup;
 mod stream;
 mod transports;
+mod uploads;

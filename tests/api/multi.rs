@@ -190,7 +190,14 @@ async fn a_rooms_feed_moves_its_cursor_only_as_it_hands_messages_out() {
     let post = |room: &RoomName, text: &str| {
         let author = Visitor::Guest { name: GuestName::generate() }.author();
         let html = chat::rooms::format::render(text);
-        NewMessage { room: room.clone(), author, text: MessageText::parse(text).unwrap(), html, reply_to: None }
+        NewMessage {
+            room: room.clone(),
+            author,
+            text: MessageText::parse(text).unwrap(),
+            html,
+            reply_to: None,
+            attachments: Vec::new(),
+        }
     };
     store.append(post(&a, "a1")).await.unwrap();
     store.append(post(&a, "a2")).await.unwrap();

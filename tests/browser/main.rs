@@ -28,6 +28,7 @@ mod permalinks;
 mod search;
 mod tabs;
 mod transports;
+mod uploads;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -95,3 +95,23 @@ async fn a_body_over_128k_is_refused_by_nginx_and_one_over_64k_by_the_server() {
     assert_eq!(big.status, 413);
     assert!(big.header("X-Request-Id").is_some(), "nginx let it through; the server refused it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_of_up_to_11_mib_passes_nginx_and_a_bigger_one_does_not() {
+    let Some(rig) = rig().await else { return };
+    let upload = |size: usize| {
+        let mut browser = rig.browser();
+        let body = vec![b'x'; size];
+        async move {
+            let content_type = "multipart/form-data; boundary=b";
+            browser.fetch("POST", "/rooms/big/attachments", &[], Some((content_type, &body))).await
+        }
+    };
+    // No CSRF token: the server refuses it, after nginx passed it on.
+    let file = upload(9 * 1024 * 1024).await;
+    assert_eq!(file.status, 403);
+    assert!(file.header("X-Request-Id").is_some(), "nginx let it through");
+    let huge = upload(12 * 1024 * 1024).await;
+    assert_eq!(huge.status, 413);
+    assert_eq!(huge.header("X-Request-Id"), None, "the server never read it");
+}

@@ -1,4 +1,5 @@
-//! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`), their
+//! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`,
+//! `upload-storm`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
@@ -10,6 +11,7 @@ mod idle;
 mod login;
 mod poster;
 mod search;
+mod upload;
 
 use std::time::Duration;
 
@@ -153,6 +155,29 @@ pub struct SearchArgs {
     pub limit: u32,
 }
 
+/// `upload-storm`: a fan-out with concurrent file uploads in the middle.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UploadStormArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Concurrent uploads, each by an account of its own (registered before
+    /// the run), to a room of their own.
+    #[arg(long, default_value_t = 4)]
+    pub uploads: usize,
+    /// The file each one sends (e.g. a large image); default: --bytes of
+    /// random bytes (a download, no decoding).
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
+    /// The size of the generated file.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    pub bytes: usize,
+    /// Uploads each account makes, one after another (one 10 MiB upload
+    /// over loopback takes about 50 ms: too short for a fan-out at 20
+    /// msg/s to send a message during it).
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Scenario {
     /// S subscribers on one room (over --transport), P posters at R msgs/s
@@ -173,6 +198,9 @@ pub enum Scenario {
     /// GET /api/search by query class: common, rare and absent words,
     /// two-character and longer CJK words, several words at once.
     Search(SearchArgs),
+    /// A fan-out with concurrent uploads (10 MiB by default) in its middle:
+    /// delivery p99 during them vs outside, and upload latency (chat only).
+    UploadStorm(UploadStormArgs),
 }
 
 impl Scenario {
@@ -183,6 +211,7 @@ impl Scenario {
             Scenario::MaxPost(_) => "maxpost",
             Scenario::LoginStorm(_) => "login-storm",
             Scenario::Search(_) => "search",
+            Scenario::UploadStorm(_) => "upload-storm",
         }
     }
 
@@ -190,7 +219,9 @@ impl Scenario {
     /// subscriber).
     pub fn transport(&self) -> Transport {
         match self {
-            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.transport,
+            Scenario::Fanout(a)
+            | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
             Scenario::MaxPost(_) | Scenario::Search(_) => Transport::Sse,
         }
@@ -199,7 +230,9 @@ impl Scenario {
     /// How long the scenario should take, without setup.
     fn nominal(&self) -> Duration {
         let secs = match self {
-            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => a.duration + a.drain,
+            Scenario::Fanout(a)
+            | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => a.duration + a.drain,
             Scenario::Idle(a) => a.hold + a.streams as f64 / 100.0,
             Scenario::MaxPost(a) => a.duration + a.drain,
             Scenario::Search(a) => {
@@ -225,7 +258,9 @@ impl Scenario {
             Ok(())
         };
         match self {
-            Scenario::Fanout(a) | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. }) => {
+            Scenario::Fanout(a)
+            | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => {
                 count("--subscribers", a.subscribers, 100_000)?;
                 count("--posters", a.posters, 1000)?;
                 count("--in-flight", a.in_flight, 1000)?;
@@ -273,6 +308,14 @@ impl Scenario {
                 bail!("login-storm needs --target chat: the bare server has no accounts");
             }
         }
+        if let Scenario::UploadStorm(a) = self {
+            count("--uploads", a.uploads, 100)?;
+            count("--bytes", a.bytes, 1 << 30)?;
+            count("--rounds", a.rounds, 1000)?;
+            if common.target.kind != Kind::Chat {
+                bail!("upload-storm needs --target chat: the bare server takes no files");
+            }
+        }
         Ok(())
     }
 }
@@ -295,6 +338,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::MaxPost(args) => delivery::maxpost(common, args).await,
             Scenario::LoginStorm(args) => login::storm(common, args).await,
             Scenario::Search(args) => search::run(common, args).await,
+            Scenario::UploadStorm(args) => upload::storm(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)

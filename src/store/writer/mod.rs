@@ -8,7 +8,7 @@
 //! order.
 //!
 //! A batch is always the same statements: one counter bump per room, then
-//! one insert for all its messages. With SQLite they run on a thread of the
+//! one insert for all its messages (and one per attached file, if any). With SQLite they run on a thread of the
 //! writer's own through SQLite's own API (`sqlite`), so a batch costs one
 //! hand-off instead of one per statement; with PostgreSQL a task runs them
 //! through the pool (`pooled`).
@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::rooms::{Author, Delivery, Message, MessageText, Quote, RoomName};
+use crate::rooms::{Attachment, Author, Delivery, Message, MessageText, Quote, RoomName};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -58,6 +58,9 @@ pub struct NewMessage {
     pub html: String,
     /// The message this one answers, as checked when it was posted.
     pub reply_to: Option<Quote>,
+    /// Files already in place in the files directory; their rows are
+    /// written in the message's transaction.
+    pub attachments: Vec<Attachment>,
 }
 
 struct Job {
@@ -128,7 +131,9 @@ fn deliveries(batch: &[Job], ids: Vec<i64>, at: time::OffsetDateTime) -> Vec<Arc
         .map(|(Job { message, .. }, id)| {
             let reply_to = message.reply_to.clone();
             let (text, html) = (&message.text, &message.html);
-            Delivery::new(Message::committed(id, message.room.clone(), &message.author, text, html, reply_to, at))
+            let mut committed = Message::committed(id, message.room.clone(), &message.author, text, html, reply_to, at);
+            committed.attachments = message.attachments.clone();
+            Delivery::new(committed)
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Outlets, deliveries, finish, room_runs, sort_by_room};
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
+use crate::store::attachments::{attachment_values, insert_attachment_sql};
 use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
 
 pub(super) async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, outlets: Outlets) {
@@ -64,6 +65,19 @@ async fn commit(
         }
     }
     insert.execute(&mut *tx).await?;
+    for (Job { message, .. }, id) in batch.iter().zip(&ids) {
+        for row in attachment_values(message, *id, at) {
+            let sql = insert_attachment_sql();
+            let mut insert = sqlx::query(&sql);
+            for value in row {
+                insert = match value {
+                    InsertValue::Integer(n) => insert.bind(n),
+                    InsertValue::Text(text) => insert.bind(text),
+                };
+            }
+            insert.execute(&mut *tx).await?;
+        }
+    }
     tx.commit().await?;
     Ok(deliveries(batch, ids, at))
 }

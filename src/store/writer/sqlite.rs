@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::{BUMP_ROOM_SQL, Job, MAX_BATCH, Outlets, deliveries, finish, room_runs, sort_by_room};
 use crate::rooms::{self, Delivery};
 use crate::store::StoreError;
+use crate::store::attachments::{attachment_values, insert_attachment_sql};
 use crate::store::messages::{InsertValue, insert_messages_sql, insert_values};
 
 /// The writer's connection to the file at `path`.
@@ -82,6 +83,11 @@ fn commit(
     }
     let values = batch.iter().zip(&ids).flat_map(|(Job { message, .. }, id)| insert_values(message, *id, at));
     tx.prepare_cached(&insert_messages_sql(batch.len()))?.execute(params_from_iter(values))?;
+    for (Job { message, .. }, id) in batch.iter().zip(&ids) {
+        for row in attachment_values(message, *id, at) {
+            tx.prepare_cached(&insert_attachment_sql())?.execute(params_from_iter(row))?;
+        }
+    }
     tx.commit()?;
     Ok(deliveries(batch, ids, at))
 }
