@@ -4,7 +4,7 @@
 
 use chat::auth::{GuestName, Password, UserName};
 use chat::messages::HistoryQuery;
-use chat::rooms::{MAX_TEXT_CHARS, MessageText, RoomName};
+use chat::rooms::{FileId, FileName, MAX_NAME_BYTES, MAX_TEXT_CHARS, MessageText, RoomName};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &str| {
@@ -30,4 +30,13 @@ fuzz_target!(|input: &str| {
     if let Some(next) = chat::web::safe_next(input) {
         assert!(next.starts_with('/') && !next.starts_with("//"));
     }
+    // An uploaded file's name is never a path, a header break or a URL step.
+    let name = FileName::sanitize(input);
+    let name = name.as_str();
+    assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES);
+    assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control) && !name.chars().all(|c| c == '.'));
+    if let Some(id) = FileId::parse(input) {
+        assert!(id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+    let _ = chat::uploads::sniff(input.as_bytes());
 });

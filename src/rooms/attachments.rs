@@ -74,8 +74,10 @@ impl fmt::Display for FileId {
 
 /// What a file is called: the name its uploader's browser gave, reduced to
 /// its last path component (browsers have sent `C:\...\photo.jpg`), without
-/// control characters, trimmed, at most [`MAX_NAME_BYTES`]; `file` when
-/// nothing is left or only dots are (a `..` would be a path step in a URL).
+/// control characters or invisible formatting ones (a right-to-left
+/// override would show `invoice\u{202E}fdp.exe` as `invoiceexe.pdf`),
+/// trimmed, at most [`MAX_NAME_BYTES`]; `file` when nothing is left or only
+/// dots are (a `..` would be a path step in a URL).
 /// It is only ever shown and sent in headers, never used as a path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
@@ -84,7 +86,7 @@ pub struct FileName(String);
 impl FileName {
     pub fn sanitize(raw: &str) -> Self {
         let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-        let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+        let cleaned: String = last.chars().filter(|&c| !c.is_control() && !invisible(c)).collect();
         let mut name = cleaned.trim().to_owned();
         if name.len() > MAX_NAME_BYTES {
             let cut = (0..=MAX_NAME_BYTES).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
@@ -100,6 +102,12 @@ impl FileName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Zero-width and bidirectional formatting characters: they change how a
+/// name reads without showing themselves.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 impl From<String> for FileName {
@@ -231,6 +239,8 @@ mod tests {
         assert_eq!(FileName::sanitize("C:\\Users\\me\\photo.jpg").as_str(), "photo.jpg");
         assert_eq!(FileName::sanitize("../../etc/passwd").as_str(), "passwd");
         assert_eq!(FileName::sanitize(" a\r\nb\u{0}.txt ").as_str(), "ab.txt");
+        assert_eq!(FileName::sanitize("invoice\u{202E}fdp.exe").as_str(), "invoicefdp.exe");
+        assert_eq!(FileName::sanitize("a\u{200B}b\u{FEFF}.png").as_str(), "ab.png");
         assert_eq!(FileName::sanitize("..").as_str(), "file");
         assert_eq!(FileName::sanitize("dir/").as_str(), "file");
         assert_eq!(FileName::sanitize("報告.pdf").as_str(), "報告.pdf");
