@@ -42,6 +42,17 @@ const SMALL_ROOM: i64 = 2_000;
 /// its room).
 const COMMON: i64 = 5_000;
 
+/// Where the rows of a page come from.
+enum Source {
+    /// The FTS index's matches of this expression, newest first.
+    Index(String),
+    /// The indexed rows themselves, newest first (only the room's, through
+    /// `search_docs_by_room`, when the search is kept to one).
+    Rows,
+    /// These rows: matches of the index already listed.
+    Among(Vec<i64>),
+}
+
 /// Characters a word needs to be found through trigrams.
 const TRIGRAM: usize = 3;
 
@@ -82,7 +93,7 @@ impl Store {
         if let (Some(room), Some(all)) = (spec.room, room_rows)
             && self.room_numbers(room).await? <= SMALL_ROOM
         {
-            return self.sqlite_page(spec, None, all, None, spec.before, spec.limit).await;
+            return self.sqlite_page(spec, Source::Rows, all, None, spec.before, spec.limit).await;
         }
         let (short, long): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| is_short(w));
         let phrases: Vec<String> = long.iter().map(|w| fts_string(w)).collect();
@@ -95,8 +106,8 @@ impl Store {
             sqlx::query_scalar("SELECT COALESCE(max(doc), 0) FROM search_docs").fetch_one(&self.pool).await?;
         let upper = spec.before.min(newest.saturating_add(1));
         let lower = upper.saturating_sub(RECENT_WINDOW);
-        let phrases_only = (!phrases.is_empty()).then(|| phrases.join(" AND "));
-        let mut hits = self.sqlite_page(spec, phrases_only, &short, Some(lower), upper, spec.limit).await?;
+        let recent = if phrases.is_empty() { Source::Rows } else { Source::Index(phrases.join(" AND ")) };
+        let mut hits = self.sqlite_page(spec, recent, &short, Some(lower), upper, spec.limit).await?;
         if hits.len() >= spec.limit as usize || lower <= 0 {
             return Ok(hits);
         }
@@ -114,7 +125,7 @@ impl Store {
         }
         let (below, rest) = (lower.saturating_add(1), spec.limit - hits.len() as u32);
         let more = if groups.is_empty() {
-            self.sqlite_page(spec, None, &short, None, below, rest).await?
+            self.sqlite_page(spec, Source::Rows, &short, None, below, rest).await?
         } else {
             self.index_page(spec, groups.join(" AND "), &short, room_rows, below, rest).await?
         };
@@ -136,21 +147,22 @@ impl Store {
         below: i64,
         limit: u32,
     ) -> Result<Vec<(i64, Message)>, StoreError> {
-        if let Some(all) = room_rows {
-            let matched: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM (SELECT rowid FROM message_search \
-                 WHERE message_search MATCH $1 AND rowid < $2 LIMIT $3)",
-            )
-            .bind(&expression)
-            .bind(below)
-            .bind(COMMON)
-            .fetch_one(&self.pool)
-            .await?;
-            if matched >= COMMON {
-                return self.sqlite_page(spec, None, all, None, below, limit).await;
-            }
+        let Some(all) = room_rows else {
+            return self.sqlite_page(spec, Source::Index(expression), short, None, below, limit).await;
+        };
+        let matches: Vec<i64> = sqlx::query_scalar(
+            "SELECT rowid FROM message_search WHERE message_search MATCH $1 AND rowid < $2 ORDER BY rowid DESC LIMIT $3",
+        )
+        .bind(&expression)
+        .bind(below)
+        .bind(COMMON)
+        .fetch_all(&self.pool)
+        .await?;
+        if matches.len() as i64 >= COMMON {
+            return self.sqlite_page(spec, Source::Rows, all, None, below, limit).await;
         }
-        self.sqlite_page(spec, Some(expression), short, None, below, limit).await
+        // Every match is listed: no need to ask the index twice.
+        self.sqlite_page(spec, Source::Among(matches), short, None, below, limit).await
     }
 
     /// The numbers a room has handed out (messages and changes): at least
@@ -179,13 +191,12 @@ impl Store {
         Ok((terms.len() as i64 <= MAX_EXPANSION).then_some(terms))
     }
 
-    /// Up to `limit` hits numbered in `(above, below)`, newest first: through
-    /// the FTS index when there is a `fts` expression, else by reading the
-    /// indexed rows in order; every `short` word is checked with `LIKE`.
+    /// Up to `limit` hits numbered in `(above, below)`, newest first, from
+    /// `source`; every `short` word is checked with `LIKE`.
     async fn sqlite_page(
         &self,
         spec: &SearchSpec<'_>,
-        fts: Option<String>,
+        source: Source,
         short: &[&str],
         above: Option<i64>,
         below: i64,
@@ -194,13 +205,19 @@ impl Store {
         let mut query = Query::default();
         // CROSS JOIN keeps the order as written: the index (or the rows in
         // cursor order) drives, so the first `limit` rows found end it.
-        let (from, cursor) = match fts.filter(|f| !f.is_empty()) {
-            Some(expression) => {
+        let (from, cursor) = match source {
+            Source::Index(expression) => {
                 let matches = query.param(Bind::Text(expression));
                 query.push(format!("message_search MATCH {matches}"));
                 ("message_search f CROSS JOIN search_docs d ON d.doc = f.rowid CROSS JOIN ", "f.rowid")
             }
-            None => ("search_docs d CROSS JOIN ", "d.doc"),
+            Source::Rows => ("search_docs d CROSS JOIN ", "d.doc"),
+            Source::Among(rows) => {
+                let list = serde_json::to_string(&rows).expect("numbers serialize");
+                let list = query.param(Bind::Text(list));
+                query.push(format!("d.doc IN (SELECT value FROM json_each({list}))"));
+                ("search_docs d CROSS JOIN ", "d.doc")
+            }
         };
         let below = query.param(Bind::Int(below));
         query.push(format!("{cursor} < {below}"));
