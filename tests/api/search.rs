@@ -383,6 +383,19 @@ async fn short_words_are_found_in_old_messages_beyond_the_newest_rows() {
     }
     let expected = (0..filler).filter(|n| n.to_string().contains('9')).count();
     assert_eq!(seen.len(), expected);
+
+    // Kept to a big room, a word matching thousands of rows elsewhere is
+    // looked for in that room's own rows: the same answers.
+    alice.say("other", "filler in another room").await;
+    alice.say("other", "something else").await;
+    sqlx::query("UPDATE rooms SET last_id = 1000000").execute(&mut db).await.unwrap();
+    let (_, page) = search(&mut alice, "filler", "&room=other").await;
+    assert_eq!(texts(&page), ["filler in another room"]);
+    let (_, page) = search(&mut alice, "filler 99", "&room=r&limit=3").await;
+    assert_eq!(texts(&page), ["filler text number 4999", "filler text number 4998", "filler text number 4997"]);
+    assert_eq!(found(&mut alice, "qz").await, ["qz"]);
+    let (_, page) = search(&mut alice, "qz", "&room=r").await;
+    assert_eq!(texts(&page), ["qz"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
