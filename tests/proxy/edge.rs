@@ -103,7 +103,7 @@ async fn an_attachment_of_up_to_11_mib_passes_nginx_and_a_bigger_one_does_not() 
     let form = [("username", "uploader"), ("password", "correct horse battery")];
     assert_eq!(member.post_form("/register", &form).await.status, 303);
     let token = member.csrf_token().await;
-    let mut upload = |size: usize| {
+    let upload = |size: usize| {
         let mut body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n".to_vec();
         body.extend(std::iter::repeat_n(b'x', size));
         body.extend(b"\r\n--b--\r\n");
