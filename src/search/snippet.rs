@@ -108,7 +108,9 @@ fn matches(chars: &[char], words: &Words) -> Vec<(usize, usize)> {
     merged
 }
 
-fn escape_into(out: &mut String, c: char) {
+/// `c` into `out` as HTML text: the five characters that could end text or
+/// an attribute escaped (also what the error pages use).
+pub fn escape_into(out: &mut String, c: char) {
     match c {
         '&' => out.push_str("&amp;"),
         '<' => out.push_str("&lt;"),

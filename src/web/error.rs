@@ -292,14 +292,7 @@ pub fn error_response(status: Status, reason: &str, request: &Request<'_>) -> Re
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        crate::search::snippet::escape_into(&mut out, c);
     }
     out
 }
