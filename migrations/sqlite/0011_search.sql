@@ -8,10 +8,12 @@
 -- `messages` is a WITHOUT ROWID table keyed by (room, id), and FTS5 needs an
 -- integer row id, so the index's external content is `search_docs`: one row
 -- per searchable message with a number of its own. Numbers are handed out
--- in the order messages are stored (AUTOINCREMENT: never reused), so
--- "newest first" is the index's own order and a page ends after LIMIT rows
--- however common a word is; the number is also the paging cursor of
--- GET /api/search (`before`), one order across every room.
+-- in the order messages are stored, so "newest first" is the index's own
+-- order and a page ends after LIMIT rows however common a word is; the
+-- number is also the paging cursor of GET /api/search (`before`), one
+-- order across every room. (No AUTOINCREMENT: it costs every insert a
+-- write, and the number of a deleted newest row, taken again, is below no
+-- cursor already handed out, so no page repeats or skips a hit.)
 --
 -- The text is stored with two newlines after it. Terms never contain
 -- whitespace, so this finds nothing new, but every occurrence of a one- or
@@ -19,7 +21,7 @@
 -- lets a search narrow such terms through the index's vocabulary
 -- (`search_vocab`) instead of reading every row (src/store/search.rs).
 CREATE TABLE search_docs (
-    doc  INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc  INTEGER PRIMARY KEY,
     room TEXT NOT NULL,
     id   INTEGER NOT NULL,
     text TEXT NOT NULL

@@ -15,19 +15,25 @@ use crate::limits::Limits;
 use crate::messages::Chat;
 use crate::search::{Page, SearchQuery};
 
-#[get("/api/search?<q>&<room>&<before>&<limit>")]
-#[allow(clippy::too_many_arguments)]
+/// The raw query, read as text so that every bad value gets its own reason
+/// (see `SearchQuery::parse`).
+#[derive(rocket::FromForm)]
+pub struct RawSearchQuery<'r> {
+    q: Option<&'r str>,
+    room: Option<&'r str>,
+    before: Option<&'r str>,
+    limit: Option<&'r str>,
+}
+
+#[get("/api/search?<query..>")]
 pub async fn search(
-    q: Option<&str>,
-    room: Option<&str>,
-    before: Option<&str>,
-    limit: Option<&str>,
+    query: RawSearchQuery<'_>,
     visitor: Visitor,
     client_ip: Option<IpAddr>,
     chat: &State<Chat>,
     limits: &State<Limits>,
 ) -> Result<Json<Page>, ApiError> {
-    let query = SearchQuery::parse(q, room, before, limit)?;
+    let query = SearchQuery::parse(query.q, query.room, query.before, query.limit)?;
     limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     Ok(Json(chat.search(&visitor, &query).await?))
 }

@@ -3,7 +3,8 @@
 //! two-character Chinese word, say) has no trigram of its own and is
 //! checked with `LIKE` on the indexed text, which alone would read every
 //! row for a rare word. So such a query first reads only the newest
-//! [`RECENT_WINDOW`] rows (a common short word fills the page there), and
+//! [`RECENT_WINDOW`] rows (of the room, for a search kept to one: a common
+//! short word fills the page there), and
 //! then narrows the rest through the index's vocabulary: each occurrence of
 //! the word starts some trigram in the index (the text is indexed with two
 //! newlines after it), so the trigrams that start with the word, `OR`ed
@@ -16,13 +17,15 @@
 //! common ([`COMMON`]): the index would first go through their matches in
 //! every other room.
 
+use sqlx::Row;
+
 use super::{Bind, Query, SearchSpec, like_pattern};
 use crate::rooms::{Message, RoomName};
 use crate::store::messages::{COLUMNS, FROM};
 use crate::store::{Store, StoreError};
 
-/// Newest indexed rows a SQLite query with a short word reads before it
-/// narrows through the vocabulary.
+/// Newest indexed rows (of the room, for a search kept to one) a SQLite
+/// query with a short word reads before it narrows through the vocabulary.
 pub const RECENT_WINDOW: i64 = 4096;
 
 /// Trigrams starting with a short word beyond which it counts as common
@@ -49,8 +52,8 @@ enum Source {
     /// The indexed rows themselves, newest first (only the room's, through
     /// `search_docs_by_room`, when the search is kept to one).
     Rows,
-    /// These rows: matches of the index already listed.
-    Among(Vec<i64>),
+    /// These rows (a JSON list): matches of the index already listed.
+    Among(String),
 }
 
 /// Characters a word needs to be found through trigrams.
@@ -105,7 +108,12 @@ impl Store {
         let newest: i64 =
             sqlx::query_scalar("SELECT COALESCE(max(doc), 0) FROM search_docs").fetch_one(&self.pool).await?;
         let upper = spec.before.min(newest.saturating_add(1));
-        let lower = upper.saturating_sub(RECENT_WINDOW);
+        let lower = match spec.room {
+            // The room's own newest rows: a word common there fills the
+            // page, however few of the newest rows of all are the room's.
+            Some(room) => self.room_window_start(room, upper).await?,
+            None => upper.saturating_sub(RECENT_WINDOW),
+        };
         let recent = if phrases.is_empty() { Source::Rows } else { Source::Index(phrases.join(" AND ")) };
         let mut hits = self.sqlite_page(spec, recent, &short, Some(lower), upper, spec.limit).await?;
         if hits.len() >= spec.limit as usize || lower <= 0 {
@@ -150,15 +158,19 @@ impl Store {
         let Some(all) = room_rows else {
             return self.sqlite_page(spec, Source::Index(expression), short, None, below, limit).await;
         };
-        let matches: Vec<i64> = sqlx::query_scalar(
-            "SELECT rowid FROM message_search WHERE message_search MATCH $1 AND rowid < $2 ORDER BY rowid DESC LIMIT $3",
+        // The matches as one JSON list made by SQLite: cheaper than a row
+        // each when there are thousands.
+        let row = sqlx::query(
+            "SELECT count(*), '[' || COALESCE(group_concat(rowid), '') || ']' FROM \
+             (SELECT rowid FROM message_search WHERE message_search MATCH $1 AND rowid < $2 LIMIT $3)",
         )
         .bind(&expression)
         .bind(below)
         .bind(COMMON)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        if matches.len() as i64 >= COMMON {
+        let (count, matches): (i64, String) = (row.get(0), row.get(1));
+        if count >= COMMON {
             return self.sqlite_page(spec, Source::Rows, all, None, below, limit).await;
         }
         // Every match is listed: no need to ask the index twice.
@@ -173,6 +185,20 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(last.unwrap_or(0))
+    }
+
+    /// The number above which lie the newest [`RECENT_WINDOW`] rows of
+    /// `room` below `upper` (0 when it has fewer).
+    async fn room_window_start(&self, room: &RoomName, upper: i64) -> Result<i64, StoreError> {
+        let start: Option<i64> = sqlx::query_scalar(
+            "SELECT doc FROM search_docs WHERE room = $1 AND doc < $2 ORDER BY doc DESC LIMIT 1 OFFSET $3",
+        )
+        .bind(room.as_str())
+        .bind(upper)
+        .bind(RECENT_WINDOW)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(start.unwrap_or(0))
     }
 
     /// The index's trigrams that start with `prefix` (one or two
@@ -213,8 +239,7 @@ impl Store {
             }
             Source::Rows => ("search_docs d CROSS JOIN ", "d.doc"),
             Source::Among(rows) => {
-                let list = serde_json::to_string(&rows).expect("numbers serialize");
-                let list = query.param(Bind::Text(list));
+                let list = query.param(Bind::Text(rows));
                 query.push(format!("d.doc IN (SELECT value FROM json_each({list}))"));
                 ("search_docs d CROSS JOIN ", "d.doc")
             }
