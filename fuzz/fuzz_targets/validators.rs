@@ -5,6 +5,8 @@
 use chat::auth::{GuestName, Password, UserName};
 use chat::messages::HistoryQuery;
 use chat::rooms::{MAX_TEXT_CHARS, MessageText, RoomName};
+use chat::search::snippet::snippet;
+use chat::search::{MAX_WORDS, SearchQuery, Words};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &str| {
@@ -26,6 +28,15 @@ fuzz_target!(|input: &str| {
         assert!(guest.as_str().starts_with("guest-"));
     }
     let _ = HistoryQuery::parse(Some(input), Some(input), Some(input), Some(input));
+    let _ = SearchQuery::parse(Some(input), Some(input), Some(input), Some(input));
+    if let Ok(words) = Words::parse(input) {
+        assert!((1..=MAX_WORDS).contains(&words.iter().count()));
+        assert!(words.iter().all(|w| !w.is_empty() && !w.contains(char::is_whitespace)));
+        // Any text's snippet for any query is escaped: its only tags are marks.
+        let snippet = snippet(input, &words);
+        let rest = snippet.replace("<mark>", "").replace("</mark>", "");
+        assert!(!rest.contains('<') && !rest.contains('>'), "{snippet}");
+    }
     let _ = chat::web::start_from(Some(input), None);
     if let Some(next) = chat::web::safe_next(input) {
         assert!(next.starts_with('/') && !next.starts_with("//"));
