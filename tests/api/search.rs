@@ -396,6 +396,12 @@ async fn short_words_are_found_in_old_messages_beyond_the_newest_rows() {
     assert_eq!(found(&mut alice, "qz").await, ["qz"]);
     let (_, page) = search(&mut alice, "qz", "&room=r").await;
     assert_eq!(texts(&page), ["qz"]);
+    // Every word still has to match, the long ones too.
+    alice.say("r", "zz on top").await;
+    let (_, page) = search(&mut alice, "number z", "&room=r").await;
+    assert_eq!(texts(&page), Vec::<String>::new());
+    let (_, page) = search(&mut alice, "top z", "&room=r").await;
+    assert_eq!(texts(&page), ["zz on top"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,8 +114,14 @@ impl Store {
             Some(room) => self.room_window_start(room, upper).await?,
             None => upper.saturating_sub(RECENT_WINDOW),
         };
-        let recent = if phrases.is_empty() { Source::Rows } else { Source::Index(phrases.join(" AND ")) };
-        let mut hits = self.sqlite_page(spec, recent, &short, Some(lower), upper, spec.limit).await?;
+        let (recent, checked) = match room_rows {
+            // The room's rows, every word by `LIKE`: the index would go
+            // through every room's matches between those numbers.
+            Some(all) => (Source::Rows, all),
+            None if phrases.is_empty() => (Source::Rows, &short[..]),
+            None => (Source::Index(phrases.join(" AND ")), &short[..]),
+        };
+        let mut hits = self.sqlite_page(spec, recent, checked, Some(lower), upper, spec.limit).await?;
         if hits.len() >= spec.limit as usize || lower <= 0 {
             return Ok(hits);
         }
