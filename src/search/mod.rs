@@ -35,6 +35,10 @@ pub enum SearchError {
     TooLong,
     #[error("q has more than 10 words")]
     TooManyWords,
+    /// Control characters (NUL, escapes) are never typed; SQLite's FTS and
+    /// PostgreSQL both refuse NUL inside a query, so they stop here.
+    #[error("q must not contain control characters")]
+    ControlCharacter,
     #[error("limit must be a whole number from 1 to 100")]
     Limit,
     #[error("before must be the next_before of an earlier answer (a whole number of at least 1)")]
@@ -56,6 +60,9 @@ impl Words {
         }
         if q.chars().count() > MAX_QUERY_CHARS {
             return Err(SearchError::TooLong);
+        }
+        if q.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(SearchError::ControlCharacter);
         }
         let mut words: Vec<String> = Vec::new();
         for word in q.split_whitespace() {
@@ -159,6 +166,10 @@ mod tests {
         assert!(Words::parse(&"好".repeat(200)).is_ok());
         assert_eq!(Words::parse("a b c d e f g h i j k"), Err(SearchError::TooManyWords));
         assert!(Words::parse("a b c d e f g h i j").is_ok());
+        for q in ["\0", "a\0b", "\u{19}x", "x\u{1b}[0m"] {
+            assert_eq!(Words::parse(q), Err(SearchError::ControlCharacter), "{q:?}");
+        }
+        assert!(Words::parse("a\tb\nc").is_ok(), "whitespace controls separate words");
     }
 
     #[test]

@@ -252,8 +252,45 @@ impl RefusalReason {
 /// over the limit) with a reason.
 #[rocket::catch(default)]
 pub fn catch_all(status: Status, request: &Request<'_>) -> ErrorAnswer {
+    if status == Status::NotFound && reads_another_media_type(request) {
+        return ErrorAnswer { status: Status::UnsupportedMediaType, reason: WRONG_MEDIA_TYPE };
+    }
     let reason = request.local_cache(RefusalReason::default).0.unwrap_or_else(|| default_reason(status));
     ErrorAnswer { status, reason }
+}
+
+const WRONG_MEDIA_TYPE: &str = "this route reads JSON: send the body with Content-Type: application/json";
+
+/// Whether a POST found no route only because of its `Content-Type`: some
+/// route has its method and path but reads a declared format (JSON), so a
+/// script that forgot the header hears 415 with the fix, not 404.
+fn reads_another_media_type(request: &Request<'_>) -> bool {
+    let path: Vec<_> = request.uri().path().segments().collect();
+    request.rocket().routes().any(|route| {
+        route.method == request.method()
+            && route.format.as_ref().is_some_and(|format| format.is_json())
+            && pattern_matches(&route.uri.path().to_string(), &path)
+    })
+}
+
+/// A route path such as `/rooms/<room>/messages` against a request's
+/// decoded segments: `<x>` takes one segment, `<x..>` the rest.
+fn pattern_matches(pattern: &str, path: &[&str]) -> bool {
+    let mut pattern = pattern.split('/').filter(|s| !s.is_empty());
+    let mut path = path.iter();
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(p), _) if p.starts_with('<') && p.ends_with("..>") => return true,
+            (Some(p), Some(segment)) if p.starts_with('<') => {
+                if segment.is_empty() {
+                    return false;
+                }
+            }
+            (Some(p), Some(segment)) if p == *segment => {}
+            _ => return false,
+        }
+    }
 }
 
 /// A catcher's answer: a status with its reason.
@@ -308,5 +345,21 @@ fn default_reason(status: Status) -> &'static str {
         422 => "the request is missing a field or has one of the wrong type",
         _ if status.code >= 500 => "the server could not answer; try again shortly",
         _ => "the request could not be answered",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches;
+
+    #[test]
+    fn a_route_pattern_matches_paths_of_its_shape_only() {
+        assert!(pattern_matches("/rooms/<room>/messages", &["rooms", "lobby", "messages"]));
+        assert!(pattern_matches("/static/<path..>", &["static", "a", "b.css"]));
+        assert!(pattern_matches("/api/dm", &["api", "dm"]));
+        assert!(!pattern_matches("/rooms/<room>/messages", &["rooms", "lobby"]));
+        assert!(!pattern_matches("/rooms/<room>/messages", &["rooms", "lobby", "messages", "1"]));
+        assert!(!pattern_matches("/rooms/<room>/messages", &["rooms", "", "messages"]));
+        assert!(!pattern_matches("/api/dm", &["api", "blocks"]));
     }
 }

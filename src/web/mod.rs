@@ -14,6 +14,7 @@ mod events;
 mod headers;
 mod identity;
 mod moderation;
+mod openapi;
 mod ops;
 mod origin;
 mod pages;
@@ -85,6 +86,7 @@ pub fn routes() -> Vec<Route> {
         people::change_settings,
         directory::presence,
         search::search,
+        openapi::document,
         origin::refused,
         pages::static_file,
         pages::favicon,

@@ -10,6 +10,7 @@ mod bounded;
 mod changes;
 mod cli;
 mod conversations;
+mod described;
 mod devices;
 mod feed;
 mod floods;
