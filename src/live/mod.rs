@@ -157,6 +157,7 @@ struct Shared {
 }
 
 impl Streams {
+    #[allow(clippy::too_many_arguments)] // each a service the streams use, or their settings
     pub fn new(
         chat: Chat,
         sessions: Sessions,

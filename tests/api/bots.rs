@@ -187,10 +187,7 @@ async fn a_revoked_bot_gets_401_and_its_open_stream_ends() {
     assert_eq!(as_bot(&app, &token, "GET", "/rooms/alerts/messages", None).await.status, 401);
     let reopened = app.browser().send("GET", "/rooms/alerts/events", &[("Authorization", &auth)], None).await;
     assert_eq!(reopened.status, 401);
-    within(10, "the revoked bot's stream ends", async {
-        while stream.next_event().await.is_some() {}
-    })
-    .await;
+    within(10, "the revoked bot's stream ends", async { while stream.next_event().await.is_some() {} }).await;
     let listed = run_ok(app.dir(), &["bot", "list"]);
     assert!(listed.starts_with("ci-bot\talerts\tsince ") && listed.contains("\trevoked "), "{listed}");
 }
@@ -219,7 +216,8 @@ async fn a_bearer_token_is_judged_alone_and_a_bot_never_passes_for_a_person() {
     // one is the bot even beside it.
     let mut alice = member(&app, "alice").await;
     let body = Some(("application/json", json!({ "text": "who am I?" }).to_string()));
-    let forged = alice.send("POST", "/rooms/alerts/messages", &[("Authorization", "Bearer bot_nope")], body.clone()).await;
+    let forged =
+        alice.send("POST", "/rooms/alerts/messages", &[("Authorization", "Bearer bot_nope")], body.clone()).await;
     assert_eq!(forged.status, 401, "{}", forged.body);
     let as_ci = alice.send("POST", "/rooms/alerts/messages", &[("Authorization", &auth)], body).await;
     assert_eq!((as_ci.status, as_ci.json()["user"].clone()), (201, json!("ci-bot")));
@@ -263,7 +261,8 @@ async fn a_webhook_posts_its_text_to_its_room_as_its_bot_with_no_cookie_or_csrf_
     let history = alice.get("/rooms/alerts/messages").await.json();
     assert_eq!(history[0]["text"], "v2 is live");
 
-    for (body, reason) in [(json!({}), "the field text is missing"), (json!({ "text": "  " }), "the message is empty")] {
+    for (body, reason) in [(json!({}), "the field text is missing"), (json!({ "text": "  " }), "the message is empty")]
+    {
         let refused = app.browser().send("POST", &hook, &[], Some(("application/json", body.to_string()))).await;
         assert_eq!((refused.status, refused.json()["error"].clone()), (422, json!(reason)));
     }
