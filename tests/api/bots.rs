@@ -219,8 +219,14 @@ async fn a_bearer_token_is_judged_alone_and_a_bot_never_passes_for_a_person() {
     let forged =
         alice.send("POST", "/rooms/alerts/messages", &[("Authorization", "Bearer bot_nope")], body.clone()).await;
     assert_eq!(forged.status, 401, "{}", forged.body);
-    let as_ci = alice.send("POST", "/rooms/alerts/messages", &[("Authorization", &auth)], body).await;
+    let as_ci = alice.send("POST", "/rooms/alerts/messages", &[("Authorization", &auth)], body.clone()).await;
     assert_eq!((as_ci.status, as_ci.json()["user"].clone()), (201, json!("ci-bot")));
+
+    // No cookie is made for it, and no origin asked of it: it rides on none.
+    let read = as_bot(&app, &token, "GET", "/rooms/alerts/messages", None).await;
+    assert_eq!((read.status, read.header("Set-Cookie")), (200, None));
+    let headers = [("Authorization", auth.as_str()), ("Origin", "https://elsewhere.example")];
+    assert_eq!(app.browser().send("POST", "/rooms/alerts/messages", &headers, body).await.status, 201);
 }
 
 #[tokio::test]
