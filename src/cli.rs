@@ -58,6 +58,12 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Manage bots: accounts that use the JSON API with a bearer token.
+    #[command(subcommand)]
+    Bot(crate::bots::BotCommand),
+    /// Manage incoming webhooks (`POST /hooks/<token>`, posting as a bot).
+    #[command(subcommand)]
+    Hook(crate::bots::HookCommand),
     /// Write messages to standard output as JSON lines, one message per
     /// line as history shows it: ordered by room name (byte order), then by
     /// id within each room. Not a snapshot (see `db backup`).
@@ -137,6 +143,8 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
         Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
+        Command::Bot(command) => crate::bots::run_bot(command, crate::bots::Bots::new(store), out).await?,
+        Command::Hook(command) => crate::bots::run_hook(command, crate::bots::Bots::new(store), out).await?,
         Command::Export { room } => {
             let written = store.export(room.as_deref(), out).await?;
             eprintln!("exported {written} messages");
@@ -179,6 +187,9 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         Command::User(UserCommand::ResetPassword { name }) => {
             let user =
                 store.find_user(&name).await?.ok_or_else(|| CliError::Refused(format!("no account named {name:?}")))?;
+            if store.is_bot(user.id).await? {
+                return Err(CliError::Refused(format!("{} is a bot: bots have a token, not a password", user.name)));
+            }
             let password = read_password(&format!("new password for {}: ", user.name))?;
             let password = Password::parse(&password).map_err(|e| CliError::Refused(e.to_string()))?;
             let hasher =

@@ -25,6 +25,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod bots;
 pub mod bus;
 pub mod cli;
 pub mod clock;

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::assets::{AssetError, Pages};
 use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
+use crate::bots::Bots;
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -64,6 +65,7 @@ pub struct Services {
     pub housekeeping: Housekeeping,
     pub tasks: Arc<Tasks>,
     pub pages: Pages,
+    pub bots: Bots,
 }
 
 impl Services {
@@ -111,6 +113,7 @@ impl Services {
             signals.follow_peers(incoming, lists, &tasks);
             presence.share(out, remote_lists, &tasks);
         }
+        let bots = Bots::new(store.clone());
         let streams = Streams::new(
             chat.clone(),
             sessions.clone(),
@@ -118,6 +121,7 @@ impl Services {
             presence.clone(),
             signals.clone(),
             metrics.clone(),
+            bots.clone(),
             settings,
         );
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
@@ -139,6 +143,7 @@ impl Services {
             housekeeping,
             tasks,
             pages,
+            bots,
         })
     }
 
@@ -160,5 +165,6 @@ impl Services {
             .manage(self.housekeeping)
             .manage(self.tasks)
             .manage(self.pages)
+            .manage(self.bots)
     }
 }

@@ -512,3 +512,28 @@ async fn a_file_uploaded_on_one_instance_is_served_by_the_other_from_the_shared_
     assert_eq!(alice.fetch("GET", url, &[], None).await.status, 404);
     assert!(stored_files(shared.path()).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_message_says_bot_true_on_the_other_instance_and_its_token_works_on_both() {
+    let Some(services) = services("a_bots_message_says_bot_true_on_the_other_instance_and_its_token_works_on_both")
+    else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b, database_url) = cluster_and_database(&services).await;
+    let store = chat::store::Store::open(&database_url, std::sync::Arc::new(chat::stream::Hub::new(1))).await.unwrap();
+    let (_, token) = chat::bots::Bots::new(store).add("ci-bot", "alerts").await.unwrap();
+    let auth = format!("Bearer {}", token.expose());
+    let mut bot_on_b = b.browser().events("/rooms/alerts/events", &[("Authorization", &auth)]).await;
+    let mut person_on_b = b.browser().events("/rooms/alerts/events", &[]).await;
+    assert_eq!((bot_on_b.status, person_on_b.status), (200, 200));
+
+    let body = Some(("application/json", r#"{"text":"from a bot on A"}"#.to_owned()));
+    let posted = a.browser().send("POST", "/rooms/alerts/messages", &[("Authorization", &auth)], body).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let heard = person_on_b.messages_until(posted.json()["id"].as_i64().unwrap(), WAIT).await;
+    assert_eq!((heard[0]["user"].clone(), heard[0]["bot"].clone()), (Value::from("ci-bot"), Value::from(true)));
+    let id = a.browser().say("alerts", "a person on A").await;
+    let heard = bot_on_b.messages_until(id, WAIT).await;
+    assert_eq!(heard.last().unwrap()["bot"], false, "{heard:?}");
+}

@@ -32,6 +32,8 @@ pub enum Visitor {
     User(SessionUser),
     /// Not logged in: chats under a per-browser guest name.
     Guest { name: GuestName },
+    /// A bot, by its bearer token: a member's rules, in its rooms only.
+    Bot(crate::bots::BotUser),
 }
 
 impl Visitor {
@@ -39,6 +41,7 @@ impl Visitor {
         match self {
             Visitor::User(user) => &user.name,
             Visitor::Guest { name } => name.as_str(),
+            Visitor::Bot(bot) => &bot.name,
         }
     }
 
@@ -47,11 +50,13 @@ impl Visitor {
     }
 
     /// The key that per-visitor limits count under: the session for members
-    /// (a user with two sessions has two budgets), the name for guests.
+    /// (a user with two sessions has two budgets), the name for guests, the
+    /// account for bots.
     pub fn limit_key(&self) -> String {
         match self {
             Visitor::User(user) => format!("s:{}", user.session_id),
             Visitor::Guest { name } => format!("g:{}", name.as_str()),
+            Visitor::Bot(bot) => format!("b:{}", bot.user_id),
         }
     }
 
@@ -59,11 +64,23 @@ impl Visitor {
     pub fn author(&self) -> crate::rooms::Author {
         match self {
             Visitor::User(user) => {
-                crate::rooms::Author { name: user.name.clone(), guest: false, user_id: Some(user.user_id) }
+                crate::rooms::Author { name: user.name.clone(), guest: false, user_id: Some(user.user_id), bot: false }
             }
             Visitor::Guest { name } => {
-                crate::rooms::Author { name: name.as_str().to_owned(), guest: true, user_id: None }
+                crate::rooms::Author { name: name.as_str().to_owned(), guest: true, user_id: None, bot: false }
             }
+            Visitor::Bot(bot) => {
+                crate::rooms::Author { name: bot.name.clone(), guest: false, user_id: Some(bot.user_id), bot: true }
+            }
+        }
+    }
+
+    /// Whether the visitor may use `room` at all: a bot only its own rooms
+    /// (403 elsewhere), everyone else any room (what moderation allows).
+    pub fn may_use(&self, room: &crate::rooms::RoomName) -> bool {
+        match self {
+            Visitor::Bot(bot) => bot.may_use(room),
+            Visitor::User(_) | Visitor::Guest { .. } => true,
         }
     }
 }

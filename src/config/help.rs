@@ -74,6 +74,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("ip_post_burst", "posts per client address at once"),
     ("streams_per_session", "open event streams per session or guest"),
     ("streams_per_ip", "open event streams per client address"),
+    ("bot_posts_per_sec", "posts per second per bot (bots are held to this alone)"),
+    ("bot_post_burst", "posts a bot may make at once"),
+    ("hook_posts_per_sec", "posts per second per incoming webhook"),
+    ("hook_post_burst", "posts an incoming webhook may make at once"),
 ];
 
 /// Rocket's keys that only exist in its internals.

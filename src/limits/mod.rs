@@ -68,6 +68,13 @@ pub struct LimitSettings {
     /// Open event streams per session (or guest) and per client IP.
     pub streams_per_session: u32,
     pub streams_per_ip: u32,
+    /// Posts per second and burst, per bot (its only post limit: a bot is
+    /// not held to its address's bucket, nor people to its posts).
+    pub bot_posts_per_sec: u32,
+    pub bot_post_burst: u32,
+    /// Posts per second and burst, per incoming webhook.
+    pub hook_posts_per_sec: u32,
+    pub hook_post_burst: u32,
 }
 
 impl Default for LimitSettings {
@@ -90,6 +97,10 @@ impl Default for LimitSettings {
             ip_post_burst: 40,
             streams_per_session: 16,
             streams_per_ip: 64,
+            bot_posts_per_sec: 2,
+            bot_post_burst: 10,
+            hook_posts_per_sec: 1,
+            hook_post_burst: 5,
         }
     }
 }

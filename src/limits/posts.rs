@@ -47,6 +47,9 @@ pub struct PostLimiter {
     /// All guests behind one address, together.
     guest_ips: Class,
     ips: Class,
+    /// Each bot (its only bucket) and each incoming webhook.
+    bots: Class,
+    hooks: Class,
 }
 
 /// One class of buckets, and a handle on its store for counting them
@@ -90,6 +93,8 @@ impl PostLimiter {
             guests: Class::new(quota(settings.guest_posts_per_sec, settings.guest_post_burst)),
             guest_ips: Class::new(quota(settings.guest_ip_posts_per_sec, settings.guest_ip_post_burst)),
             ips: Class::new(quota(settings.ip_posts_per_sec, settings.ip_post_burst)),
+            bots: Class::new(quota(settings.bot_posts_per_sec, settings.bot_post_burst)),
+            hooks: Class::new(quota(settings.hook_posts_per_sec, settings.hook_post_burst)),
         }
     }
 
@@ -106,13 +111,14 @@ impl PostLimiter {
         if !self.enabled {
             return Ok(());
         }
-        let own = if visitor.is_guest() { &self.guests } else { &self.members };
-        let wait = |not_until: governor::NotUntil<_>| {
-            if let Some(metrics) = &self.metrics {
-                metrics.rate_limited.with_label_values(&["post"]).inc();
-            }
-            RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
+        let own = match visitor {
+            Visitor::Guest { .. } => &self.guests,
+            Visitor::User(_) => &self.members,
+            // A bot has its own rate and nothing else: it shares no
+            // address bucket with the people behind its address.
+            Visitor::Bot(_) => return self.bots.limiter.check_key(&visitor.limit_key()).map_err(|w| self.wait(w)),
         };
+        let wait = |not_until| self.wait(not_until);
         own.limiter.check_key(&visitor.limit_key()).map_err(wait)?;
         let address = ip_key(ip);
         if visitor.is_guest() {
@@ -121,12 +127,29 @@ impl PostLimiter {
         self.ips.limiter.check_key(&address).map_err(wait)
     }
 
+    /// Takes one post from incoming webhook `hook`'s bucket, or says how
+    /// long to wait.
+    pub fn check_hook(&self, hook: i64) -> Result<(), RetryAfter> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.hooks.limiter.check_key(&format!("h:{hook}")).map_err(|w| self.wait(w))
+    }
+
+    /// Counts a refusal and says how long to wait.
+    fn wait(&self, not_until: governor::NotUntil<<DefaultClock as governor::clock::Clock>::Instant>) -> RetryAfter {
+        if let Some(metrics) = &self.metrics {
+            metrics.rate_limited.with_label_values(&["post"]).inc();
+        }
+        RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
     /// Drops every bucket that has filled up again: it is the same as the
     /// new one the next post would get. (Buckets follow governor's
     /// monotonic clock, not the injectable one; moka drops them too, a
     /// second later.) Answers how many went.
     pub fn purge_expired(&self) -> u64 {
-        [&self.members, &self.guests, &self.guest_ips, &self.ips]
+        [&self.members, &self.guests, &self.guest_ips, &self.ips, &self.bots, &self.hooks]
             .into_iter()
             .map(|class| class.buckets.purge_full(class.elapsed()))
             .sum()

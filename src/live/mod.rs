@@ -27,6 +27,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::auth::{GuestName, SessionUser, Sessions, Visitor};
+use crate::bots::{BotUser, Bots};
 use crate::config::Settings;
 use crate::limits::{Limits, StreamSlot};
 use crate::messages::Chat;
@@ -80,6 +81,8 @@ pub enum Viewer {
     Member(SessionUser),
     /// A guest, named once the browser has its guest cookie.
     Guest(Option<GuestName>),
+    /// A bot, by its bearer token.
+    Bot(BotUser),
     Ended,
 }
 
@@ -90,6 +93,7 @@ impl Viewer {
         match self {
             Viewer::Member(user) => Some(Visitor::User(user.clone())),
             Viewer::Guest(Some(name)) => Some(Visitor::Guest { name: name.clone() }),
+            Viewer::Bot(bot) => Some(Visitor::Bot(bot.clone())),
             Viewer::Guest(None) | Viewer::Ended => None,
         }
     }
@@ -100,6 +104,7 @@ impl From<Visitor> for Viewer {
         match visitor {
             Visitor::User(user) => Viewer::Member(user),
             Visitor::Guest { name } => Viewer::Guest(Some(name)),
+            Visitor::Bot(bot) => Viewer::Bot(bot),
         }
     }
 }
@@ -145,11 +150,14 @@ struct Shared {
     presence: Presence,
     signals: Signals,
     metrics: Arc<Metrics>,
+    /// A bot's stream re-checks its token on the beat, as a member's its session.
+    bots: Bots,
     heartbeat: Duration,
     session_check: Duration,
 }
 
 impl Streams {
+    #[allow(clippy::too_many_arguments)] // each a service the streams use, or their settings
     pub fn new(
         chat: Chat,
         sessions: Sessions,
@@ -157,11 +165,12 @@ impl Streams {
         presence: Presence,
         signals: Signals,
         metrics: Arc<Metrics>,
+        bots: Bots,
         settings: &Settings,
     ) -> Self {
         let heartbeat = Duration::from_secs(settings.heartbeat_secs);
         let session_check = Duration::from_secs(settings.session_check_secs);
-        let shared = Shared { chat, sessions, limits, presence, signals, metrics, heartbeat, session_check };
+        let shared = Shared { chat, sessions, limits, presence, signals, metrics, bots, heartbeat, session_check };
         Self { shared: Arc::new(shared) }
     }
 
@@ -188,9 +197,8 @@ impl Streams {
         let visitor = named.clone().unwrap_or_else(|| Visitor::Guest { name: GuestName::generate() });
         let moderation = self.shared.chat.moderation();
         for (room, _) in &request.rooms {
-            if !moderation.can_read(&visitor, room).await? {
-                return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
-            }
+            // 404 for a room hidden from the viewer, 403 for a bot's other rooms.
+            moderation.check_read(&visitor, room).await.map_err(Refusal::NoAccess)?;
             if named.is_some() && moderation.shut_out(visitor.name(), room).await? {
                 return Err(Refusal::ShutOut);
             }

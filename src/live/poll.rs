@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use super::{Item, Refusal, StreamRequest, Streams, Transport, Viewer};
 use crate::messages::HistoryQuery;
-use crate::moderation::ModerationError;
 use crate::rooms::{Delivery, Message, RoomName};
 use crate::signals::Note;
 use crate::stream::Start;
@@ -40,9 +39,7 @@ pub async fn long_poll(
     let chat = &streams.shared.chat;
     // Only who may see the room matters for what is already stored.
     let visitor = viewer.visitor().ok_or(Refusal::SessionEnded)?;
-    if !chat.can_read(&visitor, &room).await? {
-        return Err(Refusal::NoAccess(ModerationError::NoSuchRoom));
-    }
+    chat.moderation().check_read(&visitor, &room).await.map_err(Refusal::NoAccess)?;
     let (Some(after), Some(wait)) = (query.after, query.wait) else {
         return Ok(PollAnswer::History(chat.history(&room, query).await?));
     };

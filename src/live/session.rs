@@ -131,13 +131,17 @@ impl StreamSession {
             }
             Box::new(lists)
         });
-        let member = matches!(admitted.visitor, Visitor::User(_));
+        let member = matches!(admitted.visitor, Visitor::User(_) | Visitor::Bot(_));
         let in_presence = admitted.named && request.transport.has_presence();
         let every = streams.keepalive(request.transport, member, in_presence);
         let checked = match &admitted.visitor {
             Visitor::User(user) => Some(SessionCheck {
-                sessions: shared.sessions.clone(),
-                session_id: user.session_id.clone(),
+                credential: Credential::Session(shared.sessions.clone(), user.session_id.clone()),
+                every: shared.session_check,
+                last: tokio::time::Instant::now(),
+            }),
+            Visitor::Bot(bot) => Some(SessionCheck {
+                credential: Credential::Bot(shared.bots.clone(), bot.clone()),
                 every: shared.session_check,
                 last: tokio::time::Instant::now(),
             }),
@@ -151,7 +155,7 @@ impl StreamSession {
         };
         let signals = match &admitted.visitor {
             Visitor::User(user) => shared.signals.listen(&moderated.rooms, Some(user.user_id)),
-            Visitor::Guest { .. } => shared.signals.listen(&moderated.rooms, None),
+            Visitor::Guest { .. } | Visitor::Bot(_) => shared.signals.listen(&moderated.rooms, None),
         };
         let gauge = shared.metrics.streams_open.with_label_values(&[request.transport.label()]);
         Ok(Self {
@@ -266,6 +270,11 @@ impl StreamSession {
         {
             return Err(FrameRefusal::SessionEnded);
         }
+        if let Visitor::Bot(bot) = visitor
+            && matches!(shared.bots.still_live(bot).await, Ok(false))
+        {
+            return Err(FrameRefusal::SessionEnded);
+        }
         shared.limits.posts.check(visitor, self.client_ip).map_err(FrameRefusal::RateLimited)?;
         Ok(shared.chat.post(room.clone(), visitor, text, reply_to).await?)
     }
@@ -291,14 +300,22 @@ fn feed_item(item: Option<Result<LiveItem, crate::store::StoreError>>) -> Item {
     }
 }
 
-/// Re-checks a member stream's session every few seconds, so a stream of
-/// an ended session (logout, expiry, password change, deletion, also on
-/// another instance) closes within that time.
+/// Re-checks a member stream's session (or a bot stream's token) every few
+/// seconds, so a stream of an ended session (logout, expiry, password
+/// change, deletion, also on another instance) or of a revoked bot closes
+/// within that time.
 struct SessionCheck {
-    sessions: Sessions,
-    session_id: String,
+    credential: Credential,
     every: Duration,
     last: tokio::time::Instant,
+}
+
+/// What a stream's viewer holds that can end.
+enum Credential {
+    /// A member's session, by id.
+    Session(Sessions, String),
+    /// A bot's token (it ends when the bot is revoked).
+    Bot(crate::bots::Bots, crate::bots::BotUser),
 }
 
 impl SessionCheck {
@@ -311,9 +328,14 @@ impl SessionCheck {
         self.last = tokio::time::Instant::now();
         // Boxed: a store read is a large future, and a rare one; the
         // stream's own state stays small for the many idle streams.
-        let live: BoxFuture<'_, _> = Box::pin(self.sessions.authenticate(&self.session_id, Activity::Passive));
+        let live: BoxFuture<'_, Result<bool, crate::store::StoreError>> = match &self.credential {
+            Credential::Session(sessions, session_id) => {
+                Box::pin(async move { Ok(sessions.authenticate(session_id, Activity::Passive).await?.is_some()) })
+            }
+            Credential::Bot(bots, bot) => Box::pin(bots.still_live(bot)),
+        };
         match live.await {
-            Ok(session) => session.is_some(),
+            Ok(live) => live,
             Err(e) => {
                 tracing::warn!("checking a stream's session failed: {e}");
                 true

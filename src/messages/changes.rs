@@ -46,6 +46,7 @@ impl Chat {
         let mine = match visitor {
             Visitor::User(user) => author.user_id == Some(user.user_id),
             Visitor::Guest { name } => author.user_id.is_none() && author.name == name.as_str(),
+            Visitor::Bot(bot) => author.user_id == Some(bot.user_id),
         };
         if !mine && !self.moderation.is_moderator(visitor).await? {
             return Err(PostError::VersionsHidden);

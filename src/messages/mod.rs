@@ -324,7 +324,7 @@ impl Chat {
         let (role, locked) = self.moderation.page_controls(visitor, room).await?;
         let read = match visitor {
             Visitor::User(user) => self.store.read_position(user.user_id, room.as_str()).await?,
-            Visitor::Guest { .. } => None,
+            Visitor::Guest { .. } | Visitor::Bot(_) => None,
         };
         Ok(RoomView { messages, position, rooms, read, role, locked })
     }

@@ -71,7 +71,7 @@ pub fn dm_room(user_ids: &[i64]) -> RoomName {
 fn member(visitor: &Visitor) -> Result<&SessionUser, PeopleError> {
     match visitor {
         Visitor::User(user) => Ok(user),
-        Visitor::Guest { .. } => Err(PeopleError::MembersOnly),
+        Visitor::Guest { .. } | Visitor::Bot(_) => Err(PeopleError::MembersOnly),
     }
 }
 

@@ -17,6 +17,11 @@ impl Chat {
         {
             return Ok(Page::empty());
         }
+        // A bot searches one of its rooms at a time: over every room, its
+        // search would read rooms it was not given.
+        if matches!(visitor, Visitor::Bot(_)) && query.room.is_none() {
+            return Ok(Page::empty());
+        }
         let readable = self.moderation.restricted_rooms_readable(visitor).await?;
         // One more than the page, to know whether another follows.
         let spec = SearchSpec {

@@ -58,6 +58,9 @@ pub enum ModerationError {
     LastAdmin(String),
     #[error("{0}")]
     Refused(String),
+    /// A bot asking for a room it was not given (one it could see).
+    #[error("this bot may only use its own rooms")]
+    NotTheBotsRoom,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -210,8 +213,29 @@ impl Moderation {
     // ---- access -----------------------------------------------------------
 
     /// Whether `visitor` may see `room` at all (members-only rooms are
-    /// invisible to everyone else: 404, and no events).
+    /// invisible to everyone else: 404, and no events; a bot sees only its
+    /// own rooms).
     pub async fn can_read(&self, visitor: &Visitor, room: &RoomName) -> Result<bool, StoreError> {
+        Ok(visitor.may_use(room) && self.visible(visitor, room).await?)
+    }
+
+    /// [`Self::can_read`] with the reason: a room that does not exist for
+    /// the visitor's account is 404 first, so a bot learns nothing of a
+    /// members-only room or a conversation it is not in; a room it could
+    /// see but was not given is 403.
+    pub async fn check_read(&self, visitor: &Visitor, room: &RoomName) -> Result<(), ModerationError> {
+        if !self.visible(visitor, room).await? {
+            return Err(ModerationError::NoSuchRoom);
+        }
+        if !visitor.may_use(room) {
+            return Err(ModerationError::NotTheBotsRoom);
+        }
+        Ok(())
+    }
+
+    /// The room rules alone (members-only rooms, conversations), for any
+    /// visitor; a bot's own list of rooms is not looked at here.
+    async fn visible(&self, visitor: &Visitor, room: &RoomName) -> Result<bool, StoreError> {
         let policy = self.policy(room).await?;
         // A conversation's members only: not even admins see another's.
         if let Some(members) = &policy.dm {
@@ -244,9 +268,7 @@ impl Moderation {
 
     /// Whether `visitor` may post in `room` now, with the reason if not.
     pub async fn check_post(&self, visitor: &Visitor, room: &RoomName) -> Result<(), ModerationError> {
-        if !self.can_read(visitor, room).await? {
-            return Err(ModerationError::NoSuchRoom);
-        }
+        self.check_read(visitor, room).await?;
         let name = NameKey::new(visitor.name());
         if self.banned(&name).await? {
             return Err(ModerationError::Refused("you are banned from this server".into()));

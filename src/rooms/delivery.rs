@@ -204,7 +204,7 @@ mod tests {
     use crate::rooms::{Author, MessageText, Quote, Tombstone, from_millis};
 
     fn alice_says(text: &str) -> Message {
-        let alice = Author { name: "alice".into(), guest: false, user_id: Some(1) };
+        let alice = Author { name: "alice".into(), guest: false, user_id: Some(1), bot: false };
         let html = crate::rooms::format::render(text);
         Message::committed(
             7,
@@ -218,7 +218,7 @@ mod tests {
     }
 
     /// The bytes clients and other instances already read: pinned.
-    const ALICE_JSON: &str = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"a\n\"b\"","html":"<p>a<br>\n\"b\"</p>","at":"1970-01-01T00:00:00.000Z"}"#;
+    const ALICE_JSON: &str = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"bot":false,"text":"a\n\"b\"","html":"<p>a<br>\n\"b\"</p>","at":"1970-01-01T00:00:00.000Z"}"#;
 
     #[test]
     fn a_message_round_trips_through_json() {

@@ -144,6 +144,8 @@ pub struct Author {
     pub guest: bool,
     /// The account's row id; `None` for guests.
     pub user_id: Option<i64>,
+    /// Whether the account is a bot (see `bots`).
+    pub bot: bool,
 }
 
 /// A stored message, exactly as clients see it: the one declaration of its
@@ -162,6 +164,10 @@ pub struct Message {
     pub room: RoomName,
     pub user: String,
     pub guest: bool,
+    /// Whether a bot posted it (always sent; a payload from an instance
+    /// that predates bots reads as `false`).
+    #[serde(default)]
+    pub bot: bool,
     pub text: String,
     /// The text as sanitized HTML (see [`format`]), made once when it was
     /// posted or edited; empty exactly when the text is (a deleted
@@ -208,6 +214,7 @@ impl Message {
             room,
             user: author.name.clone(),
             guest: author.guest,
+            bot: author.bot,
             text: text.as_str().to_owned(),
             html: html.to_owned(),
             at,

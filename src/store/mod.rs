@@ -19,6 +19,7 @@
 
 mod attachments;
 mod backup;
+mod bots;
 mod changes;
 mod engine;
 mod export;
@@ -41,6 +42,7 @@ use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
+pub use bots::{BotListing, BotRecord, HookListing, HookRecord};
 pub use changes::{Change, ChangeError, Changed, Version};
 use engine::Engine;
 pub use export::ExportError;

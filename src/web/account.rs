@@ -23,6 +23,8 @@ pub enum Answer {
     #[response(status = 429)]
     Throttled(Template, Header<'static>),
     Leave(Redirect, Header<'static>),
+    /// A bot's token on a page that needs a person.
+    NotForBots(super::error::ApiError),
 }
 
 fn clear_site_data() -> Header<'static> {
@@ -204,6 +206,7 @@ fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
     match visitor {
         Visitor::User(user) => Ok(user),
         Visitor::Guest { .. } => Err(Box::new(Answer::Redirect(Redirect::to("/login?next=/account")))),
+        Visitor::Bot(_) => Err(Box::new(Answer::NotForBots(super::error::ApiError::NotForBots))),
     }
 }
 

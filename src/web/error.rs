@@ -70,6 +70,16 @@ pub enum ApiError {
     /// answered as an opaque 503 (like the store).
     #[error("the server could not store or read the file; try again shortly")]
     Files(#[source] std::io::Error),
+    /// A bot's token on a route for people (pages, the account).
+    #[error("bots use the JSON API with their token: pages and accounts are for people")]
+    NotForBots,
+    /// A bearer token that is malformed, unknown or revoked.
+    #[error("the bearer token is not valid (unknown or revoked)")]
+    BadToken,
+    /// A webhook token that is malformed, unknown or revoked: the same 404
+    /// as a path that never was.
+    #[error("there is no such webhook")]
+    NoSuchHook,
 }
 
 impl From<UploadError> for ApiError {
@@ -160,6 +170,9 @@ impl ApiError {
             ApiError::Store(_) | ApiError::Files(_) => Status::ServiceUnavailable,
             ApiError::Upload(e) => upload_status(e),
             ApiError::ShutOut => Status::NoContent,
+            ApiError::NotForBots => Status::Forbidden,
+            ApiError::BadToken => Status::Unauthorized,
+            ApiError::NoSuchHook => Status::NotFound,
             ApiError::Conversation(e) => conversation_status(e),
             ApiError::People(e) => match e {
                 PeopleError::MembersOnly | PeopleError::Blocked(_) => Status::Forbidden,
@@ -177,7 +190,8 @@ impl ApiError {
                 | ModerationError::Outranked { .. }
                 | ModerationError::OnYourself(_)
                 | ModerationError::LastAdmin(_)
-                | ModerationError::Refused(_) => Status::Forbidden,
+                | ModerationError::Refused(_)
+                | ModerationError::NotTheBotsRoom => Status::Forbidden,
                 ModerationError::Store(_) => Status::ServiceUnavailable,
             },
         }

@@ -11,13 +11,15 @@
 //! never as an error. [`Visitor`] is for pages and posts (activity, and a
 //! guest name is made if missing); `live::Viewer` is for streams (no
 //! activity, no new cookie, and a dead session is reported so the stream
-//! can answer 401).
+//! can answer 401). A request with `Authorization: Bearer` is a bot's and
+//! is judged by its token alone (`web::bearer`), before any cookie.
 
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::time::{Duration, OffsetDateTime};
 
+use super::bearer::{self, Bearer};
 use crate::auth::{Activity, DeviceCookie, GuestName, SessionUser, Sessions, Visitor};
 use crate::config::Settings;
 use crate::live::Viewer;
@@ -130,8 +132,15 @@ fn guest_name(cookies: &CookieJar<'_>) -> Option<GuestName> {
 impl<'r> FromRequest<'r> for Visitor {
     type Error = ();
 
-    /// Resolves once per request (cached), so several guards can ask.
+    /// Resolves once per request (cached), so several guards can ask. A
+    /// bearer token decides alone (`web::bearer`): no cookie is read or made.
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match bearer::bearer(request).await {
+            Ok(Bearer::Absent) => {}
+            Ok(Bearer::Bot(bot)) => return Outcome::Success(Visitor::Bot(bot)),
+            Ok(Bearer::Invalid) => return bearer::refusal(false, request),
+            Err(()) => return bearer::refusal(true, request),
+        }
         let resolved = request.local_cache_async(resolve_visitor(request)).await;
         match resolved {
             Ok(visitor) => Outcome::Success(visitor.clone()),
@@ -172,6 +181,12 @@ impl<'r> FromRequest<'r> for Viewer {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match bearer::bearer(request).await {
+            Ok(Bearer::Absent) => {}
+            Ok(Bearer::Bot(bot)) => return Outcome::Success(Viewer::Bot(bot)),
+            Ok(Bearer::Invalid) => return bearer::refusal(false, request),
+            Err(()) => return bearer::refusal(true, request),
+        }
         match session_cookie(request, Activity::Passive).await {
             Ok(SessionCookie::Live(user)) => Outcome::Success(Viewer::Member(user)),
             Ok(SessionCookie::Dead) => Outcome::Success(Viewer::Ended),

@@ -6,12 +6,14 @@
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
+mod bearer;
 mod changes;
 mod csrf;
 mod directory;
 mod error;
 mod events;
 mod headers;
+mod hooks;
 mod identity;
 mod moderation;
 mod openapi;
@@ -90,6 +92,7 @@ pub fn routes() -> Vec<Route> {
         origin::refused,
         pages::static_file,
         pages::favicon,
+        hooks::hook,
     ]
 }
 

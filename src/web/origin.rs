@@ -40,6 +40,12 @@ impl Fairing for CrossOriginGuard {
 /// is refused outright. Requests with neither header (curl, scripts) pass:
 /// browsers always send `Origin` on cross-origin POSTs.
 pub(super) fn check(request: &Request<'_>) -> Result<(), &'static str> {
+    // Neither rides on a browser's cookies: a bearer token decides alone
+    // and no browser adds one by itself (`web::bearer`), and a webhook's
+    // URL is its only credential (`web::hooks`).
+    if super::bearer::carries_bearer(request) || request.uri().path().starts_with("/hooks/") {
+        return Ok(());
+    }
     let headers = request.headers();
     if headers.get_one("Sec-Fetch-Site") == Some("cross-site") {
         return Err("cross-site requests are not accepted");

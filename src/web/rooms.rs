@@ -72,6 +72,9 @@ async fn room_page(
     room: RoomName,
     shown: Shown<'_>,
 ) -> Result<Page, ApiError> {
+    if let Visitor::Bot(_) = visitor {
+        return Err(ApiError::NotForBots);
+    }
     let Shown { status, error, draft, at } = shown;
     let RoomView { messages, position, rooms, read, role, locked } = chat.room_view(visitor, &room, at).await?;
     let label = rooms.iter().find(|r| r.name == room.as_str()).map_or_else(|| format!("#{room}"), |r| r.label.clone());

@@ -6,6 +6,7 @@ mod helpers;
 mod http;
 
 mod backups;
+mod bots;
 mod bounded;
 mod changes;
 mod cli;
