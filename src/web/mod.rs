@@ -6,6 +6,7 @@
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
+mod admin;
 mod changes;
 mod csrf;
 mod directory;
@@ -14,6 +15,7 @@ mod events;
 mod headers;
 mod identity;
 mod moderation;
+mod join;
 mod ops;
 mod origin;
 mod pages;
@@ -88,6 +90,24 @@ pub fn routes() -> Vec<Route> {
         origin::refused,
         pages::static_file,
         pages::favicon,
+        admin::admin,
+        admin::registration_form,
+        admin::registration_json,
+        admin::create_invite_form,
+        admin::create_invite_json,
+        admin::list_invites,
+        admin::revoke_invite_form,
+        admin::revoke_invite_json,
+        admin::ban_form,
+        admin::role_form,
+        admin::reset_link_form,
+        admin::reset_link_json,
+        admin::create_account,
+        admin::lock_form,
+        admin::room_rules,
+        join::join_page,
+        join::reset_page,
+        join::reset,
     ]
 }
 
