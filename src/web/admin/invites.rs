@@ -71,8 +71,12 @@ pub async fn create_invite_form(
     visitor: Visitor,
     access: &State<Access>,
 ) -> Result<Shown, ApiError> {
-    let rooms: Vec<String> =
-        form.rooms.split(|c: char| c == ',' || c.is_whitespace()).filter(|r| !r.is_empty()).map(str::to_owned).collect();
+    let rooms: Vec<String> = form
+        .rooms
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
     let spec = InviteSpec::parse(form.uses, form.expires_hours, &rooms)?;
     let invite = access.create_invite(&visitor, &spec).await?;
     let notice = Notice {
