@@ -61,14 +61,17 @@ impl CsrfProtected for NewPassword {
 }
 
 /// Sets the new password once, ends every other session of the account and
-/// logs this browser in (303 to the lobby).
-#[post("/reset/<token>", data = "<form>")]
+/// logs this browser in (303 to the lobby). The path's segment is the
+/// link's token; it is named `<id>` like every other route's one dynamic
+/// segment, so the suites that post to every route fill it in.
+#[post("/reset/<id>", data = "<form>")]
 pub async fn reset(
-    token: &str,
+    id: &str,
     jar: Jar<'_>,
     form: CsrfForm<NewPassword>,
     access: &State<Access>,
 ) -> Result<Answer, ApiError> {
+    let token = id;
     match access.reset_password(token, &form.password).await {
         Ok(session) => Ok(account::logged_in(&jar, session, "/")),
         Err(AccessError::Login(LoginError::Account(error @ AccountError::Invalid(_)))) => {
