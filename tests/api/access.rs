@@ -97,6 +97,11 @@ async fn an_invite_link_shows_the_form_and_registering_through_it_logs_in_and_jo
     assert_eq!(page.status, 200);
     assert!(page.body.contains(&format!(r#"name="invite" value="{code}""#)), "{}", page.body);
     assert_eq!(newcomer.get("/rooms/staff/messages").await.status, 404, "not yet a member");
+    let (status, page) = register(&mut newcomer, "BOSS", Some(&code)).await;
+    assert_eq!(status, 409, "a taken name is refused and takes no use");
+    assert!(page.contains(&format!(r#"name="invite" value="{code}""#)), "the form keeps the invite: {page}");
+    let (status, page) = register(&mut newcomer, "carol", None).await;
+    assert_eq!((status, page.contains("registration needs an invite")), (403, true), "{page}");
     let (status, _) = register(&mut newcomer, "carol", Some(&code)).await;
     assert_eq!(status, 303, "registered and logged in");
     let me = newcomer.get("/api/me").await.json();
@@ -109,7 +114,7 @@ async fn an_invite_link_shows_the_form_and_registering_through_it_logs_in_and_jo
     assert_eq!(outsider.get("/rooms/staff/messages").await.status, 404, "others still see nothing");
 
     let listed = admin.get("/admin/invites").await.json();
-    assert_eq!((listed[0]["used"].as_i64(), listed[0]["uses"].as_i64()), (Some(1), Some(2)));
+    assert_eq!((listed[0]["used"].as_i64(), listed[0]["uses"].as_i64()), (Some(1), Some(2)), "only carol took one");
     assert_eq!(listed[0]["rooms"], json!(["staff"]));
     assert!(!listed.to_string().contains(&code), "the code is never shown again");
 }
@@ -273,6 +278,8 @@ async fn the_admin_page_and_every_admin_route_are_403_for_everyone_but_admins() 
 
     let moderator = with_role(&app, "mod", "moderator").await;
     let member = with_role(&app, "alice", "member").await;
+    let found = admin.get("/admin?find=ALI").await.body;
+    assert!(found.contains("<td>alice</td>") && !found.contains("<td>boss</td>"), "find narrows the users");
     for mut browser in [moderator, member, app.browser()] {
         assert_eq!(browser.get("/admin").await.status, 403);
         assert_eq!(browser.get("/admin/invites").await.status, 403);
