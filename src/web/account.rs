@@ -11,7 +11,7 @@ use rocket::{Responder, State, get, post};
 
 use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
-use crate::access::{Access, AccessError};
+use crate::access::{Access, AccessError, RegistrationMode};
 use crate::auth::{AccountError, Accounts, LoginError, Logins, SessionUser, Visitor};
 use crate::limits::RetryAfter;
 
@@ -99,9 +99,16 @@ pub fn safe_next(next: &str) -> Option<&str> {
     same_site.then_some(next)
 }
 
+/// The registration form; in `invite` or `closed` mode it says so first.
 #[get("/register")]
-pub fn register_page(csrf: CsrfToken) -> Answer {
-    form_page("register", Status::Ok, None, "", None, &csrf.0)
+pub async fn register_page(csrf: CsrfToken, access: &State<Access>) -> Answer {
+    let note = match access.mode().await {
+        Ok(RegistrationMode::Open) => None,
+        Ok(RegistrationMode::Invite) => Some(AccessError::InviteRequired.to_string()),
+        Ok(RegistrationMode::Closed) => Some(AccessError::Closed.to_string()),
+        Err(error) => return super::join::refused_registration(error, "", None, &csrf.0),
+    };
+    register_form(Status::Ok, note, "", None, &csrf.0)
 }
 
 #[post("/register", data = "<form>")]

@@ -1,26 +1,28 @@
 //! Who gets in: the registration mode (open, invite, closed; the setting
 //! first, the admin's choice after), invites (`POST /admin/invites`,
 //! `/join/<code>`), one-time reset links, the admin page and its forms, and
-//! the command line's `chat invite create` and `chat user reset-link`.
+//! the command line's `chat invite create` and `chat user reset-link`
+//! (`links.rs`: reset links and the command line).
+
+mod links;
 
 use std::time::Duration;
 
 use chat::Clock;
 use serde_json::{Value, json};
 
-use crate::cli::{chat, stderr, stdout};
 use crate::helpers::{LiveApp, spawn_server_with, spawn_server_with_clock};
 use crate::http::Browser;
 
-const PASSWORD: &str = "correct horse battery";
+pub(super) const PASSWORD: &str = "correct horse battery";
 
-async fn server(registration: &'static str) -> LiveApp {
+pub(super) async fn server(registration: &'static str) -> LiveApp {
     spawn_server_with(move |f| f.merge(("registration", registration))).await
 }
 
 /// A browser logged in as `name` with `role`, made behind the app's back
 /// (so it works whatever the registration mode).
-async fn with_role(app: &LiveApp, name: &str, role: &str) -> Browser {
+pub(super) async fn with_role(app: &LiveApp, name: &str, role: &str) -> Browser {
     let mut db = crate::helpers::connect_db(app.dir()).await;
     let mode: Option<String> = sqlx::query_scalar("SELECT value FROM site_settings WHERE key = 'registration'")
         .fetch_optional(&mut db)
@@ -39,7 +41,7 @@ async fn with_role(app: &LiveApp, name: &str, role: &str) -> Browser {
     browser
 }
 
-async fn register(browser: &mut Browser, name: &str, invite: Option<&str>) -> (u16, String) {
+pub(super) async fn register(browser: &mut Browser, name: &str, invite: Option<&str>) -> (u16, String) {
     let mut form = vec![("username", name), ("password", PASSWORD)];
     if let Some(code) = invite {
         form.push(("invite", code));
@@ -49,7 +51,7 @@ async fn register(browser: &mut Browser, name: &str, invite: Option<&str>) -> (u
 }
 
 /// Creates an invite as `admin` and returns its code.
-async fn invite(admin: &mut Browser, body: Value) -> String {
+pub(super) async fn invite(admin: &mut Browser, body: Value) -> String {
     let created = admin.post_json("/admin/invites", &body).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let created = created.json();
@@ -58,7 +60,7 @@ async fn invite(admin: &mut Browser, body: Value) -> String {
     code
 }
 
-fn error(body: &str) -> String {
+pub(super) fn error(body: &str) -> String {
     serde_json::from_str::<Value>(body).ok().and_then(|v| v["error"].as_str().map(str::to_owned)).unwrap_or_default()
 }
 
@@ -68,6 +70,8 @@ async fn the_registration_setting_gives_the_mode_and_refusals_are_403_with_the_r
     assert_eq!(register(&mut open.browser(), "alice", None).await.0, 303, "open by default");
 
     let invite_only = server("invite").await;
+    let page = invite_only.browser().get("/register").await;
+    assert!(page.body.contains("registration needs an invite"), "the form says so first");
     let (status, page) = register(&mut invite_only.browser(), "alice", None).await;
     assert_eq!(status, 403);
     assert!(page.contains("registration needs an invite"), "{page}");
@@ -315,51 +319,6 @@ async fn admin_forms_without_the_csrf_token_are_403_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reset_link_sets_a_new_password_once_within_the_hour_and_ends_every_other_session() {
-    let clock = Clock::manual();
-    let app = spawn_server_with_clock(clock.clone(), |f| f).await;
-    let mut admin = with_role(&app, "boss", "admin").await;
-    let mut alice = with_role(&app, "alice", "member").await;
-    let link = admin.post_json("/admin/reset-link", &json!({ "user": "alice" })).await;
-    assert_eq!(link.status, 201, "{}", link.body);
-    let url = link.json()["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with("/reset/"));
-
-    let mut other = app.browser();
-    let page = other.get(&url).await;
-    assert_eq!(page.status, 200);
-    assert!(page.body.contains("A new password for alice"));
-    let weak = other.post_form(&url, &[("password", "short")]).await;
-    assert_eq!(weak.status, 422, "the password rules apply");
-    let done = other.post_form(&url, &[("password", "a brand new secret")]).await;
-    assert_eq!(done.status, 303);
-    assert_eq!(other.get("/api/me").await.json()["user"], "alice", "the browser is logged in");
-    assert_eq!(alice.get("/api/me").await.json()["guest"], true, "the other session ended");
-    let mut login = app.browser();
-    let old = login.post_form("/login", &[("username", "alice"), ("password", PASSWORD)]).await;
-    assert_eq!(old.status, 401);
-    let new = login.post_form("/login", &[("username", "alice"), ("password", "a brand new secret")]).await;
-    assert_eq!(new.status, 303);
-
-    let again = app.browser().post_form(&url, &[("password", "yet another secret")]).await;
-    assert_eq!(again.status, 403, "one time only");
-    assert_eq!(app.browser().get(&url).await.status, 403);
-
-    let late = admin.post_json("/admin/reset-link", &json!({ "user": "alice" })).await.json()["url"].clone();
-    clock.advance(Duration::from_secs(3601));
-    let expired = app.browser().get(late.as_str().unwrap()).await;
-    assert_eq!(expired.status, 403);
-    assert!(error(&expired.body).contains("not valid, was used already, or has expired"), "{}", expired.body);
-    let nobody = admin.post_json("/admin/reset-link", &json!({ "user": "nobody" })).await;
-    assert_eq!(nobody.status, 404);
-
-    let mut db = crate::helpers::connect_db(app.dir()).await;
-    let stored: Vec<String> =
-        sqlx::query_scalar("SELECT token_hash FROM reset_tokens").fetch_all(&mut db).await.unwrap();
-    assert!(stored.iter().all(|hash| !url.contains(hash.as_str()) && hash.len() == 64), "only hashes are kept");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_admin_action_is_audited() {
     let app = server("open").await;
     let mut admin = with_role(&app, "boss", "admin").await;
@@ -401,31 +360,4 @@ async fn every_admin_action_is_audited() {
     assert!(log.as_array().unwrap().iter().all(|e| e["actor"] == "boss"));
     let page = admin.get("/admin").await.body;
     assert!(page.contains("#staff") && page.contains("made") && page.contains("locked"), "rooms are listed");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_command_line_creates_invites_and_reset_links() {
-    let app = server("invite").await;
-    with_role(&app, "alice", "member").await;
-    let created = chat(app.dir(), &["invite", "create", "--uses", "2", "--expires-hours", "1"], "");
-    assert!(created.status.success(), "{}", stderr(&created));
-    let url = stdout(&created).lines().last().unwrap().to_owned();
-    let code = url.strip_prefix("/join/").expect("a join link");
-    assert_eq!(register(&mut app.browser(), "viacli", Some(code)).await.0, 303);
-
-    let link = chat(app.dir(), &["user", "reset-link", "alice"], "");
-    assert!(link.status.success(), "{}", stderr(&link));
-    let url = stdout(&link).trim().to_owned();
-    assert!(url.starts_with("/reset/"), "{url}");
-    assert_eq!(app.browser().post_form(&url, &[("password", "set from a link")]).await.status, 303);
-
-    let bad = chat(app.dir(), &["invite", "create", "--uses", "0"], "");
-    assert!(!bad.status.success() && stderr(&bad).contains("uses must be between"), "{}", stderr(&bad));
-    let nobody = chat(app.dir(), &["user", "reset-link", "nobody"], "");
-    assert!(!nobody.status.success() && stderr(&nobody).contains("no account named"), "{}", stderr(&nobody));
-    let log = crate::helpers::connect_db(app.dir()).await;
-    let mut log = log;
-    let actors: Vec<String> =
-        sqlx::query_scalar("SELECT actor FROM audit ORDER BY id").fetch_all(&mut log).await.unwrap();
-    assert_eq!(actors, ["(command line)", "(command line)"]);
 }
