@@ -2,7 +2,7 @@
 //!
 //! Handlers here are thin: they read the request, ask a service
 //! (`messages::Chat`, `live::Streams`, `auth::Accounts` and `auth::Logins`,
-//! `moderation::Moderation`, `uploads::Uploads`), and shape or encode the answer. Rules live in
+//! `moderation::Moderation`, `uploads::Uploads`, `access::Access`), and shape or encode the answer. Rules live in
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;

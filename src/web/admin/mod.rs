@@ -1,5 +1,5 @@
-//! The admin page (`GET /admin`, admins only; 403 for everyone else, as
-//! every `/admin` route answers) and its forms. Every action is a POST: a
+//! The admin page (`GET /admin`, admins only; 403 for everyone else, like
+//! the audit log) and its forms. Every action is a POST: a
 //! form carrying the browser's `csrf` token, or JSON for scripts, refused
 //! from other origins by the origin fairing. Moderation's own actions (ban,
 //! role, lock) keep their JSON routes; the forms here post to the same
