@@ -361,3 +361,15 @@ async fn every_admin_action_is_audited() {
     let page = admin.get("/admin").await.body;
     assert!(page.contains("#staff") && page.contains("made") && page.contains("locked"), "rooms are listed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_through_invites_count_against_the_addresss_registrations() {
+    let app = spawn_server_with(|f| f.merge(("rate_limits", true)).merge(("registrations_per_ip", 3))).await;
+    let mut admin = with_role(&app, "boss", "admin").await;
+    let code = invite(&mut admin, json!({ "uses": 10, "expires_hours": 1 })).await;
+    assert_eq!(register(&mut app.browser(), "first", Some(&code)).await.0, 303);
+    assert_eq!(register(&mut app.browser(), "second", Some(&code)).await.0, 303);
+    let (status, page) = register(&mut app.browser(), "third", Some(&code)).await;
+    assert_eq!(status, 429, "the admin's own registration was the address's first: {page}");
+    assert_eq!(admin.get("/admin/invites").await.json()[0]["used"], 2, "a refused attempt takes no use");
+}
