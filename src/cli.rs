@@ -17,10 +17,11 @@ use clap::{Parser, Subcommand};
 use rocket::figment::Figment;
 use thiserror::Error;
 
+use crate::access::{AccessError, InviteSpec, Invites, ResetLinks};
 use crate::auth::{Accounts, NameKey, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
-use crate::moderation::{Moderation, ModerationError};
+use crate::moderation::{Moderation, ModerationError, OPERATOR};
 use crate::rooms;
 use crate::store::{self, BackupError, ExportError, RoleChange, Store, StoreError};
 use crate::stream::Hub;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Manage incoming webhooks (`POST /hooks/<token>`, posting as a bot).
     #[command(subcommand)]
     Hook(crate::bots::HookCommand),
+    /// Invites: codes that let people register (also in invite mode).
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Write messages to standard output as JSON lines, one message per
     /// line as history shows it: ordered by room name (byte order), then by
     /// id within each room. Not a snapshot (see `db backup`).
@@ -89,6 +93,25 @@ pub enum UserCommand {
     Ban { name: String },
     /// Lift a ban: how an admin banned by mistake gets back in, without SQL.
     Unban { name: String },
+    /// Print a one-time link (/reset/<token>, valid for an hour) that sets
+    /// the account's password: no password is handed around.
+    ResetLink { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Create an invite and print its code and link (/join/<code>).
+    Create {
+        /// How many people may register with it (1 to 1000).
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
+        /// Hours until it expires (1 to 8760).
+        #[arg(long, default_value_t = 168)]
+        expires_hours: i64,
+        /// A members-only room its registrations join (repeatable).
+        #[arg(long = "room")]
+        rooms: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +207,17 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
                 Err(e) => return Err(CliError::Refused(e.to_string())),
             }
         }
+        Command::Invite(InviteCommand::Create { uses, expires_hours, rooms }) => {
+            let spec = InviteSpec::parse(uses, expires_hours, &rooms).map_err(refused)?;
+            let invite = Invites::new(store, Clock::system()).create(OPERATOR, &spec).await.map_err(refused)?;
+            writeln!(out, "invite {} created: code {}", invite.id, invite.code)?;
+            writeln!(out, "{}", invite.url)?;
+        }
+        Command::User(UserCommand::ResetLink { name }) => {
+            let link = ResetLinks::new(store, Clock::system()).issue(OPERATOR, &name).await.map_err(refused)?;
+            writeln!(out, "{link}")?;
+            eprintln!("valid once, for an hour: prefix it with the site's address");
+        }
         Command::User(UserCommand::ResetPassword { name }) => {
             let user =
                 store.find_user(&name).await?.ok_or_else(|| CliError::Refused(format!("no account named {name:?}")))?;
@@ -201,6 +235,14 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         }
     }
     Ok(())
+}
+
+/// An access refusal as the command line reports it.
+fn refused(error: AccessError) -> CliError {
+    match error {
+        AccessError::Store(e) => CliError::Store(e),
+        other => CliError::Refused(other.to_string()),
+    }
 }
 
 /// Bans or unbans as the operator: no rank applies, the audit log says

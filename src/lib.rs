@@ -21,8 +21,10 @@
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
 //!   `process`: `chat serve` as a process (limits, startup errors);
 //! - `assets`: the templates and static files built into the binary;
-//! - `clock`, `logging`, `metrics`: time, log lines, Prometheus.
+//! - `clock`, `logging`, `metrics`: time, log lines, Prometheus;
+//! - `access`: registration modes, invites, reset links, the admin page.
 
+pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod bots;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rocket::{Build, Rocket};
 use thiserror::Error;
 
+use crate::access::{Access, AccessParts};
 use crate::assets::{AssetError, Pages};
 use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
 use crate::bots::Bots;
@@ -66,6 +67,7 @@ pub struct Services {
     pub tasks: Arc<Tasks>,
     pub pages: Pages,
     pub bots: Bots,
+    pub access: Access,
 }
 
 impl Services {
@@ -95,6 +97,7 @@ impl Services {
         let chat = Chat::new(store.clone(), hub.clone(), moderation.clone(), ChatRules::from(settings));
         let uploads = Uploads::new(chat.clone(), store.clone(), files.clone(), UploadRules::from(settings));
         let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
+        let access_clock = clock.clone();
         let housekeeping = Housekeeping::new(
             store.clone(),
             clock,
@@ -124,9 +127,21 @@ impl Services {
             bots.clone(),
             settings,
         );
-        let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
+        let accounts = Accounts::new(store.clone(), hasher.clone(), sessions.clone()).counting(metrics);
         let logins =
             Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
+        let access = Access::new(
+            AccessParts {
+                store,
+                clock: access_clock,
+                accounts: accounts.clone(),
+                logins: logins.clone(),
+                hasher,
+                sessions: sessions.clone(),
+                moderation: moderation.clone(),
+            },
+            settings,
+        );
         Ok(Self {
             chat,
             uploads,
@@ -144,6 +159,7 @@ impl Services {
             tasks,
             pages,
             bots,
+            access,
         })
     }
 
@@ -166,5 +182,6 @@ impl Services {
             .manage(self.tasks)
             .manage(self.pages)
             .manage(self.bots)
+            .manage(self.access)
     }
 }

@@ -55,11 +55,18 @@ impl Logins {
     /// too many registrations lately; the hash waits in the same bounded
     /// queue as every login's.
     pub async fn register(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
-        if let Err(wait) = self.registrations.try_take(ip) {
-            tracing::warn!("registration throttled: from {}", shown(ip));
-            return Err(LoginError::TooManyRegistrations(wait));
-        }
+        self.take_registration(ip)?;
         Ok(self.accounts.register(name, password).await?)
+    }
+
+    /// Counts one registration attempt from `ip`, or refuses it when the
+    /// address has tried too many lately (also for registrations through
+    /// an invite, `access::Access::register`).
+    pub fn take_registration(&self, ip: Option<IpAddr>) -> Result<(), LoginError> {
+        self.registrations.try_take(ip).map_err(|wait| {
+            tracing::warn!("registration throttled: from {}", shown(ip));
+            LoginError::TooManyRegistrations(wait)
+        })
     }
 
     /// Logs in, unless throttled; a banned account fails like a wrong

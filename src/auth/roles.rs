@@ -79,10 +79,15 @@ pub enum AuditAction {
     Unlock,
     MembersOnly,
     SetRole,
+    InviteCreate,
+    InviteRevoke,
+    Registration,
+    ResetLink,
+    CreateAccount,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::Delete,
         AuditAction::Mute,
         AuditAction::Kick,
@@ -92,6 +97,11 @@ impl AuditAction {
         AuditAction::Unlock,
         AuditAction::MembersOnly,
         AuditAction::SetRole,
+        AuditAction::InviteCreate,
+        AuditAction::InviteRevoke,
+        AuditAction::Registration,
+        AuditAction::ResetLink,
+        AuditAction::CreateAccount,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +115,11 @@ impl AuditAction {
             AuditAction::Unlock => "unlock",
             AuditAction::MembersOnly => "members-only",
             AuditAction::SetRole => "set-role",
+            AuditAction::InviteCreate => "invite-create",
+            AuditAction::InviteRevoke => "invite-revoke",
+            AuditAction::Registration => "registration",
+            AuditAction::ResetLink => "reset-link",
+            AuditAction::CreateAccount => "create-account",
         }
     }
 }
@@ -160,7 +175,22 @@ mod tests {
     #[test]
     fn audit_actions_keep_their_stored_text() {
         let texts: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
-        let stored = ["delete", "mute", "kick", "ban", "unban", "lock", "unlock", "members-only", "set-role"];
+        let stored = [
+            "delete",
+            "mute",
+            "kick",
+            "ban",
+            "unban",
+            "lock",
+            "unlock",
+            "members-only",
+            "set-role",
+            "invite-create",
+            "invite-revoke",
+            "registration",
+            "reset-link",
+            "create-account",
+        ];
         assert_eq!(texts, stored);
         for action in AuditAction::ALL {
             assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));

@@ -57,6 +57,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("upload_max_bytes", "largest attached file (bytes); bigger is refused with 413 while it streams"),
     ("upload_quota_bytes", "bytes of attached files one account or guest may have at once"),
     ("guest_uploads", "guests may attach files where they may post"),
+    ("registration", "open, invite or closed: who may create an account, until an admin picks on /admin"),
+    ("moderators_invite", "moderators may create invites too (admins always may)"),
     ("rate_limits", "false turns every abuse limit below off"),
     ("login_failures_per_name", "failed logins per username per window"),
     ("login_name_window_secs", "the window of login_failures_per_name"),

@@ -128,6 +128,12 @@ pub struct Settings {
     pub upload_quota_bytes: u64,
     /// Whether guests may attach files (where they may post).
     pub guest_uploads: bool,
+    /// How accounts are made until an admin picks a mode on the admin page
+    /// (kept in the database, which wins from then on): `open`, `invite`
+    /// (a valid invite code needed) or `closed` (only admins create them).
+    pub registration: crate::access::RegistrationMode,
+    /// Whether moderators may create invites too (admins always may).
+    pub moderators_invite: bool,
     /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
     #[serde(flatten)]
     pub limits: LimitSettings,
@@ -170,6 +176,8 @@ impl Default for Settings {
             upload_max_bytes: 10 * 1024 * 1024,
             upload_quota_bytes: 1024 * 1024 * 1024,
             guest_uploads: false,
+            registration: crate::access::RegistrationMode::Open,
+            moderators_invite: false,
             limits: LimitSettings::default(),
             bus_key: None,
         }

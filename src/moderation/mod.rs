@@ -19,6 +19,7 @@ mod ranks;
 
 pub use cache::{KICK_CAPACITY, KICK_MS, POLICY_CAPACITY, POLICY_TTL_MS};
 pub use control::{Announcer, Control};
+pub use ranks::OPERATOR;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -17,6 +17,7 @@
 //! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
 //! messages and ended sessions in small batches, for housekeeping).
 
+mod access;
 mod attachments;
 mod backup;
 mod bots;
@@ -40,6 +41,7 @@ use thiserror::Error;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
+pub use access::{AccountRow, InviteRow, InvitedSignup, RoomRules};
 pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 pub use bots::{BotListing, BotRecord, HookListing, HookRecord};

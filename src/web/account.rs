@@ -11,6 +11,7 @@ use rocket::{Responder, State, get, post};
 
 use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
+use crate::access::{Access, AccessError, RegistrationMode};
 use crate::auth::{AccountError, Accounts, LoginError, Logins, SessionUser, Visitor};
 use crate::limits::RetryAfter;
 
@@ -40,6 +41,8 @@ pub struct Credentials {
     next: Option<String>,
     #[field(default = String::new())]
     csrf: String,
+    /// The invite code a registration form carries (`/join/<code>`).
+    invite: Option<String>,
 }
 
 impl CsrfProtected for Credentials {
@@ -74,6 +77,18 @@ fn form_page(
     Answer::Page((status, Template::render("account", context)))
 }
 
+/// The registration form, carrying an invite code when there is one.
+pub(super) fn register_form(
+    status: Status,
+    error: Option<String>,
+    username: &str,
+    invite: Option<&str>,
+    csrf: &str,
+) -> Answer {
+    let context = json!({ "kind": "register", "error": error, "username": username, "invite": invite, "csrf": csrf });
+    Answer::Page((status, Template::render("account", context)))
+}
+
 /// `next` is honoured only as a path on this site: `/...` but not `//host`
 /// or `/\host` (which browsers treat as another host), so a login link can
 /// never redirect someone elsewhere.
@@ -86,9 +101,16 @@ pub fn safe_next(next: &str) -> Option<&str> {
     same_site.then_some(next)
 }
 
+/// The registration form; in `invite` or `closed` mode it says so first.
 #[get("/register")]
-pub fn register_page(csrf: CsrfToken) -> Answer {
-    form_page("register", Status::Ok, None, "", None, &csrf.0)
+pub async fn register_page(csrf: CsrfToken, access: &State<Access>) -> Answer {
+    let note = match access.mode().await {
+        Ok(RegistrationMode::Open) => None,
+        Ok(RegistrationMode::Invite) => Some(AccessError::InviteRequired.to_string()),
+        Ok(RegistrationMode::Closed) => Some(AccessError::Closed.to_string()),
+        Err(error) => return super::join::refused_registration(error, "", None, &csrf.0),
+    };
+    register_form(Status::Ok, note, "", None, &csrf.0)
 }
 
 #[post("/register", data = "<form>")]
@@ -96,21 +118,25 @@ pub async fn register(
     jar: Jar<'_>,
     client_ip: Option<IpAddr>,
     form: CsrfForm<Credentials>,
-    logins: &State<Logins>,
+    access: &State<Access>,
 ) -> Answer {
-    match logins.register(&form.username, &form.password, client_ip).await {
+    let invite = form.invite.as_deref().filter(|code| !code.is_empty());
+    match access.register(&form.username, &form.password, invite, client_ip).await {
         Ok(session) => logged_in(&jar, session, "/"),
-        Err(LoginError::Account(error)) => account_error_page("register", error, &form, &form.csrf),
-        Err(error @ (LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait))) => {
+        Err(AccessError::Login(LoginError::Account(error))) if invite.is_none() => {
+            account_error_page("register", error, &form, &form.csrf)
+        }
+        Err(AccessError::Login(error @ (LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait)))) => {
             throttled("register", error, wait, None, &form.csrf)
         }
+        Err(refused) => super::join::refused_registration(refused, &form.username, invite, &form.csrf),
     }
 }
 
 /// A new session in this browser, with a new CSRF token (a privilege
 /// change), and a new device cookie: this browser has proved it is the
 /// user's.
-fn logged_in(jar: &Jar<'_>, session: SessionUser, next: &str) -> Answer {
+pub(super) fn logged_in(jar: &Jar<'_>, session: SessionUser, next: &str) -> Answer {
     identity::set_device(jar, &session.name);
     identity::set_session(jar, session.session_id);
     csrf::issue(jar);

@@ -10,6 +10,8 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::json;
 use thiserror::Error;
 
+use crate::access::AccessError;
+use crate::auth::{AccountError, LoginError};
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -80,6 +82,24 @@ pub enum ApiError {
     /// as a path that never was.
     #[error("there is no such webhook")]
     NoSuchHook,
+    /// Registration modes, invites, reset links, the admin page (the
+    /// reason is `AccessError`'s).
+    #[error(transparent)]
+    Access(AccessError),
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Store(e) | AccessError::Login(LoginError::Account(AccountError::Store(e))) => {
+                ApiError::Store(e)
+            }
+            AccessError::Login(LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait)) => {
+                ApiError::RateLimited(wait)
+            }
+            other => ApiError::Access(other),
+        }
+    }
 }
 
 impl From<UploadError> for ApiError {
@@ -182,6 +202,7 @@ impl ApiError {
                 }
                 PeopleError::Moderation(_) | PeopleError::Store(_) => Status::ServiceUnavailable,
             },
+            ApiError::Access(e) => access_status(e),
             ApiError::Moderation(e) => match e {
                 ModerationError::NoSuchRoom | ModerationError::NoSuchMessage => Status::NotFound,
                 ModerationError::NotAModerator
@@ -210,6 +231,36 @@ fn upload_status(error: &UploadError) -> Status {
         UploadError::NoSuchFile => Status::NotFound,
         // Turned into their own `ApiError` variants by `From<UploadError>`.
         UploadError::Post(_) | UploadError::Io(_) | UploadError::Store(_) => Status::InternalServerError,
+    }
+}
+
+/// The status of a refused access request (registration, invites, reset
+/// links, the admin page).
+fn access_status(error: &AccessError) -> Status {
+    match error {
+        AccessError::NotAnAdmin
+        | AccessError::MayNotInvite
+        | AccessError::Closed
+        | AccessError::InviteRequired
+        | AccessError::Invite(_)
+        | AccessError::BadResetLink
+        | AccessError::Banned => Status::Forbidden,
+        AccessError::BadInvite(_) | AccessError::TooManyInvites | AccessError::BadMode(_) => {
+            Status::UnprocessableEntity
+        }
+        AccessError::NoSuchInvite | AccessError::NoSuchAccount(_) => Status::NotFound,
+        AccessError::Login(LoginError::Account(e)) => match e {
+            AccountError::Invalid(_) => Status::UnprocessableEntity,
+            AccountError::NameTaken => Status::Conflict,
+            AccountError::WrongCredentials | AccountError::WrongCurrentPassword => Status::Unauthorized,
+            AccountError::Password(_) => Status::ServiceUnavailable,
+            // Turned into `ApiError::Store` by `From<AccessError>`.
+            AccountError::Store(_) => Status::InternalServerError,
+        },
+        // Turned into their own `ApiError` variants by `From<AccessError>`.
+        AccessError::Login(LoginError::Throttled(_) | LoginError::TooManyRegistrations(_)) | AccessError::Store(_) => {
+            Status::InternalServerError
+        }
     }
 }
 

@@ -2,11 +2,12 @@
 //!
 //! Handlers here are thin: they read the request, ask a service
 //! (`messages::Chat`, `live::Streams`, `auth::Accounts` and `auth::Logins`,
-//! `moderation::Moderation`, `uploads::Uploads`), and shape or encode the answer. Rules live in
+//! `moderation::Moderation`, `uploads::Uploads`, `access::Access`), and shape or encode the answer. Rules live in
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
 mod bearer;
+mod admin;
 mod changes;
 mod csrf;
 mod directory;
@@ -15,6 +16,7 @@ mod events;
 mod headers;
 mod hooks;
 mod identity;
+mod join;
 mod moderation;
 mod openapi;
 mod ops;
@@ -93,6 +95,24 @@ pub fn routes() -> Vec<Route> {
         pages::static_file,
         pages::favicon,
         hooks::hook,
+        admin::admin,
+        admin::registration_form,
+        admin::registration_json,
+        admin::create_invite_form,
+        admin::create_invite_json,
+        admin::list_invites,
+        admin::revoke_invite_form,
+        admin::revoke_invite_json,
+        admin::ban_form,
+        admin::role_form,
+        admin::reset_link_form,
+        admin::reset_link_json,
+        admin::create_account,
+        admin::lock_form,
+        admin::room_rules,
+        join::join_page,
+        join::reset_page,
+        join::reset,
     ]
 }
 

@@ -5,6 +5,7 @@
 mod helpers;
 mod http;
 
+mod access;
 mod backups;
 mod bots;
 mod bounded;
