@@ -382,7 +382,10 @@ async fn changes_typing_and_reads_cross_instances_and_changes_resume_on_either()
     assert_eq!(next_of_kind(&mut reader_on_b, "reaction").await["reactions"][0]["users"], serde_json::json!(["bob"]));
 
     assert_eq!(alice.post_json("/rooms/c/typing", &serde_json::json!({})).await.status, 204);
-    assert_eq!(next_of_kind(&mut reader_on_b, "typing").await, serde_json::json!({ "room": "c", "user": "alice" }));
+    assert_eq!(
+        next_of_kind(&mut reader_on_b, "typing").await,
+        serde_json::json!({ "room": "c", "user": "alice", "display": "alice" })
+    );
     assert_eq!(bob.post_json("/rooms/c/read", &serde_json::json!({ "id": id })).await.status, 204);
     assert_eq!(next_of_kind(&mut bobs_phone_on_a, "read").await, serde_json::json!({ "room": "c", "id": id }));
 

@@ -30,16 +30,48 @@ use crate::rooms::RoomName;
 pub const DEFAULT_GRACE_MS: u64 = 5000;
 
 /// One person in a room's online list: a member by account name, a guest by
-/// guest name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// guest name, each with what the page calls them (`display`). Who they are
+/// is the name and whether a guest: two entries differing only in display
+/// name are one person (a stream opened before and one after a change).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Member {
     pub user: String,
+    /// The display name as the stream that counted them knew it (the
+    /// newest stream's, once one opens after a change). Empty only from
+    /// an instance that predates display names.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
     pub guest: bool,
 }
 
 impl Member {
+    /// A member whose display name is their handle (guests, tests).
     pub fn new(user: impl Into<String>, guest: bool) -> Self {
-        Self { user: user.into(), guest }
+        let user = user.into();
+        Self { display: user.clone(), user, guest }
+    }
+
+    pub fn displayed(user: impl Into<String>, display: impl Into<String>, guest: bool) -> Self {
+        Self { user: user.into(), display: display.into(), guest }
+    }
+
+    /// Whether two entries say the same, display name included.
+    fn same_as_shown(&self, other: &Self) -> bool {
+        self == other && self.display == other.display
+    }
+}
+
+impl PartialEq for Member {
+    fn eq(&self, other: &Self) -> bool {
+        (self.guest, &self.user) == (other.guest, &other.user)
+    }
+}
+
+impl Eq for Member {}
+
+impl std::hash::Hash for Member {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.guest, &self.user).hash(state);
     }
 }
 
@@ -131,10 +163,15 @@ impl Presence {
     pub fn join(&self, room: &RoomName, member: Member) -> PresenceGuard {
         let mut rooms = self.inner.rooms();
         let state = rooms.entry(room.clone()).or_insert_with(|| RoomState::new(room));
-        // Already online (another tab, or back within the grace period) is no change.
-        let arrived = !state.members.contains_key(&member);
-        state.members.entry(member.clone()).or_insert(Entry { streams: 0, generation: 0 }).streams += 1;
-        if arrived {
+        // Already online (another tab, or back within the grace period) is
+        // no change, unless they come back under another display name: the
+        // newest stream's name is the one shown.
+        let known = state.members.get_key_value(&member).map(|(key, _)| key.same_as_shown(&member));
+        // A map keeps the key first inserted: out and back in, under the
+        // newest name.
+        let entry = state.members.remove(&member).unwrap_or(Entry { streams: 0, generation: 0 });
+        state.members.insert(member.clone(), Entry { streams: entry.streams + 1, ..entry });
+        if known != Some(true) {
             self.inner.local_changed(state, room);
         }
         PresenceGuard { room: room.clone(), member, inner: Arc::downgrade(&self.inner) }
@@ -181,7 +218,10 @@ impl RoomState {
         let count = online.len();
         let listed: Vec<Member> = online.into_iter().take(MAX_LISTED).collect();
         let current = self.snapshot.borrow().clone();
-        if current.count == count && current.members == listed {
+        let unchanged = current.count == count
+            && current.members.len() == listed.len()
+            && current.members.iter().zip(&listed).all(|(a, b)| a.same_as_shown(b));
+        if unchanged {
             return;
         }
         // `send_replace` stores the value even when nobody watches yet.
@@ -347,7 +387,7 @@ mod tests {
         assert_eq!(names(&presence.online(&lobby)), [("bob", false), ("guest-abc123", true)]);
         assert_eq!(
             &*presence.online(&lobby).json,
-            r#"{"room":"lobby","online":[{"user":"bob","guest":false},{"user":"guest-abc123","guest":true}],"count":2}"#
+            r#"{"room":"lobby","online":[{"user":"bob","display":"bob","guest":false},{"user":"guest-abc123","display":"guest-abc123","guest":true}],"count":2}"#
         );
     }
 
@@ -370,6 +410,24 @@ mod tests {
         assert_eq!(names(&presence.online(&lobby)), [("alice", false)], "still online during the grace period");
         let gone = tokio::time::timeout(Duration::from_secs(2), watch.changed()).await.unwrap();
         assert!(gone.members.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_opened_under_a_new_display_name_shows_it_without_counting_twice() {
+        let presence = Presence::new(Duration::ZERO);
+        let lobby = room("lobby");
+        let old = presence.join(&lobby, Member::displayed("alice", "Alice", false));
+        assert_eq!(
+            &*presence.online(&lobby).json,
+            r#"{"room":"lobby","online":[{"user":"alice","display":"Alice","guest":false}],"count":1}"#
+        );
+        let new = presence.join(&lobby, Member::displayed("alice", "艾丽丝", false));
+        let online = presence.online(&lobby);
+        assert_eq!((online.count, online.members[0].display.as_str()), (1, "艾丽丝"));
+        drop(old);
+        assert_eq!(presence.online(&lobby).count, 1, "still online through the newer stream");
+        drop(new);
+        assert_eq!(presence.online(&lobby).count, 0);
     }
 
     #[tokio::test]

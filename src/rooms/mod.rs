@@ -141,6 +141,9 @@ impl MessageText {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
     pub name: String,
+    /// What the page calls them: the account's display name then (a
+    /// guest's is the guest name).
+    pub display: String,
     pub guest: bool,
     /// The account's row id; `None` for guests.
     pub user_id: Option<i64>,
@@ -161,6 +164,12 @@ pub struct Message {
     pub id: i64,
     pub room: RoomName,
     pub user: String,
+    /// The author's display name as it was when the message was posted
+    /// (edits keep it); for messages stored before display names existed,
+    /// the handle. Absent only in a payload from an instance that predates
+    /// it: the page then shows `user`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
     pub guest: bool,
     pub text: String,
     /// The text as sanitized HTML (see [`format`]), made once when it was
@@ -207,6 +216,7 @@ impl Message {
             id,
             room,
             user: author.name.clone(),
+            display: author.display.clone(),
             guest: author.guest,
             text: text.as_str().to_owned(),
             html: html.to_owned(),

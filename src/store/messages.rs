@@ -18,7 +18,7 @@ use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tom
 
 /// What every message read selects, with the author and text of the
 /// message it replies to; [`from_row`] reads them by name.
-pub(super) const COLUMNS: &str = "m.id, m.user_name, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
+pub(super) const COLUMNS: &str = "m.id, m.user_name, COALESCE(m.display, m.user_name) AS display, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
      m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
 
 /// The tables every message read selects from.
@@ -38,6 +38,7 @@ pub(super) fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         id: row.get("id"),
         room: room.clone(),
         user: row.get("user_name"),
+        display: row.get("display"),
         guest: row.get::<i64, _>("guest") != 0,
         text: row.get("text"),
         // NULL in rows from before HTML was stored: see `with_html`.
@@ -249,8 +250,8 @@ impl Store {
 
 /// The columns a new message's insert fills, in the order of
 /// [`insert_values`]; the other columns start NULL.
-pub(super) const INSERT_COLUMNS: [&str; 9] =
-    ["room", "id", "user_id", "user_name", "guest", "text", "html", "at_ms", "reply_to"];
+pub(super) const INSERT_COLUMNS: [&str; 10] =
+    ["room", "id", "user_id", "user_name", "guest", "text", "html", "at_ms", "reply_to", "display"];
 
 /// One value of an insert, in a form either engine binds (rusqlite in the
 /// SQLite writer, sqlx in the pooled one). It borrows from the batch, so
@@ -279,6 +280,7 @@ pub(super) fn insert_values(
         Text(&message.html),
         Integer(Some(rooms::to_millis(at))),
         Integer(message.reply_to.as_ref().map(|quote| quote.id)),
+        Text(&message.author.display),
     ]
 }
 
@@ -310,14 +312,14 @@ mod tests {
     fn the_insert_numbers_every_parameter_once() {
         assert_eq!(
             insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, html, at_ms, reply_to) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, html, at_ms, reply_to, display) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         );
     }
 
     #[test]
     fn an_insert_row_gives_each_column_its_value() {
-        let guest = Author { name: "guest-1".into(), guest: true, user_id: None };
+        let guest = Author { name: "guest-1".into(), display: "guest-1".into(), guest: true, user_id: None };
         let text = MessageText::parse("hi").unwrap();
         let html = "<p>hi</p>".to_owned();
         let message =
@@ -337,6 +339,7 @@ mod tests {
                 ("html", Text("<p>hi</p>")),
                 ("at_ms", Integer(Some(42))),
                 ("reply_to", Integer(None)),
+                ("display", Text("guest-1")),
             ]
         );
     }

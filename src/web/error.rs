@@ -10,6 +10,7 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::json;
 use thiserror::Error;
 
+use crate::auth::InvalidCredentials;
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -24,6 +25,10 @@ use crate::uploads::UploadError;
 pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// A name (a display name, in settings) refused by its rules.
+    #[error(transparent)]
+    Credentials(#[from] InvalidCredentials),
+
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error("{0}")]
@@ -151,6 +156,7 @@ impl ApiError {
         // No wildcard arm: a new variant must choose its status here.
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
+            ApiError::Credentials(_) => Status::UnprocessableEntity,
             ApiError::BadLastEventId | ApiError::Cursor(_) | ApiError::Search(_) => Status::BadRequest,
             ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,

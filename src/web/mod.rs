@@ -18,6 +18,7 @@ mod ops;
 mod origin;
 mod pages;
 mod people;
+mod profiles;
 mod rooms;
 mod search;
 pub mod sse;
@@ -88,6 +89,7 @@ pub fn routes() -> Vec<Route> {
         origin::refused,
         pages::static_file,
         pages::favicon,
+        profiles::change_display,
     ]
 }
 
