@@ -2,8 +2,9 @@
 // name lists the people this page knows (authors of the messages shown and
 // who is online), found by handle or by display name ("@张" finds 张伟,
 // handle zhangwei); Up and Down move, Enter or Tab picks, Escape closes, a
-// click picks. Picking writes "@handle " (mentions are by handle). Names
-// only ever go in with textContent.
+// click picks. Picking writes "@handle " (mentions are by handle); a
+// handle typed in full shows no list, so Enter sends as always. Names only
+// ever go in with textContent.
 "use strict";
 
 window.ChatMentions = (function () {
@@ -55,7 +56,8 @@ window.ChatMentions = (function () {
         .sort(([a, p], [b, q]) => a - b || p.display.localeCompare(q.display))
         .slice(0, MAX_SHOWN)
         .map(([, p]) => p);
-      if (!matches.length) return close();
+      // A handle typed in full needs no completing: Enter then sends.
+      if (!matches.length || matches.some((p) => p.user.toLowerCase() === query)) return close();
       active = 0;
       render();
     }

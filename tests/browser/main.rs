@@ -25,6 +25,7 @@ mod moderation;
 mod page;
 mod people;
 mod permalinks;
+mod profiles;
 mod search;
 mod tabs;
 mod transports;
