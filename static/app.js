@@ -128,6 +128,7 @@
     user.className = message.guest ? "user guest" : "user";
     user.textContent = message.display || message.user;
     user.title = message.user; // the handle, on hover
+    user.prepend(avatarImage(message.user));
     li.append(time, " ", user, " ");
     if (message.deleted || deletedIds.has(message.id)) {
       li.classList.add("deleted");
@@ -209,6 +210,7 @@
       name.className = m.guest ? "user guest" : "user";
       name.textContent = m.display || m.user;
       name.title = m.user; // the handle, on hover
+      name.prepend(avatarImage(m.user));
       li.append(name);
       if (m.guest) li.append(tag("guest"));
       if (m.user === me) li.append(tag("you"));
@@ -404,4 +406,16 @@ function localizeTime(time) {
     ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : at.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   time.title = at.toLocaleString();
+}
+
+// Someone's picture (their upload, or one the server draws from the
+// handle): one address per person, so the browser fetches it once.
+function avatarImage(handle) {
+  const img = document.createElement("img");
+  img.className = "avatar";
+  img.src = "/avatars/" + encodeURIComponent(handle);
+  img.alt = "";
+  img.width = 20;
+  img.height = 20;
+  return img;
 }

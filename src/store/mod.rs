@@ -47,6 +47,7 @@ use engine::Engine;
 pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
+pub use profiles::StoredAvatar;
 pub use search::{RECENT_WINDOW, SearchSpec};
 pub use writer::{NewMessage, Publish};
 

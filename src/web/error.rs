@@ -193,12 +193,12 @@ impl ApiError {
 /// The status of a refused upload or file request.
 fn upload_status(error: &UploadError) -> Status {
     match error {
-        UploadError::GuestsMayNotUpload => Status::Forbidden,
+        UploadError::GuestsMayNotUpload | UploadError::AvatarsAreForMembers => Status::Forbidden,
         UploadError::TooLarge(_) | UploadError::QuotaFull(_) => Status::PayloadTooLarge,
         UploadError::NoFile | UploadError::EmptyFile | UploadError::Image(_) | UploadError::Form(_) => {
             Status::UnprocessableEntity
         }
-        UploadError::NotMultipart => Status::UnsupportedMediaType,
+        UploadError::NotMultipart | UploadError::NotAnImage => Status::UnsupportedMediaType,
         UploadError::NoSuchFile => Status::NotFound,
         // Turned into their own `ApiError` variants by `From<UploadError>`.
         UploadError::Post(_) | UploadError::Io(_) | UploadError::Store(_) => Status::InternalServerError,

@@ -6,6 +6,7 @@
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
+mod avatars;
 mod changes;
 mod csrf;
 mod directory;
@@ -90,6 +91,10 @@ pub fn routes() -> Vec<Route> {
         pages::static_file,
         pages::favicon,
         profiles::change_display,
+        avatars::upload_avatar,
+        avatars::remove_avatar,
+        avatars::remove_avatar_form,
+        avatars::avatar,
     ]
 }
 

@@ -18,6 +18,7 @@ use crate::limits::Limits;
 pub(super) fn notice(done: &str) -> Option<&'static str> {
     match done {
         "display" => Some("Your display name is changed; messages you already sent keep the old one."),
+        "avatar" => Some("Your picture is removed; people see the one drawn from your name."),
         _ => None,
     }
 }

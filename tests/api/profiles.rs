@@ -1,14 +1,17 @@
 //! Display names: chosen at registration or in settings, while the login
 //! handle stays; each message keeps the name it was posted under; presence
-//! and typing carry the current one.
+//! and typing carry the current one. Avatars: an uploaded image made a
+//! small square, or a picture drawn from the handle.
 
 use std::time::Duration;
 
-use rocket::http::{ContentType, Status};
+use image::GenericImageView;
+use rocket::http::{ContentType, Header, Status};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_server};
 use crate::http::EventStream;
+use crate::uploads::{FilePart, fetch, header, multipart, multipart_type, png};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -203,4 +206,118 @@ async fn presence_and_typing_carry_the_display_name() {
     tokio::time::sleep(Duration::from_millis(2100)).await; // past the typing limit
     assert_eq!(alice.post_json("/rooms/r/typing", &json!({})).await.status, 204);
     assert_eq!(next_of(&mut watching, "typing").await["display"], "Alice");
+}
+
+// ---- avatars ----------------------------------------------------------
+
+/// `POST /account/avatar` with `file` (and the browser's token unless
+/// `token` is false), as (status, JSON).
+async fn upload_avatar(app: &TestApp, file: Option<FilePart<'_>>, token: bool) -> (Status, Value) {
+    let mut request = app
+        .client
+        .post("/account/avatar")
+        .header(ContentType::parse_flexible(&multipart_type()).unwrap())
+        .body(multipart(&[], file));
+    if token {
+        request = request.header(Header::new("X-CSRF-Token", app.csrf().await));
+    }
+    let response = request.dispatch().await;
+    let status = response.status();
+    (status, response.into_json().await.unwrap_or(Value::Null))
+}
+
+#[rocket::async_test]
+async fn an_uploaded_image_becomes_its_centre_square_made_small_and_is_served_with_a_validator() {
+    let app = spawn_app().await;
+    register_as(&app, "alice", "Alice").await;
+    let (status, answer) = upload_avatar(&app, Some(("me.png", "image/png", &png(1200, 600))), true).await;
+    assert_eq!(status, Status::Ok, "{answer}");
+    let version = answer["version"].as_i64().unwrap();
+    assert_eq!(answer["avatar"], format!("/avatars/alice?v={version}"));
+    let (status, headers, body) = fetch(&app, "/avatars/Alice").await;
+    assert_eq!((status, header(&headers, "Content-Type")), (Status::Ok, Some("image/png")));
+    assert_eq!(header(&headers, "X-Content-Type-Options"), Some("nosniff"));
+    assert_eq!(header(&headers, "Content-Security-Policy"), Some("sandbox"));
+    let made = image::load_from_memory(&body).unwrap();
+    assert_eq!(made.dimensions(), (128, 128), "squared and made small");
+    // The test image's red channel is its x coordinate: the left edge of
+    // the square is the middle of the original (x = 300 of 1200), mod 256.
+    assert!((i32::from(made.get_pixel(0, 64)[0]) - 300 % 256).abs() < 12, "{:?}", made.get_pixel(0, 64));
+    let etag = header(&headers, "ETag").unwrap().to_owned();
+    assert_eq!(etag, format!("\"u{version}\""));
+    let again = app.client.get("/avatars/alice").header(Header::new("If-None-Match", etag)).dispatch().await;
+    assert_eq!(again.status(), Status::NotModified);
+    // A new picture, a new version.
+    let (_, second) = upload_avatar(&app, Some(("me.png", "image/png", &png(64, 64))), true).await;
+    assert_ne!(second["version"], version);
+}
+
+#[rocket::async_test]
+async fn anything_but_an_image_is_refused_with_the_reason_and_guests_and_forgeries_are_too() {
+    let app = spawn_app().await;
+    let guest = upload_avatar(&app, Some(("me.png", "image/png", &png(10, 10))), true).await;
+    assert_eq!(guest.0, Status::Forbidden, "guests have no avatars");
+    register_as(&app, "alice", "Alice").await;
+    let (status, body) = upload_avatar(&app, Some(("me.png", "image/png", b"<svg onload=alert(1)>")), true).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (Status::UnsupportedMediaType, Some("an avatar must be a PNG, JPEG, GIF or WebP image"))
+    );
+    let bomb = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bomb-100000x100000.png")).unwrap();
+    let (status, body) = upload_avatar(&app, Some(("bomb.png", "image/png", &bomb)), true).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (Status::UnprocessableEntity, Some("the image is larger than 40 megapixels"))
+    );
+    assert_eq!(upload_avatar(&app, None, true).await.0, Status::UnprocessableEntity, "no file");
+    assert_eq!(upload_avatar(&app, Some(("me.png", "image/png", &png(10, 10))), false).await.0, Status::Forbidden);
+    let not_multipart = app
+        .client
+        .post("/account/avatar")
+        .header(ContentType::JSON)
+        .header(Header::new("X-CSRF-Token", app.csrf().await))
+        .body("{}")
+        .dispatch()
+        .await;
+    assert_eq!(not_multipart.status(), Status::UnsupportedMediaType);
+    let (_, headers, _) = fetch(&app, "/avatars/alice").await;
+    assert_eq!(header(&headers, "Content-Type"), Some("image/svg+xml"), "nothing was kept");
+}
+
+#[rocket::async_test]
+async fn everyone_else_gets_a_picture_drawn_from_the_handle_with_the_handle_escaped() {
+    let app = spawn_app().await;
+    let (status, headers, body) = fetch(&app, "/avatars/bob").await;
+    assert_eq!((status, header(&headers, "Content-Type")), (Status::Ok, Some("image/svg+xml")));
+    let svg = String::from_utf8(body).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(">B</text>") && svg.contains("<title>bob</title>"), "{svg}");
+    let guest = String::from_utf8(fetch(&app, "/avatars/guest-k3x9q2").await.2).unwrap();
+    assert!(guest.contains(">K</text>"), "a guest's initial follows its prefix: {guest}");
+    let hostile = String::from_utf8(fetch(&app, "/avatars/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await.2).unwrap();
+    assert!(hostile.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>"), "{hostile}");
+    assert!(!hostile.contains("<script"), "{hostile}");
+    let (status, headers, _) = fetch(&app, "/avatars/bob").await;
+    let etag = header(&headers, "ETag").unwrap().to_owned();
+    let again = app.client.get("/avatars/bob").header(Header::new("If-None-Match", etag)).dispatch().await;
+    assert_eq!((status, again.status()), (Status::Ok, Status::NotModified));
+    assert_eq!(fetch(&app, &format!("/avatars/{}", "x".repeat(65))).await.0, Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn removing_the_avatar_goes_back_to_the_drawing() {
+    let app = spawn_app().await;
+    register_as(&app, "alice", "Alice").await;
+    let content_type = |headers: Vec<(String, String)>| header(&headers, "Content-Type").map(str::to_owned);
+    upload_avatar(&app, Some(("me.png", "image/png", &png(50, 50))), true).await;
+    assert_eq!(content_type(fetch(&app, "/avatars/alice").await.1).as_deref(), Some("image/png"));
+    let removed =
+        app.client.delete("/account/avatar").header(Header::new("X-CSRF-Token", app.csrf().await)).dispatch().await;
+    assert_eq!(removed.status(), Status::NoContent);
+    assert_eq!(content_type(fetch(&app, "/avatars/alice").await.1).as_deref(), Some("image/svg+xml"));
+    upload_avatar(&app, Some(("me.png", "image/png", &png(50, 50))), true).await;
+    let form = app.post_form("/account/avatar/delete", &[]).await;
+    assert_eq!((form.status(), form.headers().get_one("Location")), (Status::SeeOther, Some("/account?done=avatar")));
+    assert_eq!(content_type(fetch(&app, "/avatars/alice").await.1).as_deref(), Some("image/svg+xml"));
+    let page = app.client.get("/account").dispatch().await.into_string().await.unwrap();
+    assert!(page.contains(r#"id="avatar-form""#) && page.contains(r#"src="/avatars/alice""#), "{page}");
 }
