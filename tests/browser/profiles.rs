@@ -108,3 +108,81 @@ async fn the_page_shows_display_names_with_the_handle_on_hover_and_autocomplete_
     bob.type_into(&box_, ENTER).await;
     bob.wait_for("the mention sent", LIVE, "return document.querySelectorAll('#messages li.msg').length === 2").await;
 }
+
+/// Whether every avatar `css` finds has loaded, as `[count, all loaded,
+/// the first one's src]`.
+async fn avatars(browser: &Session, css: &str) -> serde_json::Value {
+    browser
+        .js(
+            "const imgs = [...document.querySelectorAll(arguments[0])];
+             return [imgs.length, imgs.every(i => i.complete && i.naturalWidth > 0), imgs[0] && imgs[0].src]",
+            json!([css]),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_avatar_uploaded_on_the_account_page_shows_beside_messages_and_in_the_online_list() {
+    let Some(rig) = rig().await else { return };
+    let alice = rig.desktop().await;
+    register(&rig, &alice, "alice").await;
+    let bob = rig.desktop().await;
+    register(&rig, &bob, "bob").await;
+
+    // The drawn pictures, before anyone uploads one.
+    open_room(&rig, &bob, "lobby").await;
+    open_room(&rig, &alice, "lobby").await;
+    let box_ = alice.find("#send textarea").await;
+    alice.type_into(&box_, "hello").await;
+    alice.type_into(&box_, ENTER).await;
+    bob.wait_for("alice's message", LIVE, "return document.querySelectorAll('#messages li.msg').length === 1").await;
+    let host = format!("http://{}", rig.app.addr);
+    let wait_loaded =
+        "return [...document.querySelectorAll('img.avatar')].every(i => i.complete && i.naturalWidth > 0)";
+    bob.wait_for("the avatars to load", SLOW, wait_loaded).await;
+    assert_eq!(
+        avatars(&bob, "#messages li.msg .user img.avatar").await,
+        json!([1, true, format!("{host}/avatars/alice")])
+    );
+    bob.wait_for("two online", SLOW, "return document.querySelectorAll('#online li img.avatar').length === 2").await;
+    bob.wait_for("the avatars to load", SLOW, wait_loaded).await;
+    assert_eq!(avatars(&bob, "#online li[data-user=alice] img.avatar").await[1], true);
+
+    // Alice uploads a picture on her account page; it is shown there at once.
+    let files = tempfile::tempdir().unwrap();
+    let photo = files.path().join("me.png");
+    let image = image::RgbImage::from_pixel(400, 300, image::Rgb([200, 30, 30]));
+    image.save(&photo).unwrap();
+    alice.goto(&rig.url("/account")).await;
+    alice.type_into(&alice.find("#avatar-form input[type=file]").await, photo.to_str().unwrap()).await;
+    alice.click(&alice.find("#avatar-form button").await).await;
+    alice
+        .wait_for(
+            "the new picture",
+            SLOW,
+            "const img = document.getElementById('avatar-now');
+             return img.src.includes('?v=') && img.complete && img.naturalWidth === 128",
+        )
+        .await;
+
+    // Bob's next page shows it beside her message and in the online list
+    // (with his cache off: a cached picture may stay for five minutes).
+    open_room(&rig, &alice, "lobby").await;
+    let red = "const img = document.querySelector(arguments[0]);
+        const canvas = document.createElement('canvas');
+        canvas.width = canvas.height = 8;
+        const context = canvas.getContext('2d');
+        context.drawImage(img, 0, 0, 8, 8);
+        const [r, g, b] = context.getImageData(4, 4, 1, 1).data;
+        return r > 180 && g < 60 && b < 60";
+    bob.devtools("Network.enable", json!({})).await;
+    bob.devtools("Network.setCacheDisabled", json!({ "cacheDisabled": true })).await;
+    bob.refresh().await;
+    crate::wait_connected(&bob).await;
+    bob.wait_for("the avatars to load", SLOW, wait_loaded).await;
+    assert_eq!(bob.js(red, json!(["#messages li.msg .user img.avatar"])).await, true, "her picture beside her message");
+    bob.wait_for("alice online", SLOW, "return !!document.querySelector('#online li[data-user=alice] img.avatar')")
+        .await;
+    bob.wait_for("the avatars to load", SLOW, wait_loaded).await;
+    assert_eq!(bob.js(red, json!(["#online li[data-user=alice] img.avatar"])).await, true, "and in the online list");
+}
