@@ -515,3 +515,30 @@ async fn a_file_uploaded_on_one_instance_is_served_by_the_other_from_the_shared_
     assert_eq!(alice.fetch("GET", url, &[], None).await.status, 404);
     assert!(stored_files(shared.path()).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_names_cross_instances_in_messages_presence_and_typing() {
+    let Some(services) = services("display_names_cross_instances_in_messages_presence_and_typing") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut alice = a.browser();
+    let form = [("username", "alice"), ("password", "correct horse battery"), ("display", "Алиса")];
+    assert_eq!(alice.post_form("/register", &form).await.status, 303);
+    let mut bob = member_on(&b, "bob").await;
+    let mut bob_on_b = bob.events("/rooms/d/events", &[]).await;
+    let _alice_on_a = alice.events("/rooms/d/events", &[]).await;
+    let online = loop {
+        let presence = next_of_kind(&mut bob_on_b, "presence").await;
+        if presence["count"] == 2 {
+            break presence["online"].clone();
+        }
+    };
+    assert_eq!(online[0], serde_json::json!({ "user": "alice", "display": "Алиса", "guest": false }), "from A");
+    assert_eq!(alice.post_json("/rooms/d/typing", &serde_json::json!({})).await.status, 204);
+    assert_eq!(next_of_kind(&mut bob_on_b, "typing").await["display"], "Алиса");
+    alice.say("d", "привет").await;
+    let message = next_of_kind(&mut bob_on_b, "message").await;
+    assert_eq!((&message["user"], &message["display"]), (&serde_json::json!("alice"), &serde_json::json!("Алиса")));
+}
