@@ -240,6 +240,9 @@ pub struct Quote {
     pub id: i64,
     pub user: String,
     pub text: Option<String>,
+    /// The original's display name, as it was posted under.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
 }
 
 impl Quote {
@@ -247,7 +250,12 @@ impl Quote {
     /// when deleted), cut to [`QUOTE_CHARS`].
     pub fn of(id: i64, user: String, text: Option<&str>) -> Self {
         let text = text.map(|t| t.chars().take(QUOTE_CHARS).collect());
-        Self { id, user, text }
+        Self { id, user, text, display: String::new() }
+    }
+
+    /// The same, naming the original's display name.
+    pub fn displayed(self, display: String) -> Self {
+        Self { display, ..self }
     }
 }
 

@@ -19,7 +19,8 @@ use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tom
 /// What every message read selects, with the author and text of the
 /// message it replies to; [`from_row`] reads them by name.
 pub(super) const COLUMNS: &str = "m.id, m.user_name, COALESCE(m.display, m.user_name) AS display, m.guest, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
-     m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
+     m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted, \
+     COALESCE(q.display, q.user_name) AS quote_display";
 
 /// The tables every message read selects from.
 pub(super) const FROM: &str = "messages m LEFT JOIN messages q ON q.room = m.room AND q.id = m.reply_to";
@@ -32,7 +33,8 @@ pub(super) fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         let user = row.get::<Option<String>, _>("quote_user").unwrap_or_default();
         let deleted = row.get::<Option<String>, _>("quote_deleted").is_some();
         let text = row.get::<Option<String>, _>("quote_text").filter(|_| !deleted);
-        Quote::of(id, user, text.as_deref())
+        let display = row.get::<Option<String>, _>("quote_display").unwrap_or_default();
+        Quote::of(id, user, text.as_deref()).displayed(display)
     });
     Message {
         id: row.get("id"),
@@ -154,15 +156,13 @@ impl Store {
     /// What message `id` of `room` looks like quoted in a reply; `None` when
     /// the room has no such message.
     pub async fn quote(&self, room: &RoomName, id: i64) -> Result<Option<Quote>, StoreError> {
-        let row = sqlx::query("SELECT user_name, text, deleted_by FROM messages WHERE room = $1 AND id = $2")
-            .bind(room.as_str())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = "SELECT user_name, text, deleted_by, COALESCE(display, user_name) FROM messages \
+                   WHERE room = $1 AND id = $2";
+        let row = sqlx::query(sql).bind(room.as_str()).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| {
             let deleted = r.get::<Option<String>, _>(2).is_some();
             let text: String = r.get(1);
-            Quote::of(id, r.get(0), (!deleted).then_some(text.as_str()))
+            Quote::of(id, r.get(0), (!deleted).then_some(text.as_str())).displayed(r.get(3))
         }))
     }
 

@@ -109,6 +109,23 @@ async fn a_new_display_name_signs_new_messages_while_old_ones_keep_theirs_even_w
 }
 
 #[rocket::async_test]
+async fn a_reply_quotes_the_display_name_the_original_was_posted_under() {
+    let app = spawn_app().await;
+    register_as(&app, "alice", "Alice").await;
+    let original = app.say("lobby", "question").await;
+    change_settings(&app, json!({ "display": "Alice L." })).await;
+    let body = json!({ "text": "answer", "reply_to": original["id"] }).to_string();
+    let reply: Value = app.post_json("lobby", &body).await.into_json().await.unwrap();
+    assert_eq!(reply["reply_to"]["display"], "Alice");
+    assert_eq!(reply["display"], "Alice L.");
+    let (_, history) = app.history("lobby", "").await;
+    assert_eq!(
+        history[1]["reply_to"],
+        json!({ "id": original["id"], "user": "alice", "display": "Alice", "text": "question" })
+    );
+}
+
+#[rocket::async_test]
 async fn settings_refuse_a_bad_display_name_with_the_reason_and_change_nothing() {
     let app = spawn_app().await;
     register_as(&app, "alice", "Alice").await;
