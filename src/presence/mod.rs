@@ -16,11 +16,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
+mod member;
 mod peers;
 
+pub use member::Member;
 pub use peers::{REFRESH, REMOTE_TTL, RemoteList};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::rooms::RoomName;
@@ -28,65 +30,6 @@ use crate::rooms::RoomName;
 /// How long a visitor stays online after their last stream in a room closes,
 /// unless `presence_grace_ms` says otherwise.
 pub const DEFAULT_GRACE_MS: u64 = 5000;
-
-/// One person in a room's online list: a member by account name, a guest by
-/// guest name, each with what the page calls them (`display`). Who they are
-/// is the name and whether a guest: two entries differing only in display
-/// name are one person (a stream opened before and one after a change).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Member {
-    pub user: String,
-    /// The display name as the stream that counted them knew it (the
-    /// newest stream's, once one opens after a change). Empty only from
-    /// an instance that predates display names.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub display: String,
-    pub guest: bool,
-}
-
-impl Member {
-    /// A member whose display name is their handle (guests, tests).
-    pub fn new(user: impl Into<String>, guest: bool) -> Self {
-        let user = user.into();
-        Self { display: user.clone(), user, guest }
-    }
-
-    pub fn displayed(user: impl Into<String>, display: impl Into<String>, guest: bool) -> Self {
-        Self { user: user.into(), display: display.into(), guest }
-    }
-
-    /// Whether two entries say the same, display name included.
-    fn same_as_shown(&self, other: &Self) -> bool {
-        self == other && self.display == other.display
-    }
-}
-
-impl PartialEq for Member {
-    fn eq(&self, other: &Self) -> bool {
-        (self.guest, &self.user) == (other.guest, &other.user)
-    }
-}
-
-impl Eq for Member {}
-
-impl std::hash::Hash for Member {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (self.guest, &self.user).hash(state);
-    }
-}
-
-/// Members first, then guests, each by name: the order the page lists them in.
-impl Ord for Member {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.guest, &self.user).cmp(&(other.guest, &other.user))
-    }
-}
-
-impl PartialOrd for Member {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
 
 /// Most people an online list names; `count` says how many there are. Every
 /// join and leave sends the list to every stream of the room, so a full list
