@@ -47,8 +47,14 @@ pub const OUTBOX: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "signal", rename_all = "snake_case")]
 pub enum Signal {
-    /// `user` is typing in `room`.
-    Typing { room: RoomName, user: String },
+    /// `user` (whom the page calls `display`) is typing in `room`.
+    Typing {
+        room: RoomName,
+        user: String,
+        /// Empty only from an instance that predates display names.
+        #[serde(default)]
+        display: String,
+    },
     /// Account `user_id` has read `room` up to `id`.
     Read { user_id: i64, room: RoomName, id: i64 },
     /// Instance `instance`'s part of `room`'s online list (see `presence`).
@@ -71,14 +77,18 @@ pub struct Note {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum NoteData<'a> {
-    Typing { room: &'a RoomName, user: &'a str },
+    Typing { room: &'a RoomName, user: &'a str, display: &'a str },
     Read { room: &'a RoomName, id: i64 },
 }
 
 impl Note {
     fn of(signal: &Signal) -> Arc<Self> {
         let (kind, user, data) = match signal {
-            Signal::Typing { room, user } => ("typing", Some(user.clone()), NoteData::Typing { room, user }),
+            Signal::Typing { room, user, display } => {
+                // An older peer's signal names no display name: the handle.
+                let display = if display.is_empty() { user } else { display };
+                ("typing", Some(user.clone()), NoteData::Typing { room, user, display })
+            }
             Signal::Read { room, id, .. } => ("read", None, NoteData::Read { room, id: *id }),
             Signal::Presence { .. } => unreachable!("presence is never a stream's note"),
         };
@@ -136,10 +146,10 @@ impl Signals {
         });
     }
 
-    /// `user` is typing in `room`: told to the room's streams unless the
-    /// same person's last signal there is under [`TYPING_EVERY`] old.
-    /// Answers whether it was forwarded.
-    pub fn typing(&self, room: &RoomName, user: &str) -> bool {
+    /// `user` (displayed as `display`) is typing in `room`: told to the
+    /// room's streams unless the same person's last signal there is under
+    /// [`TYPING_EVERY`] old. Answers whether it was forwarded.
+    pub fn typing(&self, room: &RoomName, user: &str, display: &str) -> bool {
         let now = Instant::now();
         {
             let mut typing = self.inner.typing.lock().unwrap_or_else(PoisonError::into_inner);
@@ -152,7 +162,7 @@ impl Signals {
             }
             typing.insert(key, now);
         }
-        self.send(Signal::Typing { room: room.clone(), user: user.to_owned() });
+        self.send(Signal::Typing { room: room.clone(), user: user.to_owned(), display: display.to_owned() });
         true
     }
 
@@ -265,12 +275,12 @@ mod tests {
         let other = RoomName::parse("o").unwrap();
         let mut here = signals.listen(std::slice::from_ref(&room), None);
         let mut there = signals.listen(std::slice::from_ref(&other), None);
-        assert!(signals.typing(&room, "alice"));
-        assert!(!signals.typing(&room, "Alice"), "the same person within two seconds");
-        assert!(signals.typing(&room, "bob"));
+        assert!(signals.typing(&room, "alice", "Alice L."));
+        assert!(!signals.typing(&room, "Alice", "Alice L."), "the same person within two seconds");
+        assert!(signals.typing(&room, "bob", "bob"));
         let first = here.next().await.unwrap();
-        assert_eq!((first.kind, &*first.json), ("typing", r#"{"room":"r","user":"alice"}"#));
-        assert_eq!(&*first.ws_frame(), r#"{"type":"typing","room":"r","user":"alice"}"#);
+        assert_eq!((first.kind, &*first.json), ("typing", r#"{"room":"r","user":"alice","display":"Alice L."}"#));
+        assert_eq!(&*first.ws_frame(), r#"{"type":"typing","room":"r","user":"alice","display":"Alice L."}"#);
         assert_eq!(here.next().await.unwrap().user.as_deref(), Some("bob"));
         assert!(there.next().now_or_never().is_none(), "another room hears nothing");
     }

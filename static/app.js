@@ -32,6 +32,7 @@
   const people = window.ChatPeople.setup({ chat, list, room, me, role, box, mention, jumpTo });
   const sidebar = window.ChatSidebar.setup({ room, me });
   const uploads = window.ChatUploads.setup({ chat, room, form, box, showError, clearError });
+  window.ChatMentions.setup({ box, list, online: document.getElementById("online") });
 
   // Every message id on the page: nothing is ever shown twice.
   const seen = new Set();
@@ -125,7 +126,9 @@
     localizeTime(time);
     const user = document.createElement("span");
     user.className = message.guest ? "user guest" : "user";
-    user.textContent = message.user;
+    user.textContent = message.display || message.user;
+    user.title = message.user; // the handle, on hover
+    user.prepend(avatarImage(message.user));
     li.append(time, " ", user, " ");
     if (message.deleted || deletedIds.has(message.id)) {
       li.classList.add("deleted");
@@ -194,17 +197,20 @@
     // joined or left is then unknowable, and would be noise anyway.
     const everyone = presence.count === undefined || presence.count <= presence.online.length;
     if (online && onlineComplete && everyone) {
-      for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine(m.user + " joined");
-      for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine(m.user + " left");
+      for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine((m.display || m.user) + " joined");
+      for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine((m.display || m.user) + " left");
     }
     online = next;
     onlineComplete = everyone;
     onlineCount.textContent = String(presence.count ?? next.size);
     const items = [...next.values()].map((m) => {
       const li = document.createElement("li");
+      li.dataset.user = m.user;
       const name = document.createElement("span");
       name.className = m.guest ? "user guest" : "user";
-      name.textContent = m.user;
+      name.textContent = m.display || m.user;
+      name.title = m.user; // the handle, on hover
+      name.prepend(avatarImage(m.user));
       li.append(name);
       if (m.guest) li.append(tag("guest"));
       if (m.user === me) li.append(tag("you"));
@@ -400,4 +406,16 @@ function localizeTime(time) {
     ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : at.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   time.title = at.toLocaleString();
+}
+
+// Someone's picture (their upload, or one the server draws from the
+// handle): one address per person, so the browser fetches it once.
+function avatarImage(handle) {
+  const img = document.createElement("img");
+  img.className = "avatar";
+  img.src = "/avatars/" + encodeURIComponent(handle);
+  img.alt = "";
+  img.width = 20;
+  img.height = 20;
+  return img;
 }

@@ -61,7 +61,8 @@ window.ChatConversation = (function () {
       button.title = "Show the message this answers";
       const user = document.createElement("span");
       user.className = "quote-user";
-      user.textContent = reply.user;
+      user.textContent = reply.display || reply.user;
+      user.title = reply.user;
       const text = document.createElement("span");
       text.className = "quote-text";
       text.textContent = reply.text === null ? "message deleted" : reply.text;

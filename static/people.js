@@ -21,24 +21,25 @@ window.ChatPeople = (function () {
 
     // --- who is typing ---------------------------------------------------
     const typingLine = document.getElementById("typing");
-    const typing = new Map(); // user -> timer
+    const typing = new Map(); // user -> { timer, display }
 
     function onTyping(data) {
       if (data.user === me) return;
-      clearTimeout(typing.get(data.user));
-      typing.set(data.user, setTimeout(() => stopTyping(data.user), TYPING_SHOWN_MS));
+      clearTimeout(typing.get(data.user)?.timer);
+      const timer = setTimeout(() => stopTyping(data.user), TYPING_SHOWN_MS);
+      typing.set(data.user, { timer, display: data.display || data.user });
       renderTyping();
     }
 
     function stopTyping(user) {
       if (!typing.has(user)) return;
-      clearTimeout(typing.get(user));
+      clearTimeout(typing.get(user).timer);
       typing.delete(user);
       renderTyping();
     }
 
     function renderTyping() {
-      const names = [...typing.keys()];
+      const names = [...typing.values()].map((t) => t.display);
       typingLine.textContent =
         names.length === 0
           ? ""
@@ -136,7 +137,8 @@ window.ChatPeople = (function () {
       if (blocked.has(message.user.toLowerCase())) return;
       const wanted = level === "all" || (level === "mentions" && (dm || page.mention.test(message.text)));
       if (!wanted || !("Notification" in window) || Notification.permission !== "granted") return;
-      const title = dm ? message.user : message.user + " in #" + room;
+      const author = message.display || message.user;
+      const title = dm ? author : author + " in #" + room;
       const note = new Notification(title, { body: message.text.slice(0, 200), tag: room + ":" + message.id });
       note.addEventListener("click", () => {
         window.focus();

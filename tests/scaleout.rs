@@ -382,7 +382,10 @@ async fn changes_typing_and_reads_cross_instances_and_changes_resume_on_either()
     assert_eq!(next_of_kind(&mut reader_on_b, "reaction").await["reactions"][0]["users"], serde_json::json!(["bob"]));
 
     assert_eq!(alice.post_json("/rooms/c/typing", &serde_json::json!({})).await.status, 204);
-    assert_eq!(next_of_kind(&mut reader_on_b, "typing").await, serde_json::json!({ "room": "c", "user": "alice" }));
+    assert_eq!(
+        next_of_kind(&mut reader_on_b, "typing").await,
+        serde_json::json!({ "room": "c", "user": "alice", "display": "alice" })
+    );
     assert_eq!(bob.post_json("/rooms/c/read", &serde_json::json!({ "id": id })).await.status, 204);
     assert_eq!(next_of_kind(&mut bobs_phone_on_a, "read").await, serde_json::json!({ "room": "c", "id": id }));
 
@@ -536,4 +539,31 @@ async fn a_bots_message_says_bot_true_on_the_other_instance_and_its_token_works_
     let id = a.browser().say("alerts", "a person on A").await;
     let heard = bot_on_b.messages_until(id, WAIT).await;
     assert_eq!(heard.last().unwrap()["bot"], false, "{heard:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_names_cross_instances_in_messages_presence_and_typing() {
+    let Some(services) = services("display_names_cross_instances_in_messages_presence_and_typing") else {
+        return;
+    };
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let (a, b) = cluster(&services).await;
+    let mut alice = a.browser();
+    let form = [("username", "alice"), ("password", "correct horse battery"), ("display", "Алиса")];
+    assert_eq!(alice.post_form("/register", &form).await.status, 303);
+    let mut bob = member_on(&b, "bob").await;
+    let mut bob_on_b = bob.events("/rooms/d/events", &[]).await;
+    let _alice_on_a = alice.events("/rooms/d/events", &[]).await;
+    let online = loop {
+        let presence = next_of_kind(&mut bob_on_b, "presence").await;
+        if presence["count"] == 2 {
+            break presence["online"].clone();
+        }
+    };
+    assert_eq!(online[0], serde_json::json!({ "user": "alice", "display": "Алиса", "guest": false }), "from A");
+    assert_eq!(alice.post_json("/rooms/d/typing", &serde_json::json!({})).await.status, 204);
+    assert_eq!(next_of_kind(&mut bob_on_b, "typing").await["display"], "Алиса");
+    alice.say("d", "привет").await;
+    let message = next_of_kind(&mut bob_on_b, "message").await;
+    assert_eq!((&message["user"], &message["display"]), (&serde_json::json!("alice"), &serde_json::json!("Алиса")));
 }

@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use super::{Access, AccessError, InviteRefusal, RegistrationMode, codes, invites};
-use crate::auth::{AccountError, LoginError, Password, SessionUser, UserName};
+use crate::auth::{AccountError, DisplayName, LoginError, Password, SessionUser, UserName};
 use crate::rooms::RoomName;
 use crate::store::{InvitedSignup, StoreError};
 
@@ -23,6 +23,7 @@ impl Access {
         &self,
         name: &str,
         password: &str,
+        display: Option<&str>,
         invite: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<SessionUser, AccessError> {
@@ -30,24 +31,31 @@ impl Access {
         match (self.mode().await?, invite) {
             (RegistrationMode::Closed, _) => Err(AccessError::Closed),
             (RegistrationMode::Invite, None) => Err(AccessError::InviteRequired),
-            (RegistrationMode::Open, None) => Ok(self.logins.register(name, password, ip).await?),
+            (RegistrationMode::Open, None) => Ok(self.logins.register(name, password, display, ip).await?),
             (RegistrationMode::Open | RegistrationMode::Invite, Some(code)) => {
                 self.logins.take_registration(ip)?;
-                self.register_invited(name, password, code).await
+                self.register_invited(name, password, display, code).await
             }
         }
     }
 
-    async fn register_invited(&self, name: &str, password: &str, code: &str) -> Result<SessionUser, AccessError> {
+    async fn register_invited(
+        &self,
+        name: &str,
+        password: &str,
+        display: Option<&str>,
+        code: &str,
+    ) -> Result<SessionUser, AccessError> {
         let name = UserName::parse(name).map_err(AccountError::from)?;
         let password = Password::parse(password).map_err(AccountError::from)?;
+        let display = DisplayName::or_handle(display, name.as_str()).map_err(AccountError::from)?;
         self.invites.check(code).await?;
         if self.store.find_user(name.as_str()).await?.is_some() {
             return Err(LoginError::Account(AccountError::NameTaken).into());
         }
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now_ms();
-        let signup = match self.store.create_invited_user(&codes::hashed(code), name.as_str(), &hash, now).await {
+        let signup = match self.store.create_invited_user(&codes::hashed(code), name.as_str(), display.as_str(), &hash, now).await {
             Err(StoreError::UsernameTaken) => return Err(LoginError::Account(AccountError::NameTaken).into()),
             other => other?,
         };
@@ -58,7 +66,7 @@ impl Access {
                 // learn of the new member.
                 self.moderation.access_changed(&rooms);
                 tracing::info!("{:?} registered through an invite", name.as_str());
-                Ok(self.sessions.start(user_id, name.as_str().to_owned()).await?)
+                Ok(self.sessions.start(user_id, name.as_str().to_owned(), display.as_str().to_owned()).await?)
             }
             // The last use went to someone else meanwhile (or the invite
             // was revoked or expired between the check and now).

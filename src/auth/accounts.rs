@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::password::Verdict;
 use super::sessions::{SessionUser, Sessions};
-use super::{InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
+use super::{DisplayName, InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
 use crate::metrics::Metrics;
 use crate::rooms::RoomName;
 use crate::store::{Store, StoreError};
@@ -76,16 +76,28 @@ impl Accounts {
 
     /// Creates an account and logs it in.
     pub async fn register(&self, name: &str, password: &str) -> Result<SessionUser, AccountError> {
+        self.register_displayed(name, password, None).await
+    }
+
+    /// Creates an account with a display name (blank or `None`: the
+    /// handle) and logs it in.
+    pub async fn register_displayed(
+        &self,
+        name: &str,
+        password: &str,
+        display: Option<&str>,
+    ) -> Result<SessionUser, AccountError> {
         let name = UserName::parse(name)?;
         let password = Password::parse(password)?;
+        let display = DisplayName::or_handle(display, name.as_str())?;
         // Checked before hashing only to spare the work; the unique index is
         // what decides a race between two registrations.
         if self.store.find_user(name.as_str()).await?.is_some() {
             return Err(AccountError::NameTaken);
         }
         let hash = self.hasher.hash(password).await?;
-        let user_id = self.store.create_user(name.as_str(), &hash).await?;
-        Ok(self.sessions.start(user_id, name.as_str().to_owned()).await?)
+        let user_id = self.store.create_account(name.as_str(), Some(display.as_str()), &hash).await?;
+        Ok(self.sessions.start(user_id, name.as_str().to_owned(), display.as_str().to_owned()).await?)
     }
 
     /// Checks a name and password and starts a new session. An unknown name
@@ -105,7 +117,16 @@ impl Accounts {
             self.store.set_password_hash(user.id, &hash).await?;
             tracing::info!("upgraded the password hash of {:?}", user.name);
         }
-        Ok(self.sessions.start(user.id, user.name).await?)
+        Ok(self.sessions.start(user.id, user.name, user.display).await?)
+    }
+
+    /// Changes the account's display name; its sessions here show it at
+    /// once (other instances within their session cache's lifetime).
+    /// Messages already posted keep the name they were posted under.
+    pub async fn set_display(&self, user: &SessionUser, display: &DisplayName) -> Result<(), StoreError> {
+        self.store.set_display(user.user_id, display.as_str()).await?;
+        self.sessions.forget_user(user.user_id);
+        Ok(())
     }
 
     /// Ends one session.
@@ -131,7 +152,7 @@ impl Accounts {
         let hash = self.hasher.hash(new).await?;
         self.store.set_password_hash(user.user_id, &hash).await?;
         self.sessions.end_all(user.user_id).await?;
-        Ok(self.sessions.start(user.user_id, user.name.clone()).await?)
+        Ok(self.sessions.start(user.user_id, user.name.clone(), user.display.clone()).await?)
     }
 
     /// Deletes the account (the password is needed) with its room

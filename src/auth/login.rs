@@ -53,10 +53,17 @@ impl Logins {
 
     /// Creates an account and logs it in, unless this address has tried
     /// too many registrations lately; the hash waits in the same bounded
-    /// queue as every login's.
-    pub async fn register(&self, name: &str, password: &str, ip: Option<IpAddr>) -> Result<SessionUser, LoginError> {
+    /// queue as every login's. `display` is the display name asked for
+    /// (blank or `None`: the handle).
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+        display: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<SessionUser, LoginError> {
         self.take_registration(ip)?;
-        Ok(self.accounts.register(name, password).await?)
+        Ok(self.accounts.register_displayed(name, password, display).await?)
     }
 
     /// Counts one registration attempt from `ip`, or refuses it when the

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod devices;
+mod display;
 mod login;
 mod names;
 mod password;
@@ -16,6 +17,7 @@ mod sessions;
 
 pub use accounts::{AccountError, Accounts};
 pub use devices::DeviceCookie;
+pub use display::{DisplayName, MAX_DISPLAY_CHARS};
 pub use login::{LoginError, Logins};
 pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
 pub use password::{PasswordError, PasswordHasher, Verdict};
@@ -45,6 +47,16 @@ impl Visitor {
         }
     }
 
+    /// What the page calls this visitor: the account's display name, or
+    /// a guest's name.
+    pub fn display(&self) -> &str {
+        match self {
+            Visitor::User(user) => &user.display,
+            Visitor::Guest { name } => name.as_str(),
+            Visitor::Bot(bot) => &bot.name,
+        }
+    }
+
     pub fn is_guest(&self) -> bool {
         matches!(self, Visitor::Guest { .. })
     }
@@ -64,13 +76,16 @@ impl Visitor {
     pub fn author(&self) -> crate::rooms::Author {
         match self {
             Visitor::User(user) => {
-                crate::rooms::Author { name: user.name.clone(), guest: false, user_id: Some(user.user_id), bot: false }
+                let (name, display) = (user.name.clone(), user.display.clone());
+                crate::rooms::Author { name, display, guest: false, user_id: Some(user.user_id), bot: false }
             }
             Visitor::Guest { name } => {
-                crate::rooms::Author { name: name.as_str().to_owned(), guest: true, user_id: None, bot: false }
+                let (name, display) = (name.as_str().to_owned(), name.as_str().to_owned());
+                crate::rooms::Author { name, display, guest: true, user_id: None, bot: false }
             }
             Visitor::Bot(bot) => {
-                crate::rooms::Author { name: bot.name.clone(), guest: false, user_id: Some(bot.user_id), bot: true }
+                let (name, display) = (bot.name.clone(), bot.name.clone());
+                crate::rooms::Author { name, display, guest: false, user_id: Some(bot.user_id), bot: true }
             }
         }
     }

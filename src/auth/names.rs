@@ -18,6 +18,10 @@ pub enum InvalidCredentials {
     PasswordLength,
     #[error("that password is one of the most common ones; choose another")]
     CommonPassword,
+    #[error("display names are 1 to 64 characters")]
+    DisplayNameLength,
+    #[error("the display name has no visible characters")]
+    DisplayNameInvisible,
 }
 
 /// The 3,000 most common passwords, lowercase, most common first: the head

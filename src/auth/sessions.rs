@@ -54,6 +54,10 @@ pub struct SessionUser {
     pub session_id: String,
     pub user_id: i64,
     pub name: String,
+    /// The account's display name as its row said when the session was
+    /// last read (at most `cache_ttl` ago; a change on this instance is
+    /// seen at once, see [`Sessions::forget_user`]).
+    pub display: String,
 }
 
 #[derive(Debug, Clone)]
@@ -79,14 +83,16 @@ impl Sessions {
         Self { store, clock, policy, cache: Arc::default() }
     }
 
-    /// Starts a session for an account: a new random id, a new row.
-    pub async fn start(&self, user_id: i64, name: String) -> Result<SessionUser, StoreError> {
+    /// Starts a session for an account (named `name`, displayed as
+    /// `display`): a new random id, a new row.
+    pub async fn start(&self, user_id: i64, name: String, display: String) -> Result<SessionUser, StoreError> {
         let session_id = super::new_session_id();
         let now = self.clock.now_ms();
         self.store.create_session(&session_id, user_id, now).await?;
-        let record = SessionRecord { user_id, name: name.clone(), created_ms: now, last_seen_ms: now };
+        let record =
+            SessionRecord { user_id, name: name.clone(), display: display.clone(), created_ms: now, last_seen_ms: now };
         self.cache().insert(session_id.clone(), Cached { record, loaded_ms: now, written_last_seen_ms: now });
-        Ok(SessionUser { session_id, user_id, name })
+        Ok(SessionUser { session_id, user_id, name, display })
     }
 
     /// The account behind `session_id` if the session is live; ends it (and
@@ -126,6 +132,7 @@ impl Sessions {
             session_id: session_id.to_owned(),
             user_id: entry.record.user_id,
             name: entry.record.name.clone(),
+            display: entry.record.display.clone(),
         };
         let mut cache = self.cache();
         if cache.len() >= MAX_CACHED {

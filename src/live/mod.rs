@@ -243,7 +243,7 @@ impl Admitted {
     /// a refused or failed stream never shows its viewer online.
     fn join(&mut self, presence: &Presence, rooms: &[RoomName], transport: Transport) {
         if self.named && transport.has_presence() {
-            let member = Member::new(self.visitor.name(), self.visitor.is_guest());
+            let member = Member::displayed(self.visitor.name(), self.visitor.display(), self.visitor.is_guest());
             self._online.extend(rooms.iter().map(|room| presence.join(room, member.clone())));
         }
     }

@@ -251,7 +251,7 @@ impl StreamSession {
     pub async fn typing(&mut self, room: &RoomName) -> Result<(), FrameRefusal> {
         let shared = &self.streams.shared;
         shared.chat.may_post(&self.admitted.visitor, room).await?;
-        shared.signals.typing(room, self.admitted.visitor.name());
+        shared.signals.typing(room, self.admitted.visitor.name(), self.admitted.visitor.display());
         Ok(())
     }
 

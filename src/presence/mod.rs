@@ -16,11 +16,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
+mod member;
 mod peers;
 
+pub use member::Member;
 pub use peers::{REFRESH, REMOTE_TTL, RemoteList};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::rooms::RoomName;
@@ -28,33 +30,6 @@ use crate::rooms::RoomName;
 /// How long a visitor stays online after their last stream in a room closes,
 /// unless `presence_grace_ms` says otherwise.
 pub const DEFAULT_GRACE_MS: u64 = 5000;
-
-/// One person in a room's online list: a member by account name, a guest by
-/// guest name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Member {
-    pub user: String,
-    pub guest: bool,
-}
-
-impl Member {
-    pub fn new(user: impl Into<String>, guest: bool) -> Self {
-        Self { user: user.into(), guest }
-    }
-}
-
-/// Members first, then guests, each by name: the order the page lists them in.
-impl Ord for Member {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.guest, &self.user).cmp(&(other.guest, &other.user))
-    }
-}
-
-impl PartialOrd for Member {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
 
 /// Most people an online list names; `count` says how many there are. Every
 /// join and leave sends the list to every stream of the room, so a full list
@@ -131,10 +106,15 @@ impl Presence {
     pub fn join(&self, room: &RoomName, member: Member) -> PresenceGuard {
         let mut rooms = self.inner.rooms();
         let state = rooms.entry(room.clone()).or_insert_with(|| RoomState::new(room));
-        // Already online (another tab, or back within the grace period) is no change.
-        let arrived = !state.members.contains_key(&member);
-        state.members.entry(member.clone()).or_insert(Entry { streams: 0, generation: 0 }).streams += 1;
-        if arrived {
+        // Already online (another tab, or back within the grace period) is
+        // no change, unless they come back under another display name: the
+        // newest stream's name is the one shown.
+        let known = state.members.get_key_value(&member).map(|(key, _)| key.same_as_shown(&member));
+        // A map keeps the key first inserted: out and back in, under the
+        // newest name.
+        let entry = state.members.remove(&member).unwrap_or(Entry { streams: 0, generation: 0 });
+        state.members.insert(member.clone(), Entry { streams: entry.streams + 1, ..entry });
+        if known != Some(true) {
             self.inner.local_changed(state, room);
         }
         PresenceGuard { room: room.clone(), member, inner: Arc::downgrade(&self.inner) }
@@ -181,7 +161,10 @@ impl RoomState {
         let count = online.len();
         let listed: Vec<Member> = online.into_iter().take(MAX_LISTED).collect();
         let current = self.snapshot.borrow().clone();
-        if current.count == count && current.members == listed {
+        let unchanged = current.count == count
+            && current.members.len() == listed.len()
+            && current.members.iter().zip(&listed).all(|(a, b)| a.same_as_shown(b));
+        if unchanged {
             return;
         }
         // `send_replace` stores the value even when nobody watches yet.
@@ -347,7 +330,7 @@ mod tests {
         assert_eq!(names(&presence.online(&lobby)), [("bob", false), ("guest-abc123", true)]);
         assert_eq!(
             &*presence.online(&lobby).json,
-            r#"{"room":"lobby","online":[{"user":"bob","guest":false},{"user":"guest-abc123","guest":true}],"count":2}"#
+            r#"{"room":"lobby","online":[{"user":"bob","display":"bob","guest":false},{"user":"guest-abc123","display":"guest-abc123","guest":true}],"count":2}"#
         );
     }
 
@@ -370,6 +353,24 @@ mod tests {
         assert_eq!(names(&presence.online(&lobby)), [("alice", false)], "still online during the grace period");
         let gone = tokio::time::timeout(Duration::from_secs(2), watch.changed()).await.unwrap();
         assert!(gone.members.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_opened_under_a_new_display_name_shows_it_without_counting_twice() {
+        let presence = Presence::new(Duration::ZERO);
+        let lobby = room("lobby");
+        let old = presence.join(&lobby, Member::displayed("alice", "Alice", false));
+        assert_eq!(
+            &*presence.online(&lobby).json,
+            r#"{"room":"lobby","online":[{"user":"alice","display":"Alice","guest":false}],"count":1}"#
+        );
+        let new = presence.join(&lobby, Member::displayed("alice", "艾丽丝", false));
+        let online = presence.online(&lobby);
+        assert_eq!((online.count, online.members[0].display.as_str()), (1, "艾丽丝"));
+        drop(old);
+        assert_eq!(presence.online(&lobby).count, 1, "still online through the newer stream");
+        drop(new);
+        assert_eq!(presence.online(&lobby).count, 0);
     }
 
     #[tokio::test]

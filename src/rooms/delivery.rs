@@ -204,7 +204,7 @@ mod tests {
     use crate::rooms::{Author, MessageText, Quote, Tombstone, from_millis};
 
     fn alice_says(text: &str) -> Message {
-        let alice = Author { name: "alice".into(), guest: false, user_id: Some(1), bot: false };
+        let alice = Author { name: "alice".into(), display: "Alice".into(), guest: false, user_id: Some(1), bot: false };
         let html = crate::rooms::format::render(text);
         Message::committed(
             7,
@@ -218,7 +218,7 @@ mod tests {
     }
 
     /// The bytes clients and other instances already read: pinned.
-    const ALICE_JSON: &str = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"bot":false,"text":"a\n\"b\"","html":"<p>a<br>\n\"b\"</p>","at":"1970-01-01T00:00:00.000Z"}"#;
+    const ALICE_JSON: &str = r#"{"id":7,"room":"lobby","user":"alice","display":"Alice","guest":false,"bot":false,"text":"a\n\"b\"","html":"<p>a<br>\n\"b\"</p>","at":"1970-01-01T00:00:00.000Z"}"#;
 
     #[test]
     fn a_message_round_trips_through_json() {
@@ -239,11 +239,14 @@ mod tests {
         let json = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","html":"<p>hi</p>","at":"1970-01-01T01:00:00+01:00","new":1}"#;
         let delivery = Delivery::from_bus(json).unwrap();
         assert_eq!(&*delivery.json, json);
-        assert_eq!(delivery.message, alice_says("hi"));
+        // From an instance that predates display names: none (the page
+        // then shows `user`).
+        assert_eq!(delivery.message, Message { display: String::new(), ..alice_says("hi") });
         // From an instance that predates `html`: read as empty (the page
         // then shows the text), not rendered again here.
         let old = r#"{"id":7,"room":"lobby","user":"alice","guest":false,"text":"hi","at":"1970-01-01T00:00:00Z"}"#;
-        assert_eq!(Delivery::from_bus(old).unwrap().message, Message { html: String::new(), ..alice_says("hi") });
+        let expected = Message { html: String::new(), display: String::new(), ..alice_says("hi") };
+        assert_eq!(Delivery::from_bus(old).unwrap().message, expected);
     }
 
     #[test]

@@ -141,6 +141,9 @@ impl MessageText {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
     pub name: String,
+    /// What the page calls them: the account's display name then (a
+    /// guest's is the guest name).
+    pub display: String,
     pub guest: bool,
     /// The account's row id; `None` for guests.
     pub user_id: Option<i64>,
@@ -163,6 +166,12 @@ pub struct Message {
     pub id: i64,
     pub room: RoomName,
     pub user: String,
+    /// The author's display name as it was when the message was posted
+    /// (edits keep it); for messages stored before display names existed,
+    /// the handle. Absent only in a payload from an instance that predates
+    /// it: the page then shows `user`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
     pub guest: bool,
     /// Whether a bot posted it (always sent; a payload from an instance
     /// that predates bots reads as `false`).
@@ -213,6 +222,7 @@ impl Message {
             id,
             room,
             user: author.name.clone(),
+            display: author.display.clone(),
             guest: author.guest,
             bot: author.bot,
             text: text.as_str().to_owned(),
@@ -237,6 +247,9 @@ pub struct Quote {
     pub id: i64,
     pub user: String,
     pub text: Option<String>,
+    /// The original's display name, as it was posted under.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display: String,
 }
 
 impl Quote {
@@ -244,7 +257,12 @@ impl Quote {
     /// when deleted), cut to [`QUOTE_CHARS`].
     pub fn of(id: i64, user: String, text: Option<&str>) -> Self {
         let text = text.map(|t| t.chars().take(QUOTE_CHARS).collect());
-        Self { id, user, text }
+        Self { id, user, text, display: String::new() }
+    }
+
+    /// The same, naming the original's display name.
+    pub fn displayed(self, display: String) -> Self {
+        Self { display, ..self }
     }
 }
 

@@ -162,6 +162,7 @@ impl Store {
         &self,
         code_hash: &str,
         name: &str,
+        display: &str,
         password_hash: &str,
         now_ms: i64,
     ) -> Result<InvitedSignup, StoreError> {
@@ -180,11 +181,12 @@ impl Store {
         };
         let rooms: String = taken.get(0);
         let inserted = sqlx::query_scalar(
-            "INSERT INTO users (name, password_hash, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO users (name, password_hash, created_at_ms, display) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name)
         .bind(password_hash)
         .bind(now_ms)
+        .bind(display)
         .fetch_one(&mut *tx)
         .await;
         let user_id: i64 = match inserted {

@@ -18,8 +18,9 @@ use crate::rooms::{self, Delivery, Kind, Message, Quote, Reaction, RoomName, Tom
 
 /// What every message read selects, with the author and text of the
 /// message it replies to; [`from_row`] reads them by name.
-pub(super) const COLUMNS: &str = "m.id, m.user_name, m.guest, m.bot, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
-     m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted";
+pub(super) const COLUMNS: &str = "m.id, m.user_name, COALESCE(m.display, m.user_name) AS display, m.guest, m.bot, m.text, m.html, m.at_ms, m.deleted_by, m.deleted_at_ms, \
+     m.edited_at_ms, m.reply_to, q.user_name AS quote_user, q.text AS quote_text, q.deleted_by AS quote_deleted, \
+     COALESCE(q.display, q.user_name) AS quote_display";
 
 /// The tables every message read selects from.
 pub(super) const FROM: &str = "messages m LEFT JOIN messages q ON q.room = m.room AND q.id = m.reply_to";
@@ -32,12 +33,14 @@ pub(super) fn from_row(room: &RoomName, row: &AnyRow) -> Message {
         let user = row.get::<Option<String>, _>("quote_user").unwrap_or_default();
         let deleted = row.get::<Option<String>, _>("quote_deleted").is_some();
         let text = row.get::<Option<String>, _>("quote_text").filter(|_| !deleted);
-        Quote::of(id, user, text.as_deref())
+        let display = row.get::<Option<String>, _>("quote_display").unwrap_or_default();
+        Quote::of(id, user, text.as_deref()).displayed(display)
     });
     Message {
         id: row.get("id"),
         room: room.clone(),
         user: row.get("user_name"),
+        display: row.get("display"),
         guest: row.get::<i64, _>("guest") != 0,
         bot: row.get::<i64, _>("bot") != 0,
         text: row.get("text"),
@@ -154,15 +157,13 @@ impl Store {
     /// What message `id` of `room` looks like quoted in a reply; `None` when
     /// the room has no such message.
     pub async fn quote(&self, room: &RoomName, id: i64) -> Result<Option<Quote>, StoreError> {
-        let row = sqlx::query("SELECT user_name, text, deleted_by FROM messages WHERE room = $1 AND id = $2")
-            .bind(room.as_str())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = "SELECT user_name, text, deleted_by, COALESCE(display, user_name) FROM messages \
+                   WHERE room = $1 AND id = $2";
+        let row = sqlx::query(sql).bind(room.as_str()).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| {
             let deleted = r.get::<Option<String>, _>(2).is_some();
             let text: String = r.get(1);
-            Quote::of(id, r.get(0), (!deleted).then_some(text.as_str()))
+            Quote::of(id, r.get(0), (!deleted).then_some(text.as_str())).displayed(r.get(3))
         }))
     }
 
@@ -250,8 +251,8 @@ impl Store {
 
 /// The columns a new message's insert fills, in the order of
 /// [`insert_values`]; the other columns start NULL.
-pub(super) const INSERT_COLUMNS: [&str; 10] =
-    ["room", "id", "user_id", "user_name", "guest", "text", "html", "at_ms", "reply_to", "bot"];
+pub(super) const INSERT_COLUMNS: [&str; 11] =
+    ["room", "id", "user_id", "user_name", "guest", "text", "html", "at_ms", "reply_to", "bot", "display"];
 
 /// One value of an insert, in a form either engine binds (rusqlite in the
 /// SQLite writer, sqlx in the pooled one). It borrows from the batch, so
@@ -281,6 +282,7 @@ pub(super) fn insert_values(
         Integer(Some(rooms::to_millis(at))),
         Integer(message.reply_to.as_ref().map(|quote| quote.id)),
         Integer(Some(i64::from(message.author.bot))),
+        Text(&message.author.display),
     ]
 }
 
@@ -312,14 +314,14 @@ mod tests {
     fn the_insert_numbers_every_parameter_once() {
         assert_eq!(
             insert_messages_sql(2),
-            "INSERT INTO messages (room, id, user_id, user_name, guest, text, html, at_ms, reply_to, bot) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "INSERT INTO messages (room, id, user_id, user_name, guest, text, html, at_ms, reply_to, bot, display) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11), ($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         );
     }
 
     #[test]
     fn an_insert_row_gives_each_column_its_value() {
-        let guest = Author { name: "guest-1".into(), guest: true, user_id: None, bot: false };
+        let guest = Author { name: "guest-1".into(), display: "guest-1".into(), guest: true, user_id: None, bot: false };
         let text = MessageText::parse("hi").unwrap();
         let html = "<p>hi</p>".to_owned();
         let message =
@@ -340,6 +342,7 @@ mod tests {
                 ("at_ms", Integer(Some(42))),
                 ("reply_to", Integer(None)),
                 ("bot", Integer(Some(0))),
+                ("display", Text("guest-1")),
             ]
         );
     }

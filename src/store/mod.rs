@@ -28,6 +28,7 @@ pub mod files;
 mod messages;
 mod moderation;
 mod people;
+mod profiles;
 mod search;
 mod sweep;
 mod writer;
@@ -50,6 +51,7 @@ use engine::Engine;
 pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
+pub use profiles::StoredAvatar;
 pub use search::{RECENT_WINDOW, SearchSpec};
 pub use writer::{NewMessage, Publish};
 
@@ -76,7 +78,22 @@ pub enum StoreError {
 pub struct UserRecord {
     pub id: i64,
     pub name: String,
+    /// The display name (the handle when none was chosen).
+    pub display: String,
     pub password_hash: String,
+}
+
+/// What an account read selects, for [`user_record`]; a display name left
+/// unset (NULL) is the handle.
+const USER_COLUMNS: &str = "id, name, password_hash, COALESCE(display, name) AS display";
+
+fn user_record(r: &sqlx::any::AnyRow) -> UserRecord {
+    UserRecord {
+        id: r.get("id"),
+        name: r.get("name"),
+        display: r.get("display"),
+        password_hash: r.get("password_hash"),
+    }
 }
 
 /// How messages of a deleted account are signed.
@@ -87,6 +104,7 @@ pub const DELETED_USER: &str = "deleted user";
 pub struct SessionRecord {
     pub user_id: i64,
     pub name: String,
+    pub display: String,
     pub created_ms: i64,
     pub last_seen_ms: i64,
 }
@@ -163,12 +181,23 @@ impl Store {
     // ---- accounts -------------------------------------------------------
 
     pub async fn create_user(&self, name: &str, password_hash: &str) -> Result<i64, StoreError> {
+        self.create_account(name, None, password_hash).await
+    }
+
+    /// Creates an account with a display name (`None`: its handle).
+    pub async fn create_account(
+        &self,
+        name: &str,
+        display: Option<&str>,
+        password_hash: &str,
+    ) -> Result<i64, StoreError> {
         let result = sqlx::query_scalar(
-            "INSERT INTO users (name, password_hash, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO users (name, password_hash, created_at_ms, display) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name)
         .bind(password_hash)
         .bind(self.clock.now_ms())
+        .bind(display)
         .fetch_one(&self.pool)
         .await;
         match result {
@@ -180,19 +209,15 @@ impl Store {
 
     /// Finds an account by name, ignoring case.
     pub async fn find_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE lower(name) = lower($1)")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(name) = lower($1)");
+        let row = sqlx::query(&sql).bind(name).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(user_record))
     }
 
     pub async fn find_user_by_id(&self, user_id: i64) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, password_hash FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| UserRecord { id: r.get("id"), name: r.get("name"), password_hash: r.get("password_hash") }))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql).bind(user_id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(user_record))
     }
 
     /// Every account as (name, role, created), oldest first.
@@ -239,7 +264,7 @@ impl Store {
         rooms.extend(conversations);
         rooms.sort();
         rooms.dedup();
-        sqlx::query("UPDATE messages SET user_name = $1 WHERE user_id = $2")
+        sqlx::query("UPDATE messages SET user_name = $1, display = $1 WHERE user_id = $2")
             .bind(DELETED_USER)
             .bind(user_id)
             .execute(&mut *tx)
@@ -265,7 +290,8 @@ impl Store {
     /// A session row with its account.
     pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT users.id, users.name, sessions.created_at_ms, sessions.last_seen_at_ms \
+            "SELECT users.id, users.name, sessions.created_at_ms, sessions.last_seen_at_ms, \
+             COALESCE(users.display, users.name) \
              FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id = $1",
         )
         .bind(session_id)
@@ -276,6 +302,7 @@ impl Store {
             name: r.get(1),
             created_ms: r.get(2),
             last_seen_ms: r.get(3),
+            display: r.get(4),
         }))
     }
 

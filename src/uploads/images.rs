@@ -106,7 +106,7 @@ pub fn thumbnail(source: &Path, kind: ImageKind, files: &FileDir) -> Result<Thum
 }
 
 /// The image upright, refusing too many pixels before decoding them.
-fn decode(source: &Path, kind: ImageKind) -> Result<DynamicImage, ImageRefusal> {
+pub(super) fn decode(source: &Path, kind: ImageKind) -> Result<DynamicImage, ImageRefusal> {
     let mut reader = ImageReader::with_format(BufReader::new(File::open(source)?), kind.format());
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

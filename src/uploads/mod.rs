@@ -10,10 +10,12 @@
 //! feeds the file's bytes to an [`Incoming`], and encodes what
 //! [`Uploads::open`] finds. Where files live is `store::files`.
 
+mod avatars;
 mod images;
 mod incoming;
 mod sniff;
 
+pub use avatars::{AVATAR_SIDE, Avatar, MAX_HANDLE_BYTES, default_svg};
 pub use images::{ImageRefusal, MAX_PIXELS};
 pub use incoming::{Incoming, Received, TempFile};
 pub use sniff::{ImageKind, Sniffed, sniff};
@@ -54,6 +56,10 @@ pub enum UploadError {
     NotMultipart,
     #[error("no such file")]
     NoSuchFile,
+    #[error("an avatar must be a PNG, JPEG, GIF or WebP image")]
+    NotAnImage,
+    #[error("only members have avatars: log in or register")]
+    AvatarsAreForMembers,
     /// Refused by the posting rules (or the store behind them).
     #[error(transparent)]
     Post(#[from] PostError),

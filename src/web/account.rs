@@ -38,6 +38,8 @@ pub struct Credentials {
     username: String,
     #[field(default = String::new())]
     password: String,
+    /// Registration only: the display name (blank: the handle).
+    display: Option<String>,
     next: Option<String>,
     #[field(default = String::new())]
     csrf: String,
@@ -121,7 +123,7 @@ pub async fn register(
     access: &State<Access>,
 ) -> Answer {
     let invite = form.invite.as_deref().filter(|code| !code.is_empty());
-    match access.register(&form.username, &form.password, invite, client_ip).await {
+    match access.register(&form.username, &form.password, form.display.as_deref(), invite, client_ip).await {
         Ok(session) => logged_in(&jar, session, "/"),
         Err(AccessError::Login(LoginError::Account(error))) if invite.is_none() => {
             account_error_page("register", error, &form, &form.csrf)
@@ -216,19 +218,25 @@ fn unavailable(error: AccountError) -> Status {
 
 #[get("/api/me")]
 pub fn me(visitor: Visitor) -> Json<Value> {
-    Json(json!({ "user": visitor.name(), "guest": visitor.is_guest() }))
+    Json(json!({ "user": visitor.name(), "display": visitor.display(), "guest": visitor.is_guest() }))
 }
 
 // ---- the account page ---------------------------------------------------
 
-fn account_page(user: &SessionUser, status: Status, notice: Option<&str>, error: Option<String>, csrf: &str) -> Answer {
-    let me = json!({ "name": &user.name, "guest": false });
+pub(super) fn account_page(
+    user: &SessionUser,
+    status: Status,
+    notice: Option<&str>,
+    error: Option<String>,
+    csrf: &str,
+) -> Answer {
+    let me = json!({ "name": &user.name, "display": &user.display, "guest": false });
     let context = json!({ "me": me, "notice": notice, "error": error, "csrf": csrf });
     Answer::Page((status, Template::render("settings", context)))
 }
 
 /// The account page is for members; guests are sent to log in first.
-fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
+pub(super) fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
     match visitor {
         Visitor::User(user) => Ok(user),
         Visitor::Guest { .. } => Err(Box::new(Answer::Redirect(Redirect::to("/login?next=/account")))),
@@ -242,7 +250,11 @@ pub fn account(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> Answer 
         Ok(user) => user,
         Err(to_login) => return *to_login,
     };
-    let notice = (done == Some("password")).then_some("Your password is changed; other sessions were logged out.");
+    let notice = match done {
+        Some("password") => Some("Your password is changed; other sessions were logged out."),
+        Some(done) => super::profiles::notice(done),
+        None => None,
+    };
     account_page(&user, Status::Ok, notice, None, &csrf.0)
 }
 

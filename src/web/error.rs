@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::access::AccessError;
 use crate::auth::{AccountError, LoginError};
+use crate::auth::InvalidCredentials;
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -26,6 +27,10 @@ use crate::uploads::UploadError;
 pub enum ApiError {
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// A name (a display name, in settings) refused by its rules.
+    #[error(transparent)]
+    Credentials(#[from] InvalidCredentials),
+
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error("{0}")]
@@ -181,6 +186,7 @@ impl ApiError {
         // No wildcard arm: a new variant must choose its status here.
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
+            ApiError::Credentials(_) => Status::UnprocessableEntity,
             ApiError::BadLastEventId | ApiError::Cursor(_) | ApiError::Search(_) => Status::BadRequest,
             ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,
@@ -222,12 +228,12 @@ impl ApiError {
 /// The status of a refused upload or file request.
 fn upload_status(error: &UploadError) -> Status {
     match error {
-        UploadError::GuestsMayNotUpload => Status::Forbidden,
+        UploadError::GuestsMayNotUpload | UploadError::AvatarsAreForMembers => Status::Forbidden,
         UploadError::TooLarge(_) | UploadError::QuotaFull(_) => Status::PayloadTooLarge,
         UploadError::NoFile | UploadError::EmptyFile | UploadError::Image(_) | UploadError::Form(_) => {
             Status::UnprocessableEntity
         }
-        UploadError::NotMultipart => Status::UnsupportedMediaType,
+        UploadError::NotMultipart | UploadError::NotAnImage => Status::UnsupportedMediaType,
         UploadError::NoSuchFile => Status::NotFound,
         // Turned into their own `ApiError` variants by `From<UploadError>`.
         UploadError::Post(_) | UploadError::Io(_) | UploadError::Store(_) => Status::InternalServerError,

@@ -8,6 +8,7 @@
 mod account;
 mod bearer;
 mod admin;
+mod avatars;
 mod changes;
 mod csrf;
 mod directory;
@@ -23,6 +24,7 @@ mod ops;
 mod origin;
 mod pages;
 mod people;
+mod profiles;
 mod rooms;
 mod search;
 pub mod sse;
@@ -113,6 +115,11 @@ pub fn routes() -> Vec<Route> {
         join::join_page,
         join::reset_page,
         join::reset,
+        profiles::change_display,
+        avatars::upload_avatar,
+        avatars::remove_avatar,
+        avatars::remove_avatar_form,
+        avatars::avatar,
     ]
 }
 

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use std::net::IpAddr;
 
 use super::error::ApiError;
-use crate::auth::Visitor;
+use crate::auth::{Accounts, DisplayName, Visitor};
 use crate::limits::Limits;
-use crate::messages::Chat;
+use crate::messages::{Chat, PeopleError};
 use crate::rooms::RoomName;
 use crate::signals::Signals;
 
@@ -88,7 +88,7 @@ pub async fn typing(
     let room = RoomName::parse(room)?;
     limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     chat.may_post(&visitor, &room).await?;
-    signals.typing(&room, visitor.name());
+    signals.typing(&room, visitor.name(), visitor.display());
     Ok(Status::NoContent)
 }
 
@@ -117,26 +117,39 @@ pub async fn read(
     Ok(Status::NoContent)
 }
 
-/// `{"notify": "all" | "mentions" | "none"}`.
+/// `{"notify": "all" | "mentions" | "none", "display": "..."}`.
 #[get("/api/settings")]
 pub async fn settings(visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await? })))
+    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await?, "display": visitor.display() })))
 }
 
+/// Each setting is optional: only those given change.
 #[derive(Deserialize)]
 pub struct NewSettings {
-    notify: String,
+    notify: Option<String>,
+    display: Option<String>,
 }
 
+/// Changes the given settings (every one checked before any is stored)
+/// and answers them all as they now are.
 #[post("/api/settings", format = "json", data = "<body>")]
 pub async fn change_settings(
     body: Json<NewSettings>,
     visitor: Visitor,
     client_ip: Option<IpAddr>,
     chat: &State<Chat>,
+    accounts: &State<Accounts>,
     limits: &State<Limits>,
 ) -> Result<Json<Value>, ApiError> {
     limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
-    chat.set_notify_level(&visitor, &body.notify).await?;
-    Ok(Json(json!({ "notify": body.notify })))
+    let Visitor::User(user) = &visitor else { return Err(PeopleError::MembersOnly.into()) };
+    let display = body.display.as_deref().map(DisplayName::parse).transpose()?;
+    if let Some(notify) = &body.notify {
+        chat.set_notify_level(&visitor, notify).await?;
+    }
+    if let Some(display) = &display {
+        accounts.set_display(user, display).await?;
+    }
+    let display = display.as_ref().map_or(visitor.display(), DisplayName::as_str);
+    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await?, "display": display })))
 }

@@ -34,7 +34,7 @@ use crate::uploads::{OpenFile, UploadError, UploadForm, Uploads};
 
 /// Room in a body beyond the file for the form's other fields, its part
 /// headers and boundaries.
-const FORM_OVERHEAD: u64 = 64 * 1024;
+pub(super) const FORM_OVERHEAD: u64 = 64 * 1024;
 
 /// Largest `text` field: the longest message (2000 four-byte characters).
 const TEXT_FIELD_BYTES: u64 = 8 * 1024;
@@ -45,8 +45,8 @@ const REPLY_TO_FIELD_BYTES: u64 = 32;
 /// What an upload's request head says: its multipart boundary, if it is
 /// a multipart form, and the length it declares, if it does.
 pub struct UploadHead {
-    boundary: Option<String>,
-    length: Option<u64>,
+    pub(super) boundary: Option<String>,
+    pub(super) length: Option<u64>,
 }
 
 #[rocket::async_trait]
@@ -159,7 +159,7 @@ fn form_file_name(sent: &str) -> String {
 }
 
 /// A multipart error as the reason people see.
-fn form_error(error: multer::Error, max: u64) -> UploadError {
+pub(super) fn form_error(error: multer::Error, max: u64) -> UploadError {
     use multer::Error as E;
     match error {
         E::StreamSizeExceeded { .. } => UploadError::TooLarge(max),

@@ -32,7 +32,10 @@ async fn a_reply_quotes_the_start_of_its_original_until_that_is_deleted() {
     let (status, reply) =
         call(&mut alice, "/rooms/r/messages", json!({ "text": "agreed", "reply_to": original })).await;
     assert_eq!(status, 201, "{reply}");
-    assert_eq!(reply["reply_to"], json!({ "id": original, "user": "alice", "text": "x".repeat(200) }));
+    assert_eq!(
+        reply["reply_to"],
+        json!({ "id": original, "user": "alice", "display": "alice", "text": "x".repeat(200) })
+    );
 
     let elsewhere = alice.say("other", "in another room").await;
     for bad in [json!(elsewhere + 100), json!("1"), json!(-1)] {
@@ -45,7 +48,7 @@ async fn a_reply_quotes_the_start_of_its_original_until_that_is_deleted() {
     assert_eq!(status, 200);
     let history = alice.get("/rooms/r/messages").await.json();
     let quoted = history.as_array().unwrap().iter().find(|m| m["reply_to"].is_object()).unwrap();
-    assert_eq!(quoted["reply_to"], json!({ "id": original, "user": "alice", "text": null }));
+    assert_eq!(quoted["reply_to"], json!({ "id": original, "user": "alice", "display": "alice", "text": null }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

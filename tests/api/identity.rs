@@ -12,7 +12,7 @@ async fn registering_logs_in_and_redirects_home() {
     let response = app.register("alice", PASSWORD).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(response.headers().get_one("Location"), Some("/"));
-    assert_eq!(app.me().await, serde_json::json!({ "user": "alice", "guest": false }));
+    assert_eq!(app.me().await, serde_json::json!({ "user": "alice", "display": "alice", "guest": false }));
 }
 
 #[rocket::async_test]

@@ -31,6 +31,7 @@ mod permalinks;
 mod persistence;
 mod presence;
 mod process;
+mod profiles;
 mod protection;
 mod ranks;
 mod registrations;

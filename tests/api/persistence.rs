@@ -40,7 +40,7 @@ async fn a_login_survives_a_restart_with_the_generated_key() {
     let restarted = client_on(dir.path(), |f| f).await;
     let me: serde_json::Value =
         restarted.get("/api/me").cookie(Cookie::new("session", cookie)).dispatch().await.into_json().await.unwrap();
-    assert_eq!(me, serde_json::json!({ "user": "alice", "guest": false }));
+    assert_eq!(me, serde_json::json!({ "user": "alice", "display": "alice", "guest": false }));
 }
 
 #[tokio::test]

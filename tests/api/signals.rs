@@ -33,7 +33,10 @@ async fn typing_reaches_the_others_once_per_two_seconds_without_an_id() {
     }
     let posted = alice.say("r", "done typing").await;
     let (kind, id, data) = next_of(&mut watching, &["typing", "message"]).await;
-    assert_eq!((kind.as_str(), id, data), ("typing", None, json!({ "room": "r", "user": "alice" })));
+    assert_eq!(
+        (kind.as_str(), id, data),
+        ("typing", None, json!({ "room": "r", "user": "alice", "display": "alice" }))
+    );
     let (kind, _, data) = next_of(&mut watching, &["typing", "message"]).await;
     assert_eq!((kind.as_str(), data["id"].as_i64()), ("message", Some(posted)), "one typing signal, not three");
     let (kind, _, _) = next_of(&mut own, &["typing", "message"]).await;
@@ -56,7 +59,7 @@ async fn a_socket_says_it_is_typing_and_hears_others() {
     let mut watching = alice.events("/rooms/r/events", &[]).await;
     socket.send(Message::text(r#"{"type":"typing"}"#)).await.unwrap();
     let (_, _, data) = next_of(&mut watching, &["typing"]).await;
-    assert_eq!(data, json!({ "room": "r", "user": "bob" }));
+    assert_eq!(data, json!({ "room": "r", "user": "bob", "display": "bob" }));
 
     assert_eq!(alice.post_json("/rooms/r/typing", &json!({})).await.status, 204);
     let frame = loop {
@@ -66,7 +69,7 @@ async fn a_socket_says_it_is_typing_and_hears_others() {
             break value;
         }
     };
-    assert_eq!(frame, json!({ "type": "typing", "room": "r", "user": "alice" }));
+    assert_eq!(frame, json!({ "type": "typing", "room": "r", "user": "alice", "display": "alice" }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,5 +109,5 @@ async fn a_waiting_long_poll_answers_a_signal_and_the_next_poll_keeps_its_place(
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(alice.post_json("/rooms/r/typing", &json!({})).await.status, 204);
     let answer = tokio::time::timeout(Duration::from_secs(5), poll).await.expect("answered at once").unwrap();
-    assert_eq!(answer, json!([{ "type": "typing", "room": "r", "user": "alice" }]));
+    assert_eq!(answer, json!([{ "type": "typing", "room": "r", "user": "alice", "display": "alice" }]));
 }

@@ -235,8 +235,8 @@ async fn a_websocket_counts_in_presence_and_sends_the_online_list() {
     assert_eq!(registered.status, 303);
     let mut ws = socket_with(&app, "here", None, Some(&alice.cookie_header())).await.unwrap();
     let first = next_presence(&mut ws).await;
-    let alone =
-        json!({ "type": "presence", "room": "here", "online": [{ "user": "alice", "guest": false }], "count": 1 });
+    let online = [{ json!({ "user": "alice", "display": "alice", "guest": false }) }];
+    let alone = json!({ "type": "presence", "room": "here", "online": online, "count": 1 });
     assert_eq!(first, alone);
     let listed = app.browser().get("/rooms/here/presence").await.json();
     assert_eq!(listed["online"], first["online"], "the socket's visitor is online for everyone");

@@ -26,6 +26,7 @@ mod moderation;
 mod page;
 mod people;
 mod permalinks;
+mod profiles;
 mod search;
 mod tabs;
 mod transports;
