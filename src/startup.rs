@@ -14,7 +14,7 @@ use rocket::{Build, Rocket};
 use thiserror::Error;
 
 use crate::assets::{AssetError, Pages};
-use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
+use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, SecondFactors, Sessions};
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -45,6 +45,8 @@ pub enum StartError {
     Pages(#[from] AssetError),
     #[error("cannot use the files directory {path}: {source}")]
     Files { path: std::path::PathBuf, source: std::io::Error },
+    #[error("the settings carry no second-factor key: they must come through config::prepare")]
+    NoSecondFactorKey,
 }
 
 /// Every service the routes use, wired together.
@@ -64,6 +66,7 @@ pub struct Services {
     pub housekeeping: Housekeeping,
     pub tasks: Arc<Tasks>,
     pub pages: Pages,
+    pub second_factors: SecondFactors,
 }
 
 impl Services {
@@ -95,7 +98,7 @@ impl Services {
         let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
         let housekeeping = Housekeeping::new(
             store.clone(),
-            clock,
+            clock.clone(),
             sessions.clone(),
             moderation.clone(),
             limits.clone(),
@@ -120,9 +123,21 @@ impl Services {
             metrics.clone(),
             settings,
         );
+        let key = settings.second_factor_key.clone().ok_or(StartError::NoSecondFactorKey)?;
+        let second_factors = SecondFactors::new(
+            store.clone(),
+            clock.clone(),
+            key,
+            crate::auth::totp_issuer(settings.public_origin.as_deref()),
+        );
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
-        let logins =
-            Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
+        let logins = Logins::new(
+            accounts.clone(),
+            limits.login.clone(),
+            limits.registrations.clone(),
+            moderation.clone(),
+            second_factors.clone(),
+        );
         Ok(Self {
             chat,
             uploads,
@@ -139,6 +154,7 @@ impl Services {
             housekeeping,
             tasks,
             pages,
+            second_factors,
         })
     }
 
@@ -160,5 +176,6 @@ impl Services {
             .manage(self.housekeeping)
             .manage(self.tasks)
             .manage(self.pages)
+            .manage(self.second_factors)
     }
 }

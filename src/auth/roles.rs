@@ -79,10 +79,13 @@ pub enum AuditAction {
     Unlock,
     MembersOnly,
     SetRole,
+    /// An account turned its TOTP second factor on, or off.
+    TotpOn,
+    TotpOff,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Delete,
         AuditAction::Mute,
         AuditAction::Kick,
@@ -92,6 +95,8 @@ impl AuditAction {
         AuditAction::Unlock,
         AuditAction::MembersOnly,
         AuditAction::SetRole,
+        AuditAction::TotpOn,
+        AuditAction::TotpOff,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +110,8 @@ impl AuditAction {
             AuditAction::Unlock => "unlock",
             AuditAction::MembersOnly => "members-only",
             AuditAction::SetRole => "set-role",
+            AuditAction::TotpOn => "totp-on",
+            AuditAction::TotpOff => "totp-off",
         }
     }
 }
@@ -160,7 +167,19 @@ mod tests {
     #[test]
     fn audit_actions_keep_their_stored_text() {
         let texts: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
-        let stored = ["delete", "mute", "kick", "ban", "unban", "lock", "unlock", "members-only", "set-role"];
+        let stored = [
+            "delete",
+            "mute",
+            "kick",
+            "ban",
+            "unban",
+            "lock",
+            "unlock",
+            "members-only",
+            "set-role",
+            "totp-on",
+            "totp-off",
+        ];
         assert_eq!(texts, stored);
         for action in AuditAction::ALL {
             assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));

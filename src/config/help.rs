@@ -57,6 +57,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("upload_max_bytes", "largest attached file (bytes); bigger is refused with 413 while it streams"),
     ("upload_quota_bytes", "bytes of attached files one account or guest may have at once"),
     ("guest_uploads", "guests may attach files where they may post"),
+    ("public_origin", "https://HOST people reach the server at: passkeys and TOTP apps name it; unset: localhost"),
     ("rate_limits", "false turns every abuse limit below off"),
     ("login_failures_per_name", "failed logins per username per window"),
     ("login_name_window_secs", "the window of login_failures_per_name"),

@@ -27,6 +27,7 @@ mod messages;
 mod moderation;
 mod people;
 mod search;
+mod second_factor;
 mod sweep;
 mod writer;
 
@@ -47,6 +48,7 @@ pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
 pub use search::{RECENT_WINDOW, SearchSpec};
+pub use second_factor::TotpRecord;
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]

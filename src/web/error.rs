@@ -10,6 +10,7 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::json;
 use thiserror::Error;
 
+use crate::auth::SecondFactorError;
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -196,6 +197,18 @@ fn upload_status(error: &UploadError) -> Status {
         UploadError::NoSuchFile => Status::NotFound,
         // Turned into their own `ApiError` variants by `From<UploadError>`.
         UploadError::Post(_) | UploadError::Io(_) | UploadError::Store(_) => Status::InternalServerError,
+    }
+}
+
+/// The status of a refused second-factor step (the login's code, TOTP's
+/// set-up and removal).
+pub fn second_factor_status(error: &SecondFactorError) -> Status {
+    match error {
+        SecondFactorError::Malformed => Status::UnprocessableEntity,
+        SecondFactorError::WrongCode | SecondFactorError::LoginExpired => Status::Unauthorized,
+        SecondFactorError::AlreadyOn | SecondFactorError::NotEnrolling | SecondFactorError::NotOn => Status::Conflict,
+        SecondFactorError::Throttled(_) => Status::TooManyRequests,
+        SecondFactorError::Store(_) => Status::ServiceUnavailable,
     }
 }
 

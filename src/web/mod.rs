@@ -20,6 +20,7 @@ mod pages;
 mod people;
 mod rooms;
 mod search;
+mod second_factor;
 pub mod sse;
 mod uploads;
 mod ws;
@@ -88,6 +89,13 @@ pub fn routes() -> Vec<Route> {
         origin::refused,
         pages::static_file,
         pages::favicon,
+        second_factor::code_form,
+        second_factor::submit_code,
+        second_factor::security,
+        second_factor::start_totp,
+        second_factor::qr_code,
+        second_factor::confirm_totp,
+        second_factor::turn_off_totp,
     ]
 }
 
