@@ -14,7 +14,7 @@ use rocket::{Build, Rocket};
 use thiserror::Error;
 
 use crate::assets::{AssetError, Pages};
-use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, SecondFactors, Sessions};
+use crate::auth::{Accounts, Logins, PasskeyError, Passkeys, PasswordError, PasswordHasher, SecondFactors, Sessions};
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -47,6 +47,8 @@ pub enum StartError {
     Files { path: std::path::PathBuf, source: std::io::Error },
     #[error("the settings carry no second-factor key: they must come through config::prepare")]
     NoSecondFactorKey,
+    #[error(transparent)]
+    Passkeys(#[from] PasskeyError),
 }
 
 /// Every service the routes use, wired together.
@@ -67,6 +69,7 @@ pub struct Services {
     pub tasks: Arc<Tasks>,
     pub pages: Pages,
     pub second_factors: SecondFactors,
+    pub passkeys: Passkeys,
 }
 
 impl Services {
@@ -130,6 +133,13 @@ impl Services {
             key,
             crate::auth::totp_issuer(settings.public_origin.as_deref()),
         );
+        let passkeys = Passkeys::new(
+            settings.public_origin.as_deref(),
+            store.clone(),
+            clock.clone(),
+            sessions.clone(),
+            moderation.clone(),
+        )?;
         let accounts = Accounts::new(store, hasher, sessions.clone()).counting(metrics);
         let logins = Logins::new(
             accounts.clone(),
@@ -155,6 +165,7 @@ impl Services {
             tasks,
             pages,
             second_factors,
+            passkeys,
         })
     }
 
@@ -177,5 +188,6 @@ impl Services {
             .manage(self.tasks)
             .manage(self.pages)
             .manage(self.second_factors)
+            .manage(self.passkeys)
     }
 }

@@ -10,6 +10,7 @@ mod accounts;
 mod devices;
 mod login;
 mod names;
+mod passkeys;
 mod password;
 mod roles;
 mod second_factor;
@@ -19,6 +20,7 @@ pub use accounts::{AccountError, Accounts};
 pub use devices::DeviceCookie;
 pub use login::{FirstStep, LoginError, Logins};
 pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
+pub use passkeys::{CEREMONY_SECS, MAX_CEREMONIES, MAX_PASSKEYS, PasskeyError, PasskeyInfo, Passkeys};
 pub use password::{PasswordError, PasswordHasher, Verdict};
 pub use roles::{AuditAction, Role, UnknownAuditAction, UnknownRole};
 pub use second_factor::{

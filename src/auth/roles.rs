@@ -82,10 +82,13 @@ pub enum AuditAction {
     /// An account turned its TOTP second factor on, or off.
     TotpOn,
     TotpOff,
+    /// An account added a passkey, or removed one (its name is the detail).
+    PasskeyAdd,
+    PasskeyRemove,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::Delete,
         AuditAction::Mute,
         AuditAction::Kick,
@@ -97,6 +100,8 @@ impl AuditAction {
         AuditAction::SetRole,
         AuditAction::TotpOn,
         AuditAction::TotpOff,
+        AuditAction::PasskeyAdd,
+        AuditAction::PasskeyRemove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +117,8 @@ impl AuditAction {
             AuditAction::SetRole => "set-role",
             AuditAction::TotpOn => "totp-on",
             AuditAction::TotpOff => "totp-off",
+            AuditAction::PasskeyAdd => "passkey-add",
+            AuditAction::PasskeyRemove => "passkey-remove",
         }
     }
 }
@@ -179,6 +186,8 @@ mod tests {
             "set-role",
             "totp-on",
             "totp-off",
+            "passkey-add",
+            "passkey-remove",
         ];
         assert_eq!(texts, stored);
         for action in AuditAction::ALL {

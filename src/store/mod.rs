@@ -48,7 +48,7 @@ pub use export::ExportError;
 pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
 pub use search::{RECENT_WINDOW, SearchSpec};
-pub use second_factor::TotpRecord;
+pub use second_factor::{PasskeyOwner, PasskeyRow, TotpRecord};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]

@@ -1,9 +1,10 @@
 //! The store's side of second factors: TOTP rows (the secret as sealed by
-//! `auth`, never readable here), recovery code hashes, and the one-time
-//! rules that must hold across instances, each one conditional `UPDATE`:
-//! a time step is accepted only if it is newer than the last one, a
-//! recovery code only while unused, so two requests racing with one code
-//! cannot both win.
+//! `auth`, never readable here), recovery code hashes, passkeys and the
+//! WebAuthn ceremonies in progress, and the one-time rules that must hold
+//! across instances, each one conditional statement: a time step is
+//! accepted only if it is newer than the last one, a recovery code only
+//! while unused, a ceremony only by the one request that deletes it, so two
+//! requests racing with one code cannot both win.
 
 use sqlx::Row;
 
@@ -122,5 +123,156 @@ impl Store {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(confirmed.iter().any(|&c| c != 0))
+    }
+}
+
+/// A stored passkey, as the account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub used_ms: Option<i64>,
+}
+
+/// A stored passkey with its owner, as a login needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyOwner {
+    pub user_id: i64,
+    pub user_name: String,
+    /// The owner's WebAuthn user handle.
+    pub handle: String,
+    /// webauthn-rs's record of the credential, as JSON.
+    pub credential: String,
+}
+
+impl Store {
+    /// The account's WebAuthn user handle, made from `fresh` the first time.
+    pub async fn passkey_handle(&self, user_id: i64, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO passkey_users (user_id, handle) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
+            .bind(user_id)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        let handle = sqlx::query_scalar("SELECT handle FROM passkey_users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(handle)
+    }
+
+    /// The account's passkeys, oldest first.
+    pub async fn passkeys_of(&self, user_id: i64) -> Result<Vec<PasskeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at_ms, used_at_ms FROM passkeys WHERE user_id = $1 ORDER BY created_at_ms, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PasskeyRow { id: r.get(0), name: r.get(1), created_ms: r.get(2), used_ms: r.get(3) })
+            .collect())
+    }
+
+    /// Stores a new passkey; `false` when its credential id is taken.
+    pub async fn add_passkey(
+        &self,
+        id: &str,
+        user_id: i64,
+        name: &str,
+        credential: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let added = sqlx::query(
+            "INSERT INTO passkeys (id, user_id, name, credential, created_at_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(name)
+        .bind(credential)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(added.rows_affected() == 1)
+    }
+
+    pub async fn passkey_owner(&self, id: &str) -> Result<Option<PasskeyOwner>, StoreError> {
+        let row = sqlx::query(
+            "SELECT users.id, users.name, passkey_users.handle, passkeys.credential FROM passkeys \
+             JOIN users ON users.id = passkeys.user_id \
+             JOIN passkey_users ON passkey_users.user_id = passkeys.user_id WHERE passkeys.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| PasskeyOwner { user_id: r.get(0), user_name: r.get(1), handle: r.get(2), credential: r.get(3) }))
+    }
+
+    /// Notes a login with the passkey, with its updated record.
+    pub async fn passkey_used(&self, id: &str, credential: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE passkeys SET credential = $2, used_at_ms = $3 WHERE id = $1")
+            .bind(id)
+            .bind(credential)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes one of the account's passkeys; answers its name if it was there.
+    pub async fn delete_passkey(&self, user_id: i64, id: &str) -> Result<Option<String>, StoreError> {
+        let name = sqlx::query_scalar("DELETE FROM passkeys WHERE user_id = $1 AND id = $2 RETURNING name")
+            .bind(user_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(name)
+    }
+
+    /// Keeps a WebAuthn ceremony's state until `expires_ms`, unless `cap`
+    /// ceremonies are in progress already (those over are deleted first);
+    /// answers whether it was kept.
+    pub async fn start_ceremony(
+        &self,
+        id: &str,
+        user_id: Option<i64>,
+        kind: &str,
+        state: &str,
+        expires_ms: i64,
+        cap: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_ms <= $1").bind(now).execute(&self.pool).await?;
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM passkey_ceremonies").fetch_one(&self.pool).await?;
+        if open >= cap {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO passkey_ceremonies (id, user_id, kind, state, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(kind)
+        .bind(state)
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(true)
+    }
+
+    /// Takes (deletes) a ceremony of this kind that is not over: its
+    /// account and state. A second take of one ceremony finds nothing.
+    pub async fn take_ceremony(&self, id: &str, kind: &str) -> Result<Option<(Option<i64>, String)>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM passkey_ceremonies WHERE id = $1 AND kind = $2 RETURNING user_id, state, expires_ms",
+        )
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        let now = self.clock.now_ms();
+        Ok(row.filter(|r| r.get::<i64, _>(2) > now).map(|r| (r.get(0), r.get(1))))
     }
 }

@@ -10,7 +10,7 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::json;
 use thiserror::Error;
 
-use crate::auth::SecondFactorError;
+use crate::auth::{PasskeyError, SecondFactorError};
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -71,6 +71,19 @@ pub enum ApiError {
     /// answered as an opaque 503 (like the store).
     #[error("the server could not store or read the file; try again shortly")]
     Files(#[source] std::io::Error),
+    /// A passkey request refused for a reason of its own (the reason is
+    /// `PasskeyError`'s).
+    #[error(transparent)]
+    Passkey(PasskeyError),
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(error: PasskeyError) -> Self {
+        match error {
+            PasskeyError::Store(e) => ApiError::Store(e),
+            other => ApiError::Passkey(other),
+        }
+    }
 }
 
 impl From<UploadError> for ApiError {
@@ -160,6 +173,7 @@ impl ApiError {
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) | ApiError::Files(_) => Status::ServiceUnavailable,
             ApiError::Upload(e) => upload_status(e),
+            ApiError::Passkey(e) => passkey_status(e),
             ApiError::ShutOut => Status::NoContent,
             ApiError::Conversation(e) => conversation_status(e),
             ApiError::People(e) => match e {
@@ -212,6 +226,21 @@ pub fn second_factor_status(error: &SecondFactorError) -> Status {
     }
 }
 
+/// The status of a refused passkey registration, login or removal.
+pub fn passkey_status(error: &PasskeyError) -> Status {
+    match error {
+        PasskeyError::NotLoggedIn | PasskeyError::NoCeremony | PasskeyError::Rejected | PasskeyError::Unknown => {
+            Status::Unauthorized
+        }
+        PasskeyError::TooMany | PasskeyError::BadName => Status::UnprocessableEntity,
+        PasskeyError::Duplicate => Status::Conflict,
+        PasskeyError::NoSuchPasskey => Status::NotFound,
+        PasskeyError::Busy => Status::TooManyRequests,
+        // A bad setting stops the server at start; it never reaches a request.
+        PasskeyError::BadOrigin | PasskeyError::Store(_) => Status::ServiceUnavailable,
+    }
+}
+
 /// The status of a refused reply, edit, reaction or versions request.
 fn conversation_status(error: &PostError) -> Status {
     match error {
@@ -244,6 +273,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         match &self {
             ApiError::RateLimited(wait) => response.set_raw_header("Retry-After", wait.secs().to_string()),
             ApiError::TooManyStreams => response.set_raw_header("Retry-After", "10"),
+            ApiError::Passkey(PasskeyError::Busy) => response.set_raw_header("Retry-After", "60"),
             _ => false,
         };
         Ok(response)

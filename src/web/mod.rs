@@ -17,6 +17,7 @@ mod moderation;
 mod ops;
 mod origin;
 mod pages;
+mod passkeys;
 mod people;
 mod rooms;
 mod search;
@@ -96,6 +97,11 @@ pub fn routes() -> Vec<Route> {
         second_factor::qr_code,
         second_factor::confirm_totp,
         second_factor::turn_off_totp,
+        passkeys::start_registration,
+        passkeys::finish_registration,
+        passkeys::start_login,
+        passkeys::finish_login,
+        passkeys::remove,
     ]
 }
 

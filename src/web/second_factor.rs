@@ -11,6 +11,8 @@
 use std::net::IpAddr;
 
 use rocket::http::{ContentType, Cookie, CookieJar, Header, Status};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
 use rocket::response::Redirect;
 use rocket::serde::json::json;
 use rocket::time::Duration;
@@ -21,6 +23,7 @@ use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::error::second_factor_status;
 use super::identity::{self, Jar};
 use super::pages::Template;
+use crate::auth::Passkeys;
 use crate::auth::{
     AccountError, LoginError, Logins, PENDING_LOGIN_SECS, PendingLogin, SecondFactorError, SecondFactors, SessionUser,
     TotpState, Visitor,
@@ -123,24 +126,55 @@ fn refused_code(error: SecondFactorError, next: Option<&str>, csrf: &str) -> Ans
 
 /// What the security page shows besides the account's state.
 #[derive(Default)]
-struct Shown<'a> {
-    notice: Option<&'a str>,
-    error: Option<String>,
+pub(super) struct Shown<'a> {
+    pub notice: Option<&'a str>,
+    pub error: Option<String>,
     /// Fresh recovery codes, shown this once.
-    recovery_codes: Vec<String>,
+    pub recovery_codes: Vec<String>,
 }
 
-async fn security_page(
+/// The services behind the security page.
+pub(super) struct Factors<'r> {
+    pub second: &'r SecondFactors,
+    pub passkeys: &'r Passkeys,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Factors<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let rocket = request.rocket();
+        Outcome::Success(Factors {
+            second: rocket.state::<SecondFactors>().expect("SecondFactors is managed"),
+            passkeys: rocket.state::<Passkeys>().expect("Passkeys is managed"),
+        })
+    }
+}
+
+pub(super) async fn security_page(
     user: &SessionUser,
-    second_factors: &SecondFactors,
+    factors: &Factors<'_>,
     status: Status,
     shown: Shown<'_>,
     csrf: &str,
 ) -> Answer {
+    let second_factors = factors.second;
     let state = match second_factors.state(user.user_id).await {
         Ok(state) => state,
         Err(error) => return unavailable_page(user, error, csrf),
     };
+    let passkeys = match factors.passkeys.list(user.user_id).await {
+        Ok(passkeys) => passkeys,
+        Err(error) => return unavailable_page(user, SecondFactorError::Store(error), csrf),
+    };
+    let passkeys: Vec<_> = passkeys
+        .iter()
+        .map(|p| {
+            let added = crate::rooms::format_at(crate::rooms::from_millis(p.created_ms));
+            json!({ "id": p.id, "name": p.name, "added": added })
+        })
+        .collect();
     let totp = match &state {
         TotpState::Off => json!({ "state": "off" }),
         TotpState::Enrolling(secret) => json!({
@@ -157,6 +191,7 @@ async fn security_page(
         "error": shown.error,
         "totp": totp,
         "recovery_codes": shown.recovery_codes,
+        "passkeys": passkeys,
     });
     Answer::Page((status, Template::render("security", context)))
 }
@@ -169,6 +204,7 @@ fn unavailable_page(user: &SessionUser, error: SecondFactorError, csrf: &str) ->
         "error": "the server could not answer; try again shortly",
         "totp": { "state": "unknown" },
         "recovery_codes": [],
+        "passkeys": [],
     });
     Answer::Page((Status::ServiceUnavailable, Template::render("security", context)))
 }
@@ -179,7 +215,7 @@ fn grouped(secret: &str) -> String {
 }
 
 /// The security page is for members; guests are sent to log in first.
-fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
+pub(super) fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
     match visitor {
         Visitor::User(user) => Ok(user),
         Visitor::Guest { .. } => Err(Box::new(Answer::Redirect(Redirect::to("/login?next=/account/security")))),
@@ -187,31 +223,31 @@ fn member(visitor: Visitor) -> Result<SessionUser, Box<Answer>> {
 }
 
 #[get("/account/security")]
-pub async fn security(visitor: Visitor, csrf: CsrfToken, second_factors: &State<SecondFactors>) -> Answer {
+pub async fn security(visitor: Visitor, csrf: CsrfToken, factors: Factors<'_>) -> Answer {
     match member(visitor) {
-        Ok(user) => security_page(&user, second_factors, Status::Ok, Shown::default(), &csrf.0).await,
+        Ok(user) => security_page(&user, &factors, Status::Ok, Shown::default(), &csrf.0).await,
         Err(to_login) => *to_login,
     }
 }
 
 /// The answer to a refused TOTP action: the page with the reason.
-async fn refused(user: &SessionUser, second_factors: &SecondFactors, error: SecondFactorError, csrf: &str) -> Answer {
+async fn refused(user: &SessionUser, factors: &Factors<'_>, error: SecondFactorError, csrf: &str) -> Answer {
     if let SecondFactorError::Store(_) = error {
         return unavailable_page(user, error, csrf);
     }
     let shown = Shown { error: Some(error.to_string()), ..Shown::default() };
-    security_page(user, second_factors, second_factor_status(&error), shown, csrf).await
+    security_page(user, factors, second_factor_status(&error), shown, csrf).await
 }
 
 #[post("/account/totp/start", data = "<form>")]
-pub async fn start_totp(visitor: Visitor, form: CsrfForm<TokenOnly>, second_factors: &State<SecondFactors>) -> Answer {
+pub async fn start_totp(visitor: Visitor, form: CsrfForm<TokenOnly>, factors: Factors<'_>) -> Answer {
     let user = match member(visitor) {
         Ok(user) => user,
         Err(to_login) => return *to_login,
     };
-    match second_factors.start(&user).await {
+    match factors.second.start(&user).await {
         Ok(()) => Answer::Redirect(Redirect::to("/account/security")),
-        Err(error) => refused(&user, second_factors, error, form.csrf()).await,
+        Err(error) => refused(&user, &factors, error, form.csrf()).await,
     }
 }
 
@@ -249,16 +285,12 @@ impl CsrfProtected for ConfirmForm {
 }
 
 #[post("/account/totp/confirm", data = "<form>")]
-pub async fn confirm_totp(
-    visitor: Visitor,
-    form: CsrfForm<ConfirmForm>,
-    second_factors: &State<SecondFactors>,
-) -> Answer {
+pub async fn confirm_totp(visitor: Visitor, form: CsrfForm<ConfirmForm>, factors: Factors<'_>) -> Answer {
     let user = match member(visitor) {
         Ok(user) => user,
         Err(to_login) => return *to_login,
     };
-    match second_factors.confirm(&user, &form.code).await {
+    match factors.second.confirm(&user, &form.code).await {
         Ok(codes) => {
             let shown = Shown {
                 notice: Some(
@@ -267,18 +299,18 @@ pub async fn confirm_totp(
                 error: None,
                 recovery_codes: codes.iter().map(|code| code.shown()).collect(),
             };
-            security_page(&user, second_factors, Status::Ok, shown, &form.csrf).await
+            security_page(&user, &factors, Status::Ok, shown, &form.csrf).await
         }
-        Err(error) => refused(&user, second_factors, error, &form.csrf).await,
+        Err(error) => refused(&user, &factors, error, &form.csrf).await,
     }
 }
 
 #[derive(rocket::FromForm)]
 pub struct PasswordForm {
     #[field(default = String::new())]
-    password: String,
+    pub(super) password: String,
     #[field(default = String::new())]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 impl CsrfProtected for PasswordForm {
@@ -294,7 +326,7 @@ pub async fn turn_off_totp(
     client_ip: Option<IpAddr>,
     form: CsrfForm<PasswordForm>,
     logins: &State<Logins>,
-    second_factors: &State<SecondFactors>,
+    factors: Factors<'_>,
 ) -> Answer {
     let user = match member(visitor) {
         Ok(user) => user,
@@ -302,21 +334,21 @@ pub async fn turn_off_totp(
     };
     let device = identity::device(jar.cookies);
     if let Err(error) = logins.confirm_password(&user, &form.password, client_ip, device.as_ref()).await {
-        return password_refused(&user, second_factors, error, &form.csrf).await;
+        return password_refused(&user, &factors, error, &form.csrf).await;
     }
-    match second_factors.turn_off(&user).await {
+    match factors.second.turn_off(&user).await {
         Ok(()) => {
             let shown = Shown { notice: Some("Two-factor authentication is off."), ..Shown::default() };
-            security_page(&user, second_factors, Status::Ok, shown, &form.csrf).await
+            security_page(&user, &factors, Status::Ok, shown, &form.csrf).await
         }
-        Err(error) => refused(&user, second_factors, error, &form.csrf).await,
+        Err(error) => refused(&user, &factors, error, &form.csrf).await,
     }
 }
 
 /// The page again when the password asked for was not accepted.
-pub async fn password_refused(
+pub(super) async fn password_refused(
     user: &SessionUser,
-    second_factors: &SecondFactors,
+    factors: &Factors<'_>,
     error: LoginError,
     csrf: &str,
 ) -> Answer {
@@ -335,5 +367,5 @@ pub async fn password_refused(
         }
     };
     let shown = Shown { error: Some(reason), ..Shown::default() };
-    security_page(user, second_factors, status, shown, csrf).await
+    security_page(user, factors, status, shown, csrf).await
 }
