@@ -133,7 +133,7 @@ impl Passkeys {
         }
         let handle = self.store.passkey_handle(user.user_id, &Uuid::new_v4().to_string()).await?;
         let handle = Uuid::parse_str(&handle).map_err(|_| PasskeyError::Rejected)?;
-        let exclude = existing.iter().filter_map(|p| URL_SAFE_NO_PAD.decode(&p.id).ok().map(Into::into)).collect();
+        let exclude = existing.iter().filter_map(|p| URL_SAFE_NO_PAD.decode(&p.id).ok()).collect();
         let (mut options, state) = self
             .webauthn
             .start_passkey_registration(handle, &user.name, &user.name, Some(exclude))

@@ -249,3 +249,136 @@ async fn turning_totp_off_needs_the_password_and_both_changes_are_audited() {
         .collect();
     assert_eq!(actions, [("alice", "totp-off", "alice"), ("alice", "totp-on", "alice")], "newest first");
 }
+
+// ---- passkeys ---------------------------------------------------------------
+// A whole registration and login needs an authenticator: that is the
+// browser test (`tests/browser/passkeys.rs`, Chromium's virtual
+// authenticator). These pin what the server does with everything else.
+
+async fn post_json(app: &TestApp, path: &str, body: Value) -> (Status, Value) {
+    let response = app.client.post(path).header(ContentType::JSON).body(body.to_string()).dispatch().await;
+    (response.status(), response.into_json().await.unwrap_or(Value::Null))
+}
+
+/// A registration answer of the right shape that no authenticator made.
+fn forged_registration() -> Value {
+    serde_json::json!({
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+        "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" },
+    })
+}
+
+fn forged_assertion() -> Value {
+    serde_json::json!({
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+        "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": "AAAA" },
+    })
+}
+
+#[rocket::async_test]
+async fn passkey_registration_is_for_members_and_its_ceremony_is_taken_once_by_its_owner() {
+    let clock = Clock::manual();
+    let app = app(&clock).await;
+    assert_eq!(post_json(&app, "/account/passkeys/start", serde_json::json!({})).await.0, Status::Unauthorized);
+    assert_eq!(app.register("alice", PASSWORD).await.status(), Status::SeeOther);
+
+    let (status, started) = post_json(&app, "/account/passkeys/start", serde_json::json!({})).await;
+    assert_eq!(status, Status::Ok, "{started}");
+    let options = &started["options"]["publicKey"];
+    assert_eq!(options["rp"]["id"], "localhost", "the default relying party");
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required", "discoverable: login needs no name");
+    assert_eq!(options["authenticatorSelection"]["userVerification"], "required");
+    let ceremony = started["ceremony"].as_str().unwrap().to_owned();
+
+    let finish = |ceremony: &str| serde_json::json!({ "ceremony": ceremony, "name": "Laptop", "credential": forged_registration() });
+    let (status, refused) = post_json(&app, "/account/passkeys/finish", finish(&ceremony)).await;
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(refused["error"], "the passkey's answer could not be verified");
+    let (status, again) = post_json(&app, "/account/passkeys/finish", finish(&ceremony)).await;
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(again["error"], "that passkey request is unknown or over: start again", "taken once");
+
+    // Another member cannot finish alice's ceremony, and names are bounded.
+    let (_, started) = post_json(&app, "/account/passkeys/start", serde_json::json!({})).await;
+    let alices = started["ceremony"].as_str().unwrap().to_owned();
+    app.logout().await;
+    app.register("bob", PASSWORD).await;
+    let (_, stolen) = post_json(&app, "/account/passkeys/finish", finish(&alices)).await;
+    assert_eq!(stolen["error"], "that passkey request is unknown or over: start again");
+    let long_name =
+        serde_json::json!({ "ceremony": alices, "name": "x".repeat(65), "credential": forged_registration() });
+    assert_eq!(post_json(&app, "/account/passkeys/finish", long_name).await.0, Status::UnprocessableEntity);
+    let malformed = serde_json::json!({ "ceremony": alices, "credential": { "id": 1 } });
+    let (status, _) = post_json(&app, "/account/passkeys/finish", malformed).await;
+    assert!(status.code == 400 || status.code == 422, "malformed JSON is refused, not a 500: {status}");
+}
+
+#[rocket::async_test]
+async fn passkey_login_ceremonies_expire_and_are_capped() {
+    let clock = Clock::manual();
+    let app = app(&clock).await;
+    let (status, started) = post_json(&app, "/login/passkey/start", serde_json::json!({})).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(started["options"]["publicKey"]["userVerification"], "required");
+    let ceremony = started["ceremony"].as_str().unwrap().to_owned();
+    let finish = serde_json::json!({ "ceremony": ceremony, "credential": forged_assertion() });
+    clock.advance(Duration::from_secs(5 * 60));
+    let (status, expired) = post_json(&app, "/login/passkey/finish", finish).await;
+    assert_eq!(status, Status::Unauthorized);
+    assert_eq!(expired["error"], "that passkey request is unknown or over: start again");
+    assert!(!is_logged_in_as(&app, "alice").await);
+
+    // 10,000 ceremonies in progress (written straight into the store): the
+    // next one waits, until they are over.
+    let mut db = crate::helpers::connect_db(app.dir.path()).await;
+    let until = clock.now_ms() + 60_000;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+         INSERT INTO passkey_ceremonies (id, user_id, kind, state, expires_ms) \
+         SELECT 'c' || i, NULL, 'login', '{}', $1 FROM n",
+    )
+    .bind(until)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let busy = app.client.post("/login/passkey/start").header(ContentType::JSON).body("{}").dispatch().await;
+    assert_eq!(busy.status(), Status::TooManyRequests);
+    assert!(busy.headers().get_one("Retry-After").is_some());
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(post_json(&app, "/login/passkey/start", serde_json::json!({})).await.0, Status::Ok, "the old ones went");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM passkey_ceremonies").fetch_one(&mut db).await.unwrap();
+    assert_eq!(left, 1);
+}
+
+#[rocket::async_test]
+async fn removing_a_passkey_needs_the_password_and_is_audited() {
+    let clock = Clock::manual();
+    let app = app(&clock).await;
+    assert_eq!(app.register("alice", PASSWORD).await.status(), Status::SeeOther);
+    let mut db = crate::helpers::connect_db(app.dir.path()).await;
+    sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'alice'").execute(&mut db).await.unwrap();
+    // A passkey row as registration leaves one (the browser test makes real ones).
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, name, credential, created_at_ms) \
+         SELECT 'cred-1', id, 'Phone', '{}', 0 FROM users WHERE name = 'alice'",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let (_, security) = page(&app, "/account/security").await;
+    assert!(security.contains("<span class=\"passkey-name\">Phone</span>"), "{security}");
+
+    let wrong = app.post_form("/account/passkeys/remove", &[("id", "cred-1"), ("password", "not it")]).await;
+    assert_eq!(wrong.status(), Status::Unauthorized);
+    assert!(wrong.into_string().await.unwrap().contains("passkey-name\">Phone"), "still there");
+    let nobody = app.post_form("/account/passkeys/remove", &[("id", "cred-2"), ("password", PASSWORD)]).await;
+    assert_eq!(nobody.status(), Status::NotFound);
+    let removed = app.post_form("/account/passkeys/remove", &[("id", "cred-1"), ("password", PASSWORD)]).await;
+    assert_eq!(removed.status(), Status::Ok);
+    assert!(!removed.into_string().await.unwrap().contains("passkey-name\">Phone"));
+
+    let entries: Value = app.client.get("/admin/audit").dispatch().await.into_json().await.unwrap();
+    let newest = &entries[0];
+    assert_eq!((newest["actor"].as_str(), newest["action"].as_str()), (Some("alice"), Some("passkey-remove")));
+    assert_eq!(newest["detail"], "Phone");
+}

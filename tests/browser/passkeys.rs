@@ -42,6 +42,10 @@ async fn a_passkey_registered_on_the_security_page_logs_in_without_a_password() 
     browser.click(&browser.find("form[action='/register'] button").await).await;
     browser.wait_for("the lobby", SLOW, "return document.querySelector('a.name')?.textContent === 'alice'").await;
 
+    // An admin, to read the audit log at the end.
+    let mut db = crate::helpers::connect_db(rig.app.dir()).await;
+    sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'alice'").execute(&mut db).await.unwrap();
+
     browser.goto(&localhost(&rig, "/account/security")).await;
     let name = browser.find("#passkey-add input[name=name]").await;
     browser.clear(&name).await;
@@ -78,5 +82,8 @@ async fn a_passkey_registered_on_the_security_page_logs_in_without_a_password() 
     let session_cookie_visible = browser.js("return document.cookie.includes('session')", json!([])).await;
     assert_eq!(session_cookie_visible, false, "the session cookie stays HttpOnly");
 
+    let audit = browser.js("return fetch('/admin/audit').then(r => r.json())", json!([])).await;
+    let added = audit.as_array().unwrap().iter().any(|e| e["action"] == "passkey-add" && e["detail"] == "Laptop");
+    assert!(added, "adding it is audited: {audit}");
     browser.quit().await;
 }
