@@ -5,7 +5,8 @@
 //!
 //! The JSON routes need `Content-Type: application/json`, which another
 //! site cannot send without a preflight we never grant (so no CSRF token);
-//! the ceremony's state stays on the server (`auth::Passkeys`).
+//! the ceremony's state stays on the server (`auth::Passkeys`). Starting
+//! one draws on the post-rate buckets.
 
 use std::net::IpAddr;
 
@@ -21,6 +22,7 @@ use super::error::{ApiError, passkey_status};
 use super::identity::{self, Jar};
 use super::second_factor::{Factors, Shown, member, password_refused, security_page};
 use crate::auth::{Logins, PasskeyError, Passkeys, SessionUser, Visitor};
+use crate::limits::Limits;
 
 fn logged_in(visitor: Visitor) -> Result<SessionUser, ApiError> {
     match visitor {
@@ -29,12 +31,21 @@ fn logged_in(visitor: Visitor) -> Result<SessionUser, ApiError> {
     }
 }
 
+/// Starting a ceremony draws on the post-rate buckets (per visitor and per
+/// address), so one client cannot fill the ceremonies' cap for everyone.
+fn rate_limited(limits: &Limits, visitor: &Visitor, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    limits.posts.check(visitor, ip).map_err(ApiError::RateLimited)
+}
+
 #[post("/account/passkeys/start", format = "json", data = "<_body>")]
 pub async fn start_registration(
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     _body: Json<Value>,
+    limits: &State<Limits>,
     passkeys: &State<Passkeys>,
 ) -> Result<Json<Value>, ApiError> {
+    rate_limited(limits, &visitor, client_ip)?;
     let user = logged_in(visitor)?;
     let (ceremony, options) = passkeys.start_registration(&user).await?;
     Ok(Json(json!({ "ceremony": ceremony, "options": options })))
@@ -60,7 +71,14 @@ pub async fn finish_registration(
 }
 
 #[post("/login/passkey/start", format = "json", data = "<_body>")]
-pub async fn start_login(_body: Json<Value>, passkeys: &State<Passkeys>) -> Result<Json<Value>, ApiError> {
+pub async fn start_login(
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    _body: Json<Value>,
+    limits: &State<Limits>,
+    passkeys: &State<Passkeys>,
+) -> Result<Json<Value>, ApiError> {
+    rate_limited(limits, &visitor, client_ip)?;
     let (ceremony, options) = passkeys.start_login().await?;
     Ok(Json(json!({ "ceremony": ceremony, "options": options })))
 }

@@ -382,3 +382,15 @@ async fn removing_a_passkey_needs_the_password_and_is_audited() {
     assert_eq!((newest["actor"].as_str(), newest["action"].as_str()), (Some("alice"), Some("passkey-remove")));
     assert_eq!(newest["detail"], "Phone");
 }
+
+#[rocket::async_test]
+async fn starting_passkey_ceremonies_draws_on_the_post_rate_limit() {
+    let app = app(&Clock::manual()).await;
+    for attempt in 1..=5 {
+        let (status, _) = post_json(&app, "/login/passkey/start", serde_json::json!({})).await;
+        assert_eq!(status, Status::Ok, "attempt {attempt}: a guest's burst is 5");
+    }
+    let refused = app.client.post("/login/passkey/start").header(ContentType::JSON).body("{}").dispatch().await;
+    assert_eq!(refused.status(), Status::TooManyRequests);
+    assert!(refused.headers().get_one("Retry-After").is_some());
+}
