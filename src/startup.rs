@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::access::{Access, AccessParts};
 use crate::assets::{AssetError, Pages};
-use crate::auth::{Accounts, Logins, PasswordError, PasswordHasher, Sessions};
+use crate::auth::{Accounts, Logins, PasskeyError, Passkeys, PasswordError, PasswordHasher, SecondFactors, Sessions};
 use crate::bots::Bots;
 use crate::bus::{self, Bus};
 use crate::clock::Clock;
@@ -47,6 +47,10 @@ pub enum StartError {
     Pages(#[from] AssetError),
     #[error("cannot use the files directory {path}: {source}")]
     Files { path: std::path::PathBuf, source: std::io::Error },
+    #[error("the settings carry no second-factor key: they must come through config::prepare")]
+    NoSecondFactorKey,
+    #[error(transparent)]
+    Passkeys(#[from] PasskeyError),
 }
 
 /// Every service the routes use, wired together.
@@ -68,6 +72,8 @@ pub struct Services {
     pub pages: Pages,
     pub bots: Bots,
     pub access: Access,
+    pub second_factors: SecondFactors,
+    pub passkeys: Passkeys,
 }
 
 impl Services {
@@ -100,7 +106,7 @@ impl Services {
         let access_clock = clock.clone();
         let housekeeping = Housekeeping::new(
             store.clone(),
-            clock,
+            clock.clone(),
             sessions.clone(),
             moderation.clone(),
             limits.clone(),
@@ -127,9 +133,28 @@ impl Services {
             bots.clone(),
             settings,
         );
+        let key = settings.second_factor_key.clone().ok_or(StartError::NoSecondFactorKey)?;
+        let second_factors = SecondFactors::new(
+            store.clone(),
+            clock.clone(),
+            key,
+            crate::auth::totp_issuer(settings.public_origin.as_deref()),
+        );
+        let passkeys = Passkeys::new(
+            settings.public_origin.as_deref(),
+            store.clone(),
+            clock.clone(),
+            sessions.clone(),
+            moderation.clone(),
+        )?;
         let accounts = Accounts::new(store.clone(), hasher.clone(), sessions.clone()).counting(metrics);
-        let logins =
-            Logins::new(accounts.clone(), limits.login.clone(), limits.registrations.clone(), moderation.clone());
+        let logins = Logins::new(
+            accounts.clone(),
+            limits.login.clone(),
+            limits.registrations.clone(),
+            moderation.clone(),
+            second_factors.clone(),
+        );
         let access = Access::new(
             AccessParts {
                 store,
@@ -160,6 +185,8 @@ impl Services {
             pages,
             bots,
             access,
+            second_factors,
+            passkeys,
         })
     }
 
@@ -183,5 +210,7 @@ impl Services {
             .manage(self.pages)
             .manage(self.bots)
             .manage(self.access)
+            .manage(self.second_factors)
+            .manage(self.passkeys)
     }
 }

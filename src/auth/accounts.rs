@@ -10,7 +10,7 @@ use super::sessions::{SessionUser, Sessions};
 use super::{DisplayName, InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
 use crate::metrics::Metrics;
 use crate::rooms::RoomName;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UserRecord};
 
 #[derive(Debug, Error)]
 pub enum AccountError {
@@ -104,6 +104,20 @@ impl Accounts {
     /// costs one argon2 verification too, and fails exactly like a wrong
     /// password. A hash made with weaker parameters is upgraded on the way.
     pub async fn login(&self, name: &str, password: &str) -> Result<SessionUser, AccountError> {
+        let user = self.check_credentials(name, password).await?;
+        Ok(self.sessions.start(user.id, user.name, user.display).await?)
+    }
+
+    /// Starts a session for an account whose login was proven another way
+    /// (a second factor's code, a passkey), under its display name now.
+    pub async fn start_session(&self, user_id: i64, name: &str) -> Result<SessionUser, StoreError> {
+        let display = self.store.find_user(name).await?.map_or_else(|| name.to_owned(), |user| user.display);
+        self.sessions.start(user_id, name.to_owned(), display).await
+    }
+
+    /// [`Accounts::login`]'s check of a name and password, without the
+    /// session: the account, when both are right.
+    pub(super) async fn check_credentials(&self, name: &str, password: &str) -> Result<UserRecord, AccountError> {
         let user = self.store.find_user(name).await?;
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
         let verdict = self.hasher.verify(Password::for_login(password), stored_hash).await?;
@@ -117,7 +131,7 @@ impl Accounts {
             self.store.set_password_hash(user.id, &hash).await?;
             tracing::info!("upgraded the password hash of {:?}", user.name);
         }
-        Ok(self.sessions.start(user.id, user.name, user.display).await?)
+        Ok(user)
     }
 
     /// Changes the account's display name; its sessions here show it at
@@ -165,7 +179,7 @@ impl Accounts {
         Ok(rooms.iter().filter_map(|room| RoomName::parse(room).ok()).collect())
     }
 
-    async fn check_password(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {
+    pub(super) async fn check_password(&self, user: &SessionUser, password: &str) -> Result<(), AccountError> {
         let stored = self.store.find_user_by_id(user.user_id).await?.map(|u| u.password_hash);
         match self.hasher.verify(Password::for_login(password), stored).await? {
             Verdict::Right { .. } => Ok(()),

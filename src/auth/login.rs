@@ -1,7 +1,8 @@
 //! Every check of a password, under the login throttle: logging in (where
-//! a banned account fails like a wrong password) and the account actions
-//! that ask for the password again (so a stolen session cannot guess it);
-//! and registering, under its per-address limit.
+//! a banned account fails like a wrong password, and an account with a
+//! second factor then needs its code, in the same budgets) and the account
+//! actions that ask for the password again (so a stolen session cannot
+//! guess it); and registering, under its per-address limit.
 //!
 //! Each check takes its place in the throttle's budgets before the
 //! password is verified, and gives it back unless the password was wrong,
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use super::{AccountError, Accounts, DeviceCookie, SessionUser};
+use super::{AccountError, Accounts, DeviceCookie, PendingLogin, SecondFactorError, SecondFactors, SessionUser};
 use crate::limits::{Attempt, LoginThrottle, RegistrationLimit, RetryAfter};
 use crate::moderation::Moderation;
 
@@ -32,6 +33,15 @@ pub enum LoginError {
     Account(#[from] AccountError),
 }
 
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum FirstStep {
+    /// Logged in: a new session.
+    LoggedIn(SessionUser),
+    /// The account has a second factor: no session until the code.
+    CodeNeeded(PendingLogin),
+}
+
 /// Password checks with the throttle and the ban list applied.
 #[derive(Clone)]
 pub struct Logins {
@@ -39,6 +49,7 @@ pub struct Logins {
     throttle: Arc<LoginThrottle>,
     registrations: Arc<RegistrationLimit>,
     moderation: Moderation,
+    second_factors: SecondFactors,
 }
 
 impl Logins {
@@ -47,8 +58,9 @@ impl Logins {
         throttle: Arc<LoginThrottle>,
         registrations: Arc<RegistrationLimit>,
         moderation: Moderation,
+        second_factors: SecondFactors,
     ) -> Self {
-        Self { accounts, throttle, registrations, moderation }
+        Self { accounts, throttle, registrations, moderation, second_factors }
     }
 
     /// Creates an account and logs it in, unless this address has tried
@@ -78,20 +90,21 @@ impl Logins {
 
     /// Logs in, unless throttled; a banned account fails like a wrong
     /// password, after the same work. `device` is the browser's device
-    /// cookie, if it holds one.
+    /// cookie, if it holds one. An account with a second factor is not
+    /// logged in yet: the answer is the pending login that the code
+    /// finishes ([`Logins::finish_with_code`]).
     pub async fn login(
         &self,
         name: &str,
         password: &str,
         ip: Option<IpAddr>,
         device: Option<&DeviceCookie>,
-    ) -> Result<SessionUser, LoginError> {
+    ) -> Result<FirstStep, LoginError> {
         let who = format!("user {name:?} from {}", shown(ip));
         let attempt = self.take(name, ip, device).inspect_err(|_| tracing::warn!("login throttled: {who}"))?;
-        let login = match self.accounts.login(name, password).await {
+        let login = match self.accounts.check_credentials(name, password).await {
             // A store error while checking the ban list refuses the login.
-            Ok(session) if self.moderation.login_refused(&session.name).await.unwrap_or(true) => {
-                let _ = self.accounts.logout(&session.session_id).await;
+            Ok(user) if self.moderation.login_refused(&user.name).await.unwrap_or(true) => {
                 tracing::info!("login refused (banned): {who}");
                 Err(AccountError::WrongCredentials)
             }
@@ -102,7 +115,74 @@ impl Logins {
             Err(AccountError::WrongCredentials) => tracing::info!("login failed: {who}"),
             Err(_) => {}
         }
-        settle(attempt, login)
+        let user = settle(attempt, login)?;
+        if self.second_factors.required(user.id).await.map_err(AccountError::from)? {
+            tracing::info!("password right, code needed: {who}");
+            let now = self.second_factors.clock().now_ms();
+            return Ok(FirstStep::CodeNeeded(PendingLogin::new(user.id, user.name, now)));
+        }
+        let session = self.accounts.sessions().start(user.id, user.name, user.display).await.map_err(AccountError::from)?;
+        Ok(FirstStep::LoggedIn(session))
+    }
+
+    /// Finishes a login whose password was right with a code from the
+    /// app or a recovery code, under the same budgets as passwords: a
+    /// wrong code counts like a wrong password. Only now does a session
+    /// start.
+    pub async fn finish_with_code(
+        &self,
+        pending: &PendingLogin,
+        code: &str,
+        ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
+    ) -> Result<SessionUser, SecondFactorError> {
+        let who = format!("user {:?} from {}", pending.name(), shown(ip));
+        if !pending.is_fresh(self.second_factors.clock().now_ms()) {
+            return Err(SecondFactorError::LoginExpired);
+        }
+        let trusted = device.and_then(|d| d.trusted_for(pending.name()));
+        let attempt = self
+            .throttle
+            .try_take(pending.name(), ip, trusted)
+            .map_err(SecondFactorError::Throttled)
+            .inspect_err(|_| tracing::warn!("login code throttled: {who}"))?;
+        let checked = match self.second_factors.check(pending.user_id(), code).await {
+            // Banned since the password was checked: refused like a wrong code.
+            Ok(()) if self.moderation.login_refused(pending.name()).await.unwrap_or(true) => {
+                Err(SecondFactorError::WrongCode)
+            }
+            other => other,
+        };
+        match checked {
+            Ok(()) => {
+                attempt.give_back();
+                tracing::info!("login code accepted: {who}");
+                Ok(self.accounts.start_session(pending.user_id(), pending.name()).await?)
+            }
+            Err(SecondFactorError::WrongCode) => {
+                tracing::info!("login code refused: {who}");
+                drop(attempt);
+                Err(SecondFactorError::WrongCode)
+            }
+            Err(other) => {
+                attempt.give_back();
+                Err(other)
+            }
+        }
+    }
+
+    /// Checks a logged-in member's password again (before turning a second
+    /// factor off), under the throttle.
+    pub async fn confirm_password(
+        &self,
+        user: &SessionUser,
+        password: &str,
+        ip: Option<IpAddr>,
+        device: Option<&DeviceCookie>,
+    ) -> Result<(), LoginError> {
+        let attempt = self.take(&user.name, ip, device)?;
+        let checked = self.accounts.check_password(user, password).await;
+        settle(attempt, checked)
     }
 
     /// Changes the password of a logged-in member (the current one first).

@@ -11,17 +11,24 @@ mod devices;
 mod display;
 mod login;
 mod names;
+mod passkeys;
 mod password;
 mod roles;
+mod second_factor;
 mod sessions;
 
 pub use accounts::{AccountError, Accounts};
 pub use devices::DeviceCookie;
 pub use display::{DisplayName, MAX_DISPLAY_CHARS};
-pub use login::{LoginError, Logins};
+pub use login::{FirstStep, LoginError, Logins};
 pub use names::{GuestName, InvalidCredentials, NameKey, Password, UserName};
+pub use passkeys::{CEREMONY_SECS, MAX_CEREMONIES, MAX_PASSKEYS, PasskeyError, PasskeyInfo, Passkeys};
 pub use password::{PasswordError, PasswordHasher, Verdict};
 pub use roles::{AuditAction, Role, UnknownAuditAction, UnknownRole};
+pub use second_factor::{
+    PENDING_LOGIN_SECS, PendingLogin, RECOVERY_CODES, RecoveryCode, STEP_SECS, SecondFactorError, SecondFactors,
+    SecretBox, TotpSecret, TotpState, step_of, totp_issuer,
+};
 pub use sessions::{Activity, SessionPolicy, SessionUser, Sessions};
 
 use rand::RngCore;

@@ -84,10 +84,16 @@ pub enum AuditAction {
     Registration,
     ResetLink,
     CreateAccount,
+    /// An account turned its TOTP second factor on, or off.
+    TotpOn,
+    TotpOff,
+    /// An account added a passkey, or removed one (its name is the detail).
+    PasskeyAdd,
+    PasskeyRemove,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::Delete,
         AuditAction::Mute,
         AuditAction::Kick,
@@ -102,6 +108,10 @@ impl AuditAction {
         AuditAction::Registration,
         AuditAction::ResetLink,
         AuditAction::CreateAccount,
+        AuditAction::TotpOn,
+        AuditAction::TotpOff,
+        AuditAction::PasskeyAdd,
+        AuditAction::PasskeyRemove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +130,10 @@ impl AuditAction {
             AuditAction::Registration => "registration",
             AuditAction::ResetLink => "reset-link",
             AuditAction::CreateAccount => "create-account",
+            AuditAction::TotpOn => "totp-on",
+            AuditAction::TotpOff => "totp-off",
+            AuditAction::PasskeyAdd => "passkey-add",
+            AuditAction::PasskeyRemove => "passkey-remove",
         }
     }
 }
@@ -190,6 +204,10 @@ mod tests {
             "registration",
             "reset-link",
             "create-account",
+            "totp-on",
+            "totp-off",
+            "passkey-add",
+            "passkey-remove",
         ];
         assert_eq!(texts, stored);
         for action in AuditAction::ALL {

@@ -59,6 +59,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("guest_uploads", "guests may attach files where they may post"),
     ("registration", "open, invite or closed: who may create an account, until an admin picks on /admin"),
     ("moderators_invite", "moderators may create invites too (admins always may)"),
+    ("public_origin", "https://HOST people reach the server at: passkeys and TOTP apps name it; unset: localhost"),
     ("rate_limits", "false turns every abuse limit below off"),
     ("login_failures_per_name", "failed logins per username per window"),
     ("login_name_window_secs", "the window of login_failures_per_name"),

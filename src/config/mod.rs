@@ -19,6 +19,7 @@ use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::auth::SecretBox;
 use crate::bus::BusKey;
 use crate::limits::LimitSettings;
 
@@ -134,6 +135,10 @@ pub struct Settings {
     pub registration: crate::access::RegistrationMode,
     /// Whether moderators may create invites too (admins always may).
     pub moderators_invite: bool,
+    /// Where people reach the server (`https://chat.example.com`):
+    /// passkeys are bound to its host and authenticator apps list TOTP
+    /// under it. Unset: `http://localhost` on any port (development).
+    pub public_origin: Option<String>,
     /// The abuse limits (`rate_limits`, `posts_per_sec`, ...).
     #[serde(flatten)]
     pub limits: LimitSettings,
@@ -142,6 +147,10 @@ pub struct Settings {
     /// one deployment share `secret_key` already).
     #[serde(skip)]
     pub bus_key: Option<BusKey>,
+    /// The key TOTP secrets are sealed with in the database, derived from
+    /// `secret_key` by [`prepare`] like the bus key.
+    #[serde(skip)]
+    pub second_factor_key: Option<SecretBox>,
 }
 
 impl Default for Settings {
@@ -178,8 +187,10 @@ impl Default for Settings {
             guest_uploads: false,
             registration: crate::access::RegistrationMode::Open,
             moderators_invite: false,
+            public_origin: None,
             limits: LimitSettings::default(),
             bus_key: None,
+            second_factor_key: None,
         }
     }
 }
@@ -251,8 +262,10 @@ pub fn prepare(figment: Figment) -> Result<(Figment, Settings), ConfigError> {
         figment.merge(("secret_key", key))
     };
     let secret = figment.find_value("secret_key").ok().and_then(|value| key_bytes(&value));
-    let bus_key = Some(BusKey::derive(&secret.ok_or(ConfigError::WeakSecretKey)?));
-    Ok((figment, Settings { bus_key, ..settings }))
+    let secret = secret.ok_or(ConfigError::WeakSecretKey)?;
+    let bus_key = Some(BusKey::derive(&secret));
+    let second_factor_key = Some(SecretBox::derive(&secret));
+    Ok((figment, Settings { bus_key, second_factor_key, ..settings }))
 }
 
 /// The bytes of a `secret_key` as Rocket reads it: base64 (44 or 88

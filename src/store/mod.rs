@@ -30,6 +30,7 @@ mod moderation;
 mod people;
 mod profiles;
 mod search;
+mod second_factor;
 mod sweep;
 mod writer;
 
@@ -53,6 +54,7 @@ pub use moderation::{AuditEntry, Authorship, RoleChange, RoomFlag, RoomPolicy};
 pub use people::{UNREAD_CAP, Unread};
 pub use profiles::StoredAvatar;
 pub use search::{RECENT_WINDOW, SearchSpec};
+pub use second_factor::{PasskeyOwner, PasskeyRow, TotpRecord};
 pub use writer::{NewMessage, Publish};
 
 #[derive(Debug, Error)]

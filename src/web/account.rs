@@ -12,7 +12,7 @@ use rocket::{Responder, State, get, post};
 use super::csrf::{self, CsrfForm, CsrfProtected, CsrfToken};
 use super::identity::{self, Jar};
 use crate::access::{Access, AccessError, RegistrationMode};
-use crate::auth::{AccountError, Accounts, LoginError, Logins, SessionUser, Visitor};
+use crate::auth::{AccountError, Accounts, FirstStep, LoginError, Logins, SessionUser, Visitor};
 use crate::limits::RetryAfter;
 
 /// Every answer of these routes: a page with its status, a redirect, a
@@ -159,9 +159,12 @@ pub async fn login(
 ) -> Answer {
     let device = identity::device(jar.cookies);
     match logins.login(&form.username, &form.password, client_ip, device.as_ref()).await {
-        Ok(session) => {
+        Ok(FirstStep::LoggedIn(session)) => {
             let next = form.next.as_deref().and_then(safe_next).unwrap_or("/").to_owned();
             logged_in(&jar, session, &next)
+        }
+        Ok(FirstStep::CodeNeeded(pending)) => {
+            super::second_factor::code_needed(&jar, pending, form.next.as_deref(), &form.csrf)
         }
         Err(LoginError::Account(error)) => account_error_page("login", error, &form, &form.csrf),
         Err(error @ (LoginError::Throttled(wait) | LoginError::TooManyRegistrations(wait))) => {

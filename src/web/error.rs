@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::access::AccessError;
 use crate::auth::{AccountError, LoginError};
 use crate::auth::InvalidCredentials;
+use crate::auth::{PasskeyError, SecondFactorError};
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -91,6 +92,10 @@ pub enum ApiError {
     /// reason is `AccessError`'s).
     #[error(transparent)]
     Access(AccessError),
+    /// A passkey request refused for a reason of its own (the reason is
+    /// `PasskeyError`'s).
+    #[error(transparent)]
+    Passkey(PasskeyError),
 }
 
 impl From<AccessError> for ApiError {
@@ -103,6 +108,15 @@ impl From<AccessError> for ApiError {
                 ApiError::RateLimited(wait)
             }
             other => ApiError::Access(other),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(error: PasskeyError) -> Self {
+        match error {
+            PasskeyError::Store(e) => ApiError::Store(e),
+            other => ApiError::Passkey(other),
         }
     }
 }
@@ -195,6 +209,7 @@ impl ApiError {
             ApiError::RateLimited(_) | ApiError::TooManyStreams => Status::TooManyRequests,
             ApiError::Store(_) | ApiError::Files(_) => Status::ServiceUnavailable,
             ApiError::Upload(e) => upload_status(e),
+            ApiError::Passkey(e) => passkey_status(e),
             ApiError::ShutOut => Status::NoContent,
             ApiError::NotForBots => Status::Forbidden,
             ApiError::BadToken => Status::Unauthorized,
@@ -270,6 +285,33 @@ fn access_status(error: &AccessError) -> Status {
     }
 }
 
+/// The status of a refused second-factor step (the login's code, TOTP's
+/// set-up and removal).
+pub fn second_factor_status(error: &SecondFactorError) -> Status {
+    match error {
+        SecondFactorError::Malformed => Status::UnprocessableEntity,
+        SecondFactorError::WrongCode | SecondFactorError::LoginExpired => Status::Unauthorized,
+        SecondFactorError::AlreadyOn | SecondFactorError::NotEnrolling | SecondFactorError::NotOn => Status::Conflict,
+        SecondFactorError::Throttled(_) => Status::TooManyRequests,
+        SecondFactorError::Store(_) => Status::ServiceUnavailable,
+    }
+}
+
+/// The status of a refused passkey registration, login or removal.
+pub fn passkey_status(error: &PasskeyError) -> Status {
+    match error {
+        PasskeyError::NotLoggedIn | PasskeyError::NoCeremony | PasskeyError::Rejected | PasskeyError::Unknown => {
+            Status::Unauthorized
+        }
+        PasskeyError::TooMany | PasskeyError::BadName => Status::UnprocessableEntity,
+        PasskeyError::Duplicate => Status::Conflict,
+        PasskeyError::NoSuchPasskey => Status::NotFound,
+        PasskeyError::Busy => Status::TooManyRequests,
+        // A bad setting stops the server at start; it never reaches a request.
+        PasskeyError::BadOrigin | PasskeyError::Store(_) => Status::ServiceUnavailable,
+    }
+}
+
 /// The status of a refused reply, edit, reaction or versions request.
 fn conversation_status(error: &PostError) -> Status {
     match error {
@@ -302,6 +344,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         match &self {
             ApiError::RateLimited(wait) => response.set_raw_header("Retry-After", wait.secs().to_string()),
             ApiError::TooManyStreams => response.set_raw_header("Retry-After", "10"),
+            ApiError::Passkey(PasskeyError::Busy) => response.set_raw_header("Retry-After", "60"),
             _ => false,
         };
         Ok(response)

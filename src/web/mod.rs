@@ -23,10 +23,12 @@ mod openapi;
 mod ops;
 mod origin;
 mod pages;
+mod passkeys;
 mod people;
 mod profiles;
 mod rooms;
 mod search;
+mod second_factor;
 pub mod sse;
 mod uploads;
 mod ws;
@@ -120,6 +122,18 @@ pub fn routes() -> Vec<Route> {
         avatars::remove_avatar,
         avatars::remove_avatar_form,
         avatars::avatar,
+        second_factor::code_form,
+        second_factor::submit_code,
+        second_factor::security,
+        second_factor::start_totp,
+        second_factor::qr_code,
+        second_factor::confirm_totp,
+        second_factor::turn_off_totp,
+        passkeys::start_registration,
+        passkeys::finish_registration,
+        passkeys::start_login,
+        passkeys::finish_login,
+        passkeys::remove,
     ]
 }
 

@@ -36,6 +36,7 @@ mod protection;
 mod ranks;
 mod registrations;
 mod search;
+mod second_factor;
 mod sessions;
 mod signals;
 mod sockets;

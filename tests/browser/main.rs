@@ -24,6 +24,7 @@ mod conversation;
 mod formatting;
 mod moderation;
 mod page;
+mod passkeys;
 mod people;
 mod permalinks;
 mod profiles;

@@ -295,3 +295,28 @@ impl WebDriverCompatibleCommand for DevTools {
         (http::Method::POST, Some(json!({ "cmd": self.command, "params": self.params }).to_string()))
     }
 }
+
+/// WebDriver's WebAuthn extension (`POST /session/{id}/webauthn/authenticator`):
+/// a virtual authenticator in the browser, so passkey ceremonies complete
+/// without a person or a device.
+#[derive(Debug)]
+struct AddVirtualAuthenticator(Value);
+
+impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        let session = session_id.expect("an authenticator needs a session");
+        base_url.join(&format!("session/{session}/webauthn/authenticator"))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
+impl Session {
+    /// Adds a virtual authenticator with `options` (WebDriver's
+    /// `Authenticator Configuration`); answers its id.
+    pub async fn add_virtual_authenticator(&self, options: Value) -> Value {
+        done("add a virtual authenticator", self.client.issue_cmd(AddVirtualAuthenticator(options)).await)
+    }
+}
