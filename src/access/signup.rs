@@ -55,7 +55,11 @@ impl Access {
         }
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now_ms();
-        let signup = match self.store.create_invited_user(&codes::hashed(code), name.as_str(), display.as_str(), &hash, now).await {
+        let signup = match self
+            .store
+            .create_invited_user(&codes::hashed(code), name.as_str(), display.as_str(), &hash, now)
+            .await
+        {
             Err(StoreError::UsernameTaken) => return Err(LoginError::Account(AccountError::NameTaken).into()),
             other => other?,
         };

@@ -121,7 +121,8 @@ impl Logins {
             let now = self.second_factors.clock().now_ms();
             return Ok(FirstStep::CodeNeeded(PendingLogin::new(user.id, user.name, now)));
         }
-        let session = self.accounts.sessions().start(user.id, user.name, user.display).await.map_err(AccountError::from)?;
+        let session =
+            self.accounts.sessions().start(user.id, user.name, user.display).await.map_err(AccountError::from)?;
         Ok(FirstStep::LoggedIn(session))
     }
 

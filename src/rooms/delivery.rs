@@ -204,7 +204,8 @@ mod tests {
     use crate::rooms::{Author, MessageText, Quote, Tombstone, from_millis};
 
     fn alice_says(text: &str) -> Message {
-        let alice = Author { name: "alice".into(), display: "Alice".into(), guest: false, user_id: Some(1), bot: false };
+        let alice =
+            Author { name: "alice".into(), display: "Alice".into(), guest: false, user_id: Some(1), bot: false };
         let html = crate::rooms::format::render(text);
         Message::committed(
             7,

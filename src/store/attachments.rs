@@ -193,7 +193,8 @@ mod tests {
             width: Some(3),
             height: Some(2),
         };
-        let author = Author { name: "alice".into(), display: "alice".into(), guest: false, user_id: Some(4), bot: false };
+        let author =
+            Author { name: "alice".into(), display: "alice".into(), guest: false, user_id: Some(4), bot: false };
         let text = MessageText::caption("").unwrap();
         let (html, attachments) = (String::new(), vec![file.clone()]);
         let message = NewMessage { room: RoomName::lobby(), author, text, html, reply_to: None, attachments };

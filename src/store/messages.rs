@@ -321,7 +321,8 @@ mod tests {
 
     #[test]
     fn an_insert_row_gives_each_column_its_value() {
-        let guest = Author { name: "guest-1".into(), display: "guest-1".into(), guest: true, user_id: None, bot: false };
+        let guest =
+            Author { name: "guest-1".into(), display: "guest-1".into(), guest: true, user_id: None, bot: false };
         let text = MessageText::parse("hi").unwrap();
         let html = "<p>hi</p>".to_owned();
         let message =

@@ -11,8 +11,8 @@ use rocket::serde::json::json;
 use thiserror::Error;
 
 use crate::access::AccessError;
-use crate::auth::{AccountError, LoginError};
 use crate::auth::InvalidCredentials;
+use crate::auth::{AccountError, LoginError};
 use crate::auth::{PasskeyError, SecondFactorError};
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};

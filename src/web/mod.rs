@@ -6,9 +6,9 @@
 //! those plain types; this module must not grow business logic of its own.
 
 mod account;
-mod bearer;
 mod admin;
 mod avatars;
+mod bearer;
 mod changes;
 mod csrf;
 mod directory;

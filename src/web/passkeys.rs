@@ -20,7 +20,7 @@ use super::account::{Answer, safe_next};
 use super::csrf::{self, CsrfForm, CsrfProtected};
 use super::error::{ApiError, passkey_status};
 use super::identity::{self, Jar};
-use super::second_factor::{Factors, Shown, member, password_refused, security_page};
+use super::second_factor::{Factors, Shown, member_with_password, security_page};
 use crate::auth::{Logins, PasskeyError, Passkeys, SessionUser, Visitor};
 use crate::limits::Limits;
 
@@ -136,14 +136,11 @@ pub async fn remove(
     logins: &State<Logins>,
     factors: Factors<'_>,
 ) -> Answer {
-    let user = match member(visitor) {
+    let user = match member_with_password(&jar, visitor, client_ip, &form.password, &form.csrf, logins, &factors).await
+    {
         Ok(user) => user,
-        Err(to_login) => return *to_login,
+        Err(answer) => return *answer,
     };
-    let device = identity::device(jar.cookies);
-    if let Err(error) = logins.confirm_password(&user, &form.password, client_ip, device.as_ref()).await {
-        return password_refused(&user, &factors, error, &form.csrf).await;
-    }
     let (status, shown) = match factors.passkeys.remove(&user, &form.id).await {
         Ok(()) => (Status::Ok, Shown { notice: Some("The passkey is removed."), ..Shown::default() }),
         Err(error) => {

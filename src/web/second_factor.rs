@@ -329,14 +329,11 @@ pub async fn turn_off_totp(
     logins: &State<Logins>,
     factors: Factors<'_>,
 ) -> Answer {
-    let user = match member(visitor) {
+    let user = match member_with_password(&jar, visitor, client_ip, &form.password, &form.csrf, logins, &factors).await
+    {
         Ok(user) => user,
-        Err(to_login) => return *to_login,
+        Err(answer) => return *answer,
     };
-    let device = identity::device(jar.cookies);
-    if let Err(error) = logins.confirm_password(&user, &form.password, client_ip, device.as_ref()).await {
-        return password_refused(&user, &factors, error, &form.csrf).await;
-    }
     match factors.second.turn_off(&user).await {
         Ok(()) => {
             let shown = Shown { notice: Some("Two-factor authentication is off."), ..Shown::default() };
@@ -347,6 +344,26 @@ pub async fn turn_off_totp(
 }
 
 /// The page again when the password asked for was not accepted.
+/// The member behind a form that asks for their password again (turning
+/// a factor off, removing a passkey), once the password is right; else the
+/// answer to give: to the login page, or the page with the refusal.
+pub(super) async fn member_with_password(
+    jar: &Jar<'_>,
+    visitor: Visitor,
+    client_ip: Option<IpAddr>,
+    password: &str,
+    csrf: &str,
+    logins: &Logins,
+    factors: &Factors<'_>,
+) -> Result<SessionUser, Box<Answer>> {
+    let user = member(visitor)?;
+    let device = identity::device(jar.cookies);
+    if let Err(error) = logins.confirm_password(&user, password, client_ip, device.as_ref()).await {
+        return Err(Box::new(password_refused(&user, factors, error, csrf).await));
+    }
+    Ok(user)
+}
+
 pub(super) async fn password_refused(
     user: &SessionUser,
     factors: &Factors<'_>,
