@@ -103,7 +103,8 @@ async fn a_member_and_a_guest_chat_live_and_see_each_other_come_and_go() {
         "the box is cleared"
     );
 
-    // Hostile text from the guest is text on alice's page, and runs nothing.
+    // Hostile text from the guest is text on alice's page, and runs nothing
+    // (the only pictures in the list are the authors' avatars, outside the texts).
     let hostile = "<img src=x onerror=alert(1)>";
     alice.js("window.alert = () => { document.body.dataset.alerted = 'yes'; };", json!([])).await;
     let guest_box = guest.find("#send textarea").await;
@@ -120,7 +121,7 @@ async fn a_member_and_a_guest_chat_live_and_see_each_other_come_and_go() {
         )
         .await;
     let checks = alice
-        .js("return { images: document.querySelectorAll('#messages img').length, alerted: document.body.dataset.alerted || null }", json!([]))
+        .js("return { images: document.querySelectorAll('#messages .text img').length, alerted: document.body.dataset.alerted || null }", json!([]))
         .await;
     assert_eq!(checks, json!({ "images": 0, "alerted": null }));
     assert_eq!(alice.alert_text().await, None, "no alert is open");
