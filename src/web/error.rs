@@ -383,7 +383,7 @@ fn reads_another_media_type(request: &Request<'_>) -> bool {
     request.rocket().routes().any(|route| {
         route.method == request.method()
             && route.format.as_ref().is_some_and(|format| format.is_json())
-            && pattern_matches(&route.uri.path().to_string(), &path)
+            && pattern_matches(route.uri.path(), &path)
     })
 }
 
