@@ -67,7 +67,6 @@ impl Access {
         let (user_id, name) = used.ok_or(AccessError::BadResetLink)?;
         self.sessions.end_all(user_id).await?;
         tracing::info!("the password of {name:?} was reset through a link");
-        let display = self.store.find_user(&name).await?.map_or_else(|| name.clone(), |user| user.display);
-        Ok(self.sessions.start(user_id, name, display).await?)
+        Ok(self.sessions.start_for(user_id, name).await?)
     }
 }

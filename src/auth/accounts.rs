@@ -108,13 +108,6 @@ impl Accounts {
         Ok(self.sessions.start(user.id, user.name, user.display).await?)
     }
 
-    /// Starts a session for an account whose login was proven another way
-    /// (a second factor's code, a passkey), under its display name now.
-    pub async fn start_session(&self, user_id: i64, name: &str) -> Result<SessionUser, StoreError> {
-        let display = self.store.find_user(name).await?.map_or_else(|| name.to_owned(), |user| user.display);
-        self.sessions.start(user_id, name.to_owned(), display).await
-    }
-
     /// [`Accounts::login`]'s check of a name and password, without the
     /// session: the account, when both are right.
     pub(super) async fn check_credentials(&self, name: &str, password: &str) -> Result<UserRecord, AccountError> {

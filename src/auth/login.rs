@@ -158,7 +158,7 @@ impl Logins {
             Ok(()) => {
                 attempt.give_back();
                 tracing::info!("login code accepted: {who}");
-                Ok(self.accounts.start_session(pending.user_id(), pending.name()).await?)
+                Ok(self.accounts.sessions().start_for(pending.user_id(), pending.name().to_owned()).await?)
             }
             Err(SecondFactorError::WrongCode) => {
                 tracing::info!("login code refused: {who}");

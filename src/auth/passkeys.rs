@@ -220,9 +220,7 @@ impl Passkeys {
         let record = serde_json::to_string(&passkey).map_err(|_| PasskeyError::Rejected)?;
         self.store.passkey_used(&id, &record, self.clock.now_ms()).await?;
         tracing::info!("login with a passkey succeeded: {:?}", owner.user_name);
-        let display =
-            self.store.find_user(&owner.user_name).await?.map_or_else(|| owner.user_name.clone(), |u| u.display);
-        Ok(self.sessions.start(owner.user_id, owner.user_name, display).await?)
+        Ok(self.sessions.start_for(owner.user_id, owner.user_name).await?)
     }
 
     /// Removes one of `user`'s passkeys (the caller has checked the

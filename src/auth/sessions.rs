@@ -95,6 +95,14 @@ impl Sessions {
         Ok(SessionUser { session_id, user_id, name, display })
     }
 
+    /// Starts a session for an account whose login was proven another way
+    /// than its password (a second factor's code, a passkey, a reset link),
+    /// under its display name as its row says now.
+    pub async fn start_for(&self, user_id: i64, name: String) -> Result<SessionUser, StoreError> {
+        let display = self.store.find_user(&name).await?.map_or_else(|| name.clone(), |user| user.display);
+        self.start(user_id, name, display).await
+    }
+
     /// The account behind `session_id` if the session is live; ends it (and
     /// answers `None`) if it has outlived either lifetime.
     pub async fn authenticate(&self, session_id: &str, activity: Activity) -> Result<Option<SessionUser>, StoreError> {
