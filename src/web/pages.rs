@@ -93,16 +93,24 @@ impl<'r> Responder<'r, 'static> for StaticFile {
     }
 }
 
+impl StaticFile {
+    /// The built-in file at `path` served as `content_type` (for the few
+    /// files served outside `/static/`), or `None` if there is none.
+    pub(super) fn built_in(path: &str, content_type: ContentType, if_none_match: &IfNoneMatch) -> Option<Self> {
+        let file = assets::static_file(path)?;
+        let not_modified = if_none_match.has(&file.etag);
+        Some(StaticFile { content_type, file, not_modified })
+    }
+}
+
 /// Ranked after a `static_dir` `FileServer` (rank 10 at `/static`) so the
 /// directory's files win.
 #[get("/static/<path..>", rank = 11)]
 pub fn static_file(path: PathBuf, if_none_match: IfNoneMatch) -> Option<StaticFile> {
     let path = path.to_str()?;
-    let file = assets::static_file(path)?;
-    let not_modified = if_none_match.has(&file.etag);
     let extension = path.rsplit_once('.').map_or("", |(_, ext)| ext);
     let content_type = ContentType::from_extension(extension).unwrap_or(ContentType::Binary);
-    Some(StaticFile { content_type, file, not_modified })
+    StaticFile::built_in(path, content_type, &if_none_match)
 }
 
 /// The page's icon, with the number of unread messages on it when given
