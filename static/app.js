@@ -65,6 +65,7 @@
     for (const message of saved.messages) show(message, false);
     newest = saved.position;
   } else snapshot.seed(JSON.parse(list.dataset.snapshot || "[]"));
+  let streamState = "connecting";
   offline.onChange(() => setState(streamState));
 
   // --- live -------------------------------------------------------------
@@ -113,7 +114,6 @@
 
   // The stream's state; while the network is known to be gone, retrying
   // shows as "offline".
-  let streamState = "connecting";
   function setState(name) {
     streamState = name;
     offline.report(name);
