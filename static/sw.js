@@ -43,7 +43,7 @@ self.addEventListener("install", (event) => {
       await cache.addAll(SHELL);
       // The lobby as the fallback page; not fatal to the install if it fails.
       try {
-        await storePage(new Request("/", { credentials: "same-origin" }), await fetch("/", { credentials: "same-origin" }));
+        await storePage(self.location.origin + "/", await fetch("/", { credentials: "same-origin" }));
       } catch (e) {
         // offline or refused: the first visit to "/" stores it
       }
@@ -69,11 +69,17 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
-    if (isRoomPage(url)) event.respondWith(page(request, url));
+    if (!isRoomPage(url)) return;
+    // A permalink (?at=) shows old history: never the room's offline copy.
+    const key = url.origin + url.pathname;
+    const keep = url.searchParams.has("at") ? () => {} : (response) => storePage(key, response);
+    event.respondWith(networkFirst(event, keep, () => cachedPage(key)));
     return;
   }
   // Exactly the shell's addresses: "/favicon.svg?unread=3" is not the shell.
-  if (url.search === "" && SHELL.includes(url.pathname)) event.respondWith(shellFile(request, url));
+  if (url.search !== "" || !SHELL.includes(url.pathname)) return;
+  const keep = async (response) => keepable(response) && (await caches.open(SHELL_CACHE)).put(url.pathname, response);
+  event.respondWith(networkFirst(event, keep, async () => (await caches.open(SHELL_CACHE)).match(url.pathname)));
 });
 
 // "/" and "/rooms/<name>": the pages that show a room.
@@ -81,36 +87,34 @@ function isRoomPage(url) {
   return url.pathname === "/" || /^\/rooms\/[a-z0-9_-]{1,64}$/.test(url.pathname);
 }
 
-async function page(request, url) {
-  try {
-    const response = await withTimeout(fetch(request));
-    // A permalink (?at=) shows old history: never the room's offline copy.
-    if (!url.searchParams.has("at")) storePage(new Request(url.origin + url.pathname), response.clone());
-    return response;
-  } catch (e) {
-    const pages = await caches.open(PAGES_CACHE);
-    return (
-      (await pages.match(url.origin + url.pathname)) ||
-      (await pages.match(url.origin + "/")) ||
-      new Response("offline, and this page was never opened here", {
-        status: 503,
-        headers: { "Content-Type": "text/plain; charset=utf-8" },
-      })
-    );
-  }
+// The network's answer (handed to `keep` too, even when it comes too late
+// to be the answer); the cached copy when the network fails or takes longer
+// than NETWORK_TIMEOUT_MS, and if there is none, the network's answer or
+// failure after all.
+function networkFirst(event, keep, cached) {
+  const network = fetch(event.request);
+  // Attached first, so the copy is taken before the page reads the body.
+  event.waitUntil(network.then((response) => keep(response.clone())).catch(() => {}));
+  return (async () => {
+    try {
+      return await withTimeout(network);
+    } catch (e) {
+      return (await cached()) || network;
+    }
+  })();
 }
 
-async function shellFile(request, url) {
-  const cache = await caches.open(SHELL_CACHE);
-  try {
-    const response = await withTimeout(fetch(request));
-    if (keepable(response)) cache.put(url.pathname, response.clone());
-    return response;
-  } catch (e) {
-    const cached = await cache.match(url.pathname);
-    if (cached) return cached;
-    throw e;
-  }
+// This page's copy, else the lobby's, else a plain answer saying so.
+async function cachedPage(key) {
+  const pages = await caches.open(PAGES_CACHE);
+  return (
+    (await pages.match(key)) ||
+    (await pages.match(self.location.origin + "/")) ||
+    new Response("offline, and this page was never opened here", {
+      status: 503,
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+    })
+  );
 }
 
 // Stores a room page, the newest last, dropping the oldest past MAX_PAGES.
@@ -127,8 +131,7 @@ function keepable(response) {
   return response.status === 200 && response.type === "basic" && !response.redirected && response.headers.get("Vary") !== "*";
 }
 
-// The network's answer, or a failure after NETWORK_TIMEOUT_MS (a late
-// answer is then dropped: the cached copy has answered).
+// The network's answer, or a failure after NETWORK_TIMEOUT_MS.
 function withTimeout(promise) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the network is too slow")), NETWORK_TIMEOUT_MS);
