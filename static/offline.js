@@ -66,6 +66,8 @@ window.ChatOffline = (function () {
     for (const listener of listeners) listener(offline);
   }
   window.addEventListener("offline", () => report("offline"));
+  // A device that knows it has no network says so before anything fails.
+  if (navigator.onLine === false) report("offline");
 
   function showBanner() {
     if (!banner) {
