@@ -76,8 +76,7 @@ window.ChatOffline = (function () {
       banner.id = "offline-banner";
       banner.className = "offline-banner";
       banner.setAttribute("role", "status");
-      banner.textContent =
-        "You are offline. This is what was last shown on this device; new messages appear when the connection returns.";
+      banner.textContent = t("offline_notice");
       const header = document.querySelector("header.top");
       if (header) header.after(banner);
       else document.body.prepend(banner);

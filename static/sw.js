@@ -1,9 +1,12 @@
 // The service worker: lets the installed app (or a bookmarked tab) open
 // with no network. Served at /sw.js (so its scope is the whole site) by
-// src/web/install.rs, which puts two constants above this file:
-//   VERSION: a tag of every built-in static file; a new binary with other
-//            files is a new service worker, whose shell cache replaces the old
-//   SHELL:   the paths of the page's shell (scripts, CSS, icons, manifest)
+// src/web/install.rs, which puts three constants above this file:
+//   VERSION: a tag of every built-in static file and of the catalogs; a new
+//            binary with others is a new service worker, whose shell cache
+//            replaces the old
+//   SHELL:   the paths of the page's shell (scripts, CSS, icons, manifest,
+//            each language's words for the scripts, /i18n/<lang>.js)
+//   WORDS:   {lang: {key: text}}, the catalogs' texts this file shows
 //
 // What it keeps, in Cache Storage:
 //   - the shell, fetched when this version installs;
@@ -110,7 +113,7 @@ async function cachedPage(key) {
   return (
     (await pages.match(key)) ||
     (await pages.match(self.location.origin + "/")) ||
-    new Response("offline, and this page was never opened here", {
+    new Response(t("offline_never_opened"), {
       status: 503,
       headers: { "Content-Type": "text/plain; charset=utf-8" },
     })
@@ -146,4 +149,13 @@ function withTimeout(promise) {
       },
     );
   });
+}
+
+// The text of `key` in the browser's language, if the catalogs have it,
+// else in English. (A worker has no page, so no /i18n/<lang>.js and no
+// <html lang>: the browser's own languages are what it can know.)
+function t(key) {
+  const languages = self.navigator.languages || [self.navigator.language || "en"];
+  const lang = languages.map((l) => l.toLowerCase().split("-")[0]).find((l) => WORDS[l]) || "en";
+  return WORDS[lang][key] || WORDS.en[key] || key;
 }

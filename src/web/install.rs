@@ -23,8 +23,12 @@ use rocket::http::{ContentType, Header};
 use rocket::response::{self, Responder, Response};
 use rocket::{Request, get};
 
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
 use super::pages::{IfNoneMatch, StaticFile};
 use crate::assets;
+use crate::i18n::{Lang, catalog};
 
 /// The built-in files served at the root rather than under `/static/`.
 const MANIFEST: &str = "manifest.webmanifest";
@@ -36,7 +40,8 @@ const ROOT_SHELL: [&str; 2] = ["/manifest.webmanifest", "/favicon.svg"];
 
 #[get("/manifest.webmanifest")]
 pub fn manifest(if_none_match: IfNoneMatch) -> Option<StaticFile> {
-    StaticFile::built_in(MANIFEST, ContentType::new("application", "manifest+json"), &if_none_match)
+    let file = assets::static_file(MANIFEST)?;
+    Some(StaticFile::new(ContentType::new("application", "manifest+json"), file, &if_none_match))
 }
 
 /// The service worker script, with its version and shell list.
@@ -58,20 +63,51 @@ impl<'r> Responder<'r, 'static> for ServiceWorker {
 pub fn service_worker() -> Option<ServiceWorker> {
     let script = assets::static_file(SERVICE_WORKER)?;
     Some(ServiceWorker(format!(
-        "const VERSION = {};\nconst SHELL = {};\n{}",
-        serde_json::Value::from(assets::static_version()),
-        serde_json::Value::from(shell()),
+        "const VERSION = {};\nconst SHELL = {};\nconst WORDS = {};\n{}",
+        Value::from(version()),
+        Value::from(shell()),
+        words(),
         String::from_utf8_lossy(&script.bytes)
     )))
 }
 
 /// Every address the worker keeps when it installs: the built-in static
-/// files under `/static/` (less the two served at the root) and
-/// [`ROOT_SHELL`].
+/// files under `/static/` (less the two served at the root), each
+/// language's words for the scripts (`/i18n/<lang>.js`) and [`ROOT_SHELL`].
 fn shell() -> Vec<String> {
     let files = assets::static_paths().into_iter().filter(|path| path != MANIFEST && path != SERVICE_WORKER);
-    ROOT_SHELL.iter().map(|path| (*path).to_owned()).chain(files.map(|path| format!("/static/{path}"))).collect()
+    let strings = Lang::ALL.iter().map(|lang| format!("/i18n/{}.js", lang.code()));
+    ROOT_SHELL
+        .iter()
+        .map(|path| (*path).to_owned())
+        .chain(files.map(|path| format!("/static/{path}")))
+        .chain(strings)
+        .collect()
 }
+
+/// A tag of everything in the shell: the static files and the catalogs.
+fn version() -> String {
+    let mut tags = assets::static_version();
+    for lang in Lang::ALL {
+        tags.push_str(catalog(lang).etag());
+    }
+    Sha256::digest(tags.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The worker's own words (it has no page to load `/i18n/<lang>.js` into):
+/// `{"<lang>": {key: text}}`, the `[script]` keys it names.
+fn words() -> Value {
+    let words = Lang::ALL.iter().map(|lang| {
+        let texts = WORKER_KEYS
+            .iter()
+            .filter_map(|key| Some(((*key).to_owned(), Value::from(catalog(*lang).text("script", key)?))));
+        (lang.code().to_owned(), Value::Object(texts.collect()))
+    });
+    Value::Object(words.collect())
+}
+
+/// The `[script]` texts `static/sw.js` shows.
+const WORKER_KEYS: [&str; 1] = ["offline_never_opened"];
 
 #[cfg(test)]
 mod tests {
@@ -84,9 +120,23 @@ mod tests {
             assert!(shell.iter().any(|p| p == needed), "{needed} in {shell:?}");
         }
         for path in &shell {
-            assert!(path.starts_with("/static/") || ROOT_SHELL.contains(&path.as_str()), "{path}");
+            let allowed =
+                path.starts_with("/static/") || path.starts_with("/i18n/") || ROOT_SHELL.contains(&path.as_str());
+            assert!(allowed, "{path}");
             assert!(!path.ends_with("/sw.js") && !path.starts_with("/api/"), "{path}");
         }
+    }
+
+    #[test]
+    fn the_worker_has_its_words_in_every_language_and_a_version_of_16_hex_digits() {
+        let words = words();
+        for lang in Lang::ALL {
+            for key in WORKER_KEYS {
+                assert!(words[lang.code()][key].as_str().is_some_and(|t| !t.is_empty()), "{} {key}", lang.code());
+            }
+        }
+        assert_eq!(version().len(), 16);
+        assert!(shell().contains(&"/i18n/zh.js".to_owned()));
     }
 
     #[test]

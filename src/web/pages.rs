@@ -41,7 +41,8 @@ impl<'r> Responder<'r, 'static> for Template {
             tracing::error!("the pages are not loaded");
             return Err(Status::ServiceUnavailable);
         };
-        match pages.render(self.name, self.context) {
+        let preferences = super::settings::page_preferences(request);
+        match pages.render(self.name, self.context, &preferences) {
             Ok(html) => (ContentType::HTML, html).respond_to(request),
             Err(e) => {
                 tracing::error!("{e}");
@@ -94,12 +95,9 @@ impl<'r> Responder<'r, 'static> for StaticFile {
 }
 
 impl StaticFile {
-    /// The built-in file at `path` served as `content_type` (for the few
-    /// files served outside `/static/`), or `None` if there is none.
-    pub(super) fn built_in(path: &str, content_type: ContentType, if_none_match: &IfNoneMatch) -> Option<Self> {
-        let file = assets::static_file(path)?;
+    pub fn new(content_type: ContentType, file: assets::StaticFile, if_none_match: &IfNoneMatch) -> Self {
         let not_modified = if_none_match.has(&file.etag);
-        Some(StaticFile { content_type, file, not_modified })
+        Self { content_type, file, not_modified }
     }
 }
 
@@ -108,9 +106,10 @@ impl StaticFile {
 #[get("/static/<path..>", rank = 11)]
 pub fn static_file(path: PathBuf, if_none_match: IfNoneMatch) -> Option<StaticFile> {
     let path = path.to_str()?;
+    let file = assets::static_file(path)?;
     let extension = path.rsplit_once('.').map_or("", |(_, ext)| ext);
     let content_type = ContentType::from_extension(extension).unwrap_or(ContentType::Binary);
-    StaticFile::built_in(path, content_type, &if_none_match)
+    Some(StaticFile::new(content_type, file, &if_none_match))
 }
 
 /// The page's icon, with the number of unread messages on it when given

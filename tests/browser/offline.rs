@@ -191,6 +191,8 @@ async fn a_room_opened_offline_shows_the_messages_last_rendered_and_catches_up_w
                && document.getElementById('offline-banner')?.hidden === false",
         )
         .await;
+    let notice = browser.js("return document.getElementById('offline-banner').textContent", json!([])).await;
+    assert!(notice.as_str().is_some_and(|n| n.starts_with("You are offline.")), "the catalog's words: {notice}");
     assert_eq!(texts(&browser).await, ["one", "two", "three, live"], "the messages last rendered, in order");
     poster.say(room, "four, missed").await;
     poster.say(room, "five, missed").await;
@@ -215,7 +217,10 @@ async fn a_room_opened_offline_shows_the_messages_last_rendered_and_catches_up_w
             "chat-pages" => path == "/" || path.strip_prefix("/rooms/").is_some_and(|r| !r.contains(['/', '?'])),
             _ => {
                 cache.starts_with("chat-shell-")
-                    && (path.starts_with("/static/") || path == "/manifest.webmanifest" || path == "/favicon.svg")
+                    && (path.starts_with("/static/")
+                        || path.starts_with("/i18n/")
+                        || path == "/manifest.webmanifest"
+                        || path == "/favicon.svg")
             }
         };
         assert!(allowed, "the worker kept {entry}");
