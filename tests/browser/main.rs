@@ -30,6 +30,7 @@ mod people;
 mod permalinks;
 mod profiles;
 mod search;
+mod showcase;
 mod tabs;
 mod transports;
 mod uploads;
