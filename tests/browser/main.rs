@@ -22,6 +22,7 @@ mod access;
 mod chat;
 mod conversation;
 mod formatting;
+mod languages;
 mod moderation;
 mod offline;
 mod page;
