@@ -8,6 +8,8 @@
   const root = document.documentElement;
   const lang = root.lang || "en";
   const hour12 = root.dataset.clock === "12h";
+  // "2:05 PM", but "02:05" on a 24-hour clock, as 24-hour clocks are read.
+  const hour = hour12 ? "numeric" : "2-digit";
 
   // The text for `key`, with each {name} replaced by args.name. A missing
   // key shows as itself (and is reported): the catalog test keeps that
@@ -24,9 +26,9 @@
     return text;
   }
 
-  const time = new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit", hour12 });
+  const time = new Intl.DateTimeFormat(lang, { hour, minute: "2-digit", hour12 });
   const dateTime = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", hour12 });
-  const shortDateTime = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", hour12 });
+  const shortDateTime = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour, minute: "2-digit", hour12 });
   const fullShortDateTime = new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short", hour12 });
   const shortDate = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric" });
   const numbers = new Intl.NumberFormat(lang);

@@ -28,7 +28,10 @@ window.ChatModeration = (function () {
     function authorOf(li) {
       const user = li.querySelector(".user");
       return {
-        user: user ? user.textContent : "",
+        // The handle (what the server names people by), not the display
+        // name shown on screen.
+        user: li.dataset.user || "",
+        shown: user ? user.textContent : "",
         guest: !!user && user.classList.contains("guest"),
         at: new Date(li.querySelector("time").dateTime).getTime(),
       };
@@ -77,7 +80,7 @@ window.ChatModeration = (function () {
       button.className = "msg-actions";
       button.textContent = "⋯";
       button.title = t("message_actions");
-      button.setAttribute("aria-label", t("message_actions_by", { name: authorOf(li).user }));
+      button.setAttribute("aria-label", t("message_actions_by", { name: authorOf(li).shown }));
       button.setAttribute("aria-haspopup", "menu");
       button.setAttribute("aria-expanded", "false");
       button.addEventListener("click", () => (open && open.button === button ? close(true) : openMenu(li, button)));

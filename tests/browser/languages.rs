@@ -199,7 +199,7 @@ async fn a_chinese_page_shows_chinese_from_the_template_and_the_scripts_and_no_r
     assert_eq!(times.len(), 3, "{times:?}");
     for time in &times {
         let (hours, minutes) = time.split_once(':').unwrap_or_else(|| panic!("a time of day: {time:?}"));
-        assert!(hours.len() <= 2 && hours.parse::<u8>().is_ok_and(|h| h < 24), "24 hours: {times:?}");
+        assert!(hours.len() == 2 && hours.parse::<u8>().is_ok_and(|h| h < 24), "24 hours: {times:?}");
         assert!(minutes.len() == 2 && minutes.parse::<u8>().is_ok(), "24 hours: {times:?}");
     }
     let edited = page.js("return document.querySelector('#messages .edited').title", json!([])).await;
