@@ -113,10 +113,11 @@ window.ChatPeople = (function () {
     }
 
     // --- notifications -----------------------------------------------------
-    let level = "mentions";
+    // The level in effect, as the settings page chose it (a guest's from
+    // this browser): on <html data-notify>.
+    const level = window.chatI18n.notify;
     let blocked = new Set();
     if (!guest) {
-      fetchJson("/api/settings").then((settings) => settings && (level = settings.notify));
       fetchJson("/api/blocks").then((list) => list && (blocked = new Set(list.blocked.map((n) => n.toLowerCase()))));
     }
     const enable = document.getElementById("notify");
