@@ -12,6 +12,7 @@
 //! not translated here; they stay English and stable for scripts.
 
 pub mod catalog;
+pub mod dates;
 pub mod preferences;
 
 pub use catalog::{Catalog, catalog};
