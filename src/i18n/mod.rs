@@ -14,8 +14,9 @@
 pub mod catalog;
 pub mod dates;
 pub mod preferences;
+pub mod reasons;
 
-pub use catalog::{Catalog, catalog};
+pub use catalog::{Catalog, catalog, reason};
 pub use preferences::{Clock, Preferences, SendKey, Theme};
 
 /// A language the page is written in.
