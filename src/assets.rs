@@ -20,8 +20,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::i18n::preferences::Effective;
-use crate::i18n::{Lang, catalog};
+use crate::i18n::{Clock, Lang, catalog, dates};
 use thiserror::Error;
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Embed)]
 #[folder = "templates/"]
@@ -70,6 +71,7 @@ impl Pages {
         let mut tera = tera::Tera::default();
         // Every template is HTML: escape every value, whatever its name.
         tera.autoescape_on(vec![""]);
+        tera.register_filter("when", when);
         tera.add_raw_templates(sources).map_err(|e| AssetError::Invalid(full_reason(&e)))?;
         Ok(Self { tera })
     }
@@ -89,6 +91,25 @@ impl Pages {
             .render(name, &context)
             .map_err(|e| AssetError::Render { name: name.to_owned(), reason: full_reason(&e) })
     }
+}
+
+/// The `when` filter: an RFC 3339 time as the page's language writes it,
+/// on the page's clock (`{{ e.at | when(prefs=prefs) }}`, see
+/// `i18n::dates`). Anything that is not such a time is shown as it is.
+fn when(value: &Value, args: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(at) = value.as_str().and_then(|s| time::OffsetDateTime::parse(s, &Rfc3339).ok()) else {
+        return Ok(value.clone());
+    };
+    let prefs = args.get("prefs");
+    let field = |name: &str| prefs.and_then(|p| p.get(name)).and_then(Value::as_str).unwrap_or_default();
+    let lang = Lang::parse(field("language")).unwrap_or_default();
+    let clock = match field("clock") {
+        "24h" => Clock::TwentyFour,
+        "12h" => Clock::Twelve,
+        _ if lang.uses_24_hours() => Clock::TwentyFour,
+        _ => Clock::Twelve,
+    };
+    Ok(Value::String(dates::date_time(lang, clock, at)))
 }
 
 /// `room.html.tera` → `room`; not a template → `None`.
@@ -192,6 +213,81 @@ mod tests {
             .unwrap();
         assert!(html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"), "{html}");
         assert!(!html.contains("<script>x"));
+    }
+
+    /// Every page in every language, with every branch a context can take:
+    /// it renders, names no key the catalog lacks, and writes dates the
+    /// language's way.
+    #[test]
+    fn every_page_renders_in_both_languages_with_its_dates_localised() {
+        let pages = Pages::load(None).unwrap();
+        let me = json!({ "name": "boss", "display": "Boss", "guest": false });
+        let at = "2026-11-26T14:05:09.000Z";
+        let invite = |state| json!({ "id": 7, "created_by": "boss", "created_at": at, "expires_at": at, "used": 1, "uses": 3, "rooms": ["staff"], "state": state });
+        let overview = json!({
+            "mode": "invite", "find": "",
+            "users": [{ "name": "ann", "role": "moderator", "banned": true }, { "name": "bob", "role": "member", "banned": false }],
+            "invites": [invite("active"), invite("used up"), invite("expired"), invite("revoked")],
+            "rooms": [{ "name": "staff", "locked": true, "members_only": true, "members": ["ann"] }, { "name": "ops", "locked": false, "members_only": false, "members": [] }],
+            "audit": [{ "at": at, "actor": "boss", "action": "ban", "target": "ann", "room": null, "detail": null }],
+        });
+        let passkeys = json!([{ "id": "k1", "name": "phone", "added": at }]);
+        let cases = [
+            ("account", json!({ "kind": "login", "error": "x", "username": "", "next": "/a", "csrf": "t" })),
+            ("account", json!({ "kind": "register", "error": null, "username": "", "invite": "c", "csrf": "t" })),
+            ("settings", json!({ "me": me, "notice": "n", "error": "e", "csrf": "t" })),
+            (
+                "security",
+                json!({ "me": me, "csrf": "t", "totp": { "state": "off" }, "recovery_codes": ["a-b"], "passkeys": passkeys }),
+            ),
+            (
+                "security",
+                json!({ "me": me, "csrf": "t", "totp": { "state": "enrolling", "secret": "ABCD" }, "recovery_codes": [], "passkeys": [] }),
+            ),
+            (
+                "security",
+                json!({ "me": me, "csrf": "t", "totp": { "state": "on", "codes_left": 9 }, "recovery_codes": [], "passkeys": passkeys }),
+            ),
+            ("login_code", json!({ "error": "e", "next": null, "csrf": "t" })),
+            ("reset", json!({ "token": "tok", "name": "ann", "error": null, "csrf": "t" })),
+            (
+                "admin",
+                json!({ "me": me, "csrf": "t", "overview": overview, "modes": ["open", "invite", "closed"], "roles": ["member", "moderator", "admin"], "notice": { "text": "n", "link": "/join/x" } }),
+            ),
+            ("audit", json!({ "me": me, "entries": overview["audit"], "csrf": "t" })),
+        ];
+        for (lang, dated) in [("en", "Nov 26, 2026, 2:05 PM"), ("zh-CN", "2026年11月26日 14:05")] {
+            let preferences = Preferences::default().effective(Some(lang));
+            for (name, context) in &cases {
+                let html = pages
+                    .render(name, context.clone(), &preferences)
+                    .unwrap_or_else(|e| panic!("{name} in {lang}: {e}"));
+                assert!(html.contains(&format!("<html lang=\"{lang}\"")), "{name}");
+                assert!(
+                    !html.contains("{name}") && !html.contains("{count}") && !html.contains("{mode}"),
+                    "{name} in {lang}: {html}"
+                );
+                if html.contains("<time") {
+                    assert!(html.contains(dated), "{name} in {lang}: {html}");
+                }
+            }
+        }
+        let chinese = Preferences::default().effective(Some("zh"));
+        let admin = pages.render("admin", cases[8].1.clone(), &chinese).unwrap();
+        for text in [
+            "撤销邀请 7",
+            "1 次，共 3 次",
+            "已用完",
+            "谁可以创建账户（当前：邀请）",
+            "封禁 bob",
+            "解封 ann",
+            "锁定 #ops",
+            "<option value=\"moderator\" selected>版主</option>",
+        ] {
+            assert!(admin.contains(text), "{text} in {admin}");
+        }
+        let security = pages.render("security", cases[5].1.clone(), &chinese).unwrap();
+        assert!(security.contains("已开启。剩余 9 个恢复码。"), "{security}");
     }
 
     #[test]

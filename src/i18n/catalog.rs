@@ -3,17 +3,23 @@
 //! template gets the whole of its language's catalog as `t`, and the page's
 //! scripts get the `[script]` table as `/i18n/<lang>.js`.
 //!
+//! `[reasons]` is apart: it is in the Chinese catalog only, keyed by the
+//! English sentences the server refuses requests with (see [`reason`] and
+//! `i18n::reasons`), and templates do not get it.
+//!
 //! The catalogs are part of the source: the tests below fail the build's
 //! test run if the two languages differ in keys or placeholders, a value is
 //! empty, or a template or script names a key that is not there, so a page
 //! never shows a raw key.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde_json::Value;
 
 use super::Lang;
+use super::reasons::Reasons;
 
 const SOURCES: [(Lang, &str); 2] =
     [(Lang::En, include_str!("../../locales/en.toml")), (Lang::Zh, include_str!("../../locales/zh.toml"))];
@@ -26,7 +32,12 @@ pub struct Catalog {
     script: String,
     /// A validator for `script` (it changes only with the binary).
     etag: String,
+    /// The server's English reasons in this language (`[reasons]`).
+    reasons: Reasons,
 }
+
+/// The table of reasons: not for templates, and in Chinese only.
+const REASONS: &str = "reasons";
 
 /// Tables of strings, in key order.
 type Tables = BTreeMap<String, BTreeMap<String, String>>;
@@ -47,13 +58,14 @@ pub fn catalog(lang: Lang) -> &'static Catalog {
 
 impl Catalog {
     fn parse(source: &str) -> Result<Catalog, String> {
-        let tables: Tables = toml::from_str(source).map_err(|e| e.to_string())?;
+        let mut tables: Tables = toml::from_str(source).map_err(|e| e.to_string())?;
+        let reasons = Reasons::new(tables.remove(REASONS).unwrap_or_default());
         let script_table = tables.get("script").cloned().unwrap_or_default();
         let script_json = serde_json::to_string(&script_table).map_err(|e| e.to_string())?;
         let script = format!("self.CHAT_STRINGS = {script_json};\n");
         let etag = format!("\"{:016x}\"", fnv1a(script.as_bytes()));
         let tables = serde_json::to_value(&tables).map_err(|e| e.to_string())?;
-        Ok(Catalog { tables, script, etag })
+        Ok(Catalog { tables, script, etag, reasons })
     }
 
     /// Every table, for a template's `t`.
@@ -66,6 +78,13 @@ impl Catalog {
         self.tables.get(table)?.get(key)?.as_str()
     }
 
+    /// A reason the server gives in English (an error's text, a page's
+    /// notice), in this language; English, and any sentence the catalog
+    /// does not have, as it is.
+    pub fn reason<'a>(&self, english: &'a str) -> Cow<'a, str> {
+        self.reasons.translate(english)
+    }
+
     pub fn script(&self) -> &str {
         &self.script
     }
@@ -73,6 +92,11 @@ impl Catalog {
     pub fn etag(&self) -> &str {
         &self.etag
     }
+}
+
+/// `english` (a reason the server gives) in `lang`: see [`Catalog::reason`].
+pub fn reason(lang: Lang, english: &str) -> Cow<'_, str> {
+    catalog(lang).reason(english)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -102,7 +126,10 @@ mod tests {
 
     #[test]
     fn every_key_is_in_both_languages_with_the_same_placeholders_and_no_value_is_empty() {
-        let (en, zh) = (parsed(Lang::En), parsed(Lang::Zh));
+        let (en, mut zh) = (parsed(Lang::En), parsed(Lang::Zh));
+        // Chinese only (checked by `i18n::reasons`' tests).
+        assert!(!en.contains_key(REASONS), "English needs no [reasons]: the sentences are the keys");
+        zh.remove(REASONS);
         let (en_keys, zh_keys) = (keys(&en), keys(&zh));
         let only_en: Vec<_> = en_keys.difference(&zh_keys).collect();
         let only_zh: Vec<_> = zh_keys.difference(&en_keys).collect();

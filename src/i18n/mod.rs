@@ -12,9 +12,11 @@
 //! not translated here; they stay English and stable for scripts.
 
 pub mod catalog;
+pub mod dates;
 pub mod preferences;
+pub mod reasons;
 
-pub use catalog::{Catalog, catalog};
+pub use catalog::{Catalog, catalog, reason};
 pub use preferences::{Clock, Preferences, SendKey, Theme};
 
 /// A language the page is written in.

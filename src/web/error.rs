@@ -3,6 +3,11 @@
 //!
 //! Bodies name the reason in words a user can act on and never carry
 //! internals: a store failure is logged in full and answered as an opaque 503.
+//!
+//! Reasons are written in English. A page shows them in the request's
+//! language (`i18n::reason`); JSON keeps `error` English and stable for
+//! scripts and, when the request's language is not English, adds `message`,
+//! the same reason translated, for a script to show a person.
 
 use rocket::http::{ContentType, Status};
 use rocket::request::Request;
@@ -15,6 +20,7 @@ use crate::auth::InvalidCredentials;
 use crate::auth::{AccountError, LoginError};
 use crate::auth::{PasskeyError, SecondFactorError};
 use crate::i18n::preferences::PreferenceError;
+use crate::i18n::{self, Lang};
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -421,23 +427,31 @@ impl<'r> Responder<'r, 'static> for ErrorAnswer {
     }
 }
 
-/// An error as HTML for browsers (a page they can navigate away from) and
-/// as `{"code": 422, "error": "..."}` JSON for everything else.
+/// An error as HTML for browsers (a page they can navigate away from), in
+/// the request's language, and as `{"code": 422, "error": "..."}` JSON for
+/// everything else (with `"message"`, the reason in the request's language,
+/// when that is not English).
 pub fn error_response(status: Status, reason: &str, request: &Request<'_>) -> Response<'static> {
     let wants_html = request.accept().is_some_and(|accept| accept.preferred().is_html());
+    let lang = Lang::parse(super::settings::page_preferences(request).language).unwrap_or_default();
     let (content_type, body) = if wants_html {
         let page = format!(
-            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+            "<!doctype html><html lang={tag}><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
              <title>{code} {phrase}</title><link rel=stylesheet href=/static/app.css>\
              <main class=error-page><h1>{code} {phrase}</h1><p>{reason}</p>\
-             <p><a href=/>Back to the lobby</a></p></main>",
+             <p><a href=/>{lobby}</a></p></main>",
+            tag = lang.tag(),
             code = status.code,
-            phrase = status.reason_lossy(),
-            reason = escape_html(reason),
+            phrase = escape_html(&i18n::reason(lang, status.reason_lossy())),
+            reason = escape_html(&i18n::reason(lang, reason)),
+            lobby = escape_html(i18n::catalog(lang).text("base", "back_to_lobby").unwrap_or("Back to the lobby")),
         );
         (ContentType::HTML, page)
-    } else {
+    } else if lang == Lang::En {
         (ContentType::JSON, json!({ "code": status.code, "error": reason }).to_string())
+    } else {
+        let message = i18n::reason(lang, reason);
+        (ContentType::JSON, json!({ "code": status.code, "error": reason, "message": message }).to_string())
     };
     Response::build().status(status).header(content_type).sized_body(body.len(), std::io::Cursor::new(body)).finalize()
 }
@@ -467,6 +481,17 @@ fn default_reason(status: Status) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::pattern_matches;
+    use crate::i18n::{Lang, reason};
+
+    /// The titles of error pages: every status this module answers with
+    /// has its phrase in Chinese (`[reasons]`, keyed by Rocket's phrase).
+    #[test]
+    fn every_status_phrase_an_error_page_shows_is_translated() {
+        for code in [400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503] {
+            let phrase = rocket::http::Status::new(code).reason_lossy();
+            assert_ne!(reason(Lang::Zh, phrase), phrase, "{code} {phrase}");
+        }
+    }
 
     #[test]
     fn a_route_pattern_matches_paths_of_its_shape_only() {

@@ -3,6 +3,14 @@
 //! state), and `GET /static/<file>` serves the built-in static files with a
 //! validator, so browsers revalidate instead of downloading again.
 //!
+//! Reasons and notices: a handler puts the English sentence of a refusal
+//! or a notice in the page's context as `error` or `notice` (a string, or
+//! for the admin page an object whose `text` is one), exactly as the
+//! error's `Display` or the literal writes it. The responder translates
+//! those fields, and only those, into the page's language
+//! (`i18n::reason`), so no handler translates and none forgets to. Other
+//! text a page shows comes from the catalog (`t`).
+//!
 //! A `static_dir`, when set, is mounted in front of [`static_file`] by
 //! `lib.rs` (Rocket's `FileServer`), so its files win and the rest fall
 //! through to the built-in ones.
@@ -17,6 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::assets::{self, Pages};
+use crate::i18n::{self, Lang};
 
 /// A page to render: a template name and its context.
 pub struct Template {
@@ -42,12 +51,33 @@ impl<'r> Responder<'r, 'static> for Template {
             return Err(Status::ServiceUnavailable);
         };
         let preferences = super::settings::page_preferences(request);
-        match pages.render(self.name, self.context, &preferences) {
+        let mut context = self.context;
+        translate_reasons(&mut context, Lang::parse(preferences.language).unwrap_or_default());
+        match pages.render(self.name, context, &preferences) {
             Ok(html) => (ContentType::HTML, html).respond_to(request),
             Err(e) => {
                 tracing::error!("{e}");
                 Err(Status::InternalServerError)
             }
+        }
+    }
+}
+
+/// The context's `error` and `notice` (or `notice.text`) in `lang`: see
+/// the module's documentation.
+fn translate_reasons(context: &mut Value, lang: Lang) {
+    if lang == Lang::En {
+        return;
+    }
+    let Value::Object(fields) = context else { return };
+    for name in ["error", "notice"] {
+        let field = match fields.get_mut(name) {
+            Some(Value::Object(notice)) => notice.get_mut("text"),
+            other => other,
+        };
+        if let Some(Value::String(english)) = field {
+            let translated = i18n::reason(lang, english).into_owned();
+            *english = translated;
         }
     }
 }
@@ -131,4 +161,33 @@ pub fn favicon(unread: Option<u32>) -> (ContentType, String) {
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><path d="M8 10h40a6 6 0 0 1 6 6v22a6 6 0 0 1-6 6H24l-12 10V44H8a6 6 0 0 1-6-6V16a6 6 0 0 1 6-6z" fill="#3b6ea5"/>{badge}</svg>"##
     );
     (ContentType::SVG, svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_pages_error_and_notice_are_translated_and_nothing_else() {
+        let mut context = json!({
+            "error": "wrong username or password",
+            "notice": "The passkey is removed.",
+            "username": "that username is taken",
+        });
+        translate_reasons(&mut context, Lang::Zh);
+        assert_eq!(context["error"], "用户名或密码错误");
+        assert_eq!(context["notice"], "通行密钥已移除。");
+        assert_eq!(context["username"], "that username is taken", "only error and notice");
+
+        let mut admin = json!({ "notice": { "text": "Account ann created.", "link": null }, "error": null });
+        translate_reasons(&mut admin, Lang::Zh);
+        assert_eq!(admin["notice"]["text"], "账户 ann 已创建。");
+        assert_eq!(admin["error"], Value::Null);
+
+        let mut english = json!({ "error": "wrong username or password" });
+        translate_reasons(&mut english, Lang::En);
+        assert_eq!(english["error"], "wrong username or password");
+    }
 }

@@ -20,6 +20,7 @@ mod formatting;
 mod hardening;
 mod housekeeping;
 mod identity;
+mod languages;
 mod live;
 mod logins;
 mod messages;
