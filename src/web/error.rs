@@ -425,7 +425,7 @@ pub fn error_response(status: Status, reason: &str, request: &Request<'_>) -> Re
     let wants_html = request.accept().is_some_and(|accept| accept.preferred().is_html());
     let (content_type, body) = if wants_html {
         let page = format!(
-            "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+            "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
              <title>{code} {phrase}</title><link rel=stylesheet href=/static/app.css>\
              <main class=error-page><h1>{code} {phrase}</h1><p>{reason}</p>\
              <p><a href=/>Back to the lobby</a></p></main>",
