@@ -246,8 +246,11 @@
     const first = list.querySelector("li.msg");
     if (!first) return;
     loadingOlder = true;
+    // Screen readers hold the live list's news while older rows go in.
+    list.setAttribute("aria-busy", "true");
     const older = await fetchJson("/rooms/" + room + "/messages?limit=" + PAGE + "&before=" + first.dataset.id);
     loadingOlder = false;
+    list.removeAttribute("aria-busy");
     if (!older) return;
     // Keep what the reader looks at in place while rows go in above it.
     const fromBottom = list.scrollHeight - list.scrollTop;
