@@ -288,10 +288,57 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
             checked += 1;
         }
     }
+    let (more, views) = second_factor_pages(&rig, &axe).await;
+    failures.extend(more);
+    checked += views;
     println!("axe checked {checked} page views");
     assert!(failures.is_empty(), "{} accessibility violations:\n\n{}", failures.len(), failures.join("\n\n"));
     desktop.quit().await;
     phone.quit().await;
+}
+
+/// Checks the page `browser` shows on a light and on a dark system.
+async fn both_schemes(browser: &Session, axe: &str, what: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    for scheme in ["dark", "light"] {
+        let media = json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] });
+        browser.devtools("Emulation.setEmulatedMedia", media).await;
+        failures.extend(audit(browser, axe, &format!("[desktop, {scheme} system] {what}")).await);
+    }
+    failures
+}
+
+/// The pages of a second factor, on a desktop in both schemes: the
+/// security page while an authenticator app is set up (QR code, key, code
+/// field) and right after (the recovery codes), and a login's code step.
+/// Answers the findings and how many page views were checked.
+async fn second_factor_pages(rig: &Rig, axe: &str) -> (Vec<String>, usize) {
+    let dora = rig.desktop().await;
+    register(rig, &dora, "dora").await;
+    dora.goto(&rig.url("/account/security")).await;
+    dora.click(&dora.find("form[action='/account/totp/start'] button").await).await;
+    let secret =
+        dora.wait_for("the set-up key", SLOW, "return document.getElementById('totp-secret')?.textContent").await;
+    let mut failures = both_schemes(&dora, axe, "/account/security (setting up)").await;
+
+    let secret = secret.as_str().unwrap().replace(' ', "");
+    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().expect("a base32 key");
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).expect("a 160-bit key");
+    let code = totp.generate_current().unwrap();
+    dora.type_into(&dora.find("input[name=code]").await, &format!("{code}{ENTER}")).await;
+    dora.wait_for("the recovery codes", SLOW, "return document.querySelectorAll('.recovery-codes li').length > 0")
+        .await;
+    failures.extend(both_schemes(&dora, axe, "/account/security (recovery codes)").await);
+
+    dora.click(&dora.find("form[action='/logout'] button").await).await;
+    dora.wait_for("logged out", SLOW, "return !document.querySelector('a.name')").await;
+    dora.goto(&rig.url("/login")).await;
+    dora.type_into(&dora.find("input[name=username]").await, "dora").await;
+    dora.type_into(&dora.find("input[name=password]").await, &format!("{PASSWORD}{ENTER}")).await;
+    dora.wait_for("the code step", SLOW, "return document.querySelector('form[action=\"/login/code\"]')").await;
+    failures.extend(both_schemes(&dora, axe, "/login (its code step)").await);
+    dora.quit().await;
+    (failures, 6)
 }
 
 /// The focused element, described for a failing assertion.
