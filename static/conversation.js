@@ -137,7 +137,6 @@ window.ChatConversation = (function () {
       const tools = document.createElement("span");
       tools.className = "msg-tools";
       const react = tool("react", "☺", "React");
-      react.setAttribute("aria-haspopup", "true");
       react.setAttribute("aria-expanded", "false");
       tools.append(tool("reply", "↩", "Reply"), react, tool("link", "🔗", "Copy link"));
       if (li.dataset.user === me) tools.append(tool("edit", "✎", "Edit"));
