@@ -286,6 +286,15 @@
 
 
   // --- sending ----------------------------------------------------------
+  // "Skip to the message box" puts the keyboard there (a fragment link
+  // alone would scroll to the box but not every browser focuses it).
+  const skip = document.querySelector("a.skip");
+  if (skip) {
+    skip.addEventListener("click", (event) => {
+      event.preventDefault();
+      box.focus();
+    });
+  }
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

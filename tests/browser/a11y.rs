@@ -392,10 +392,25 @@ async fn the_room_page_works_by_keyboard_alone_with_a_visible_focus_ring() {
     register(&rig, &alice, "alice").await;
     open_room(&rig, &alice, "lobby").await;
 
-    // From the top of a fresh page, Tab reaches the message box; Enter sends.
+    // From the top of a fresh page, the first Tab shows "Skip to the
+    // message box", and Enter on it goes there.
     alice.js("document.activeElement.blur()", json!([])).await;
-    move_focus_to(&alice, TAB, "#send textarea").await;
+    alice.type_into(&alice.find("body").await, TAB).await;
+    let on_skip = alice.js("return document.activeElement.matches('a.skip')", json!([])).await;
+    assert_eq!(on_skip, true, "the first Tab stop is the skip link, not {}", alice.js(FOCUSED, json!([])).await);
+    assert_ring(&alice, "the skip link").await;
+    let shown =
+        "const r = document.activeElement.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight";
+    assert_eq!(alice.js(shown, json!([])).await, true, "the skip link is on screen when focused");
+    press(&alice, ENTER).await;
+    alice.wait_for("the message box focused", SLOW, "return document.activeElement.matches('#send textarea')").await;
     assert_ring(&alice, "the message box").await;
+    // On a fresh page Tab alone reaches it too, past the sidebar and the
+    // messages.
+    alice.refresh().await;
+    wait_connected(&alice).await;
+    move_focus_to(&alice, TAB, "#send textarea").await;
+    // Typing and Enter send.
     press(&alice, &format!("hello from the keyboard{ENTER}")).await;
     alice
         .wait_for(
