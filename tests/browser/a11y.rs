@@ -291,6 +291,15 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
     let (more, views) = second_factor_pages(&rig, &axe).await;
     failures.extend(more);
     checked += views;
+    // A guest's room page (its header and hint differ), and the forms and
+    // the error page as someone logged out sees them.
+    let guest = rig.desktop().await;
+    for (path, prep) in [("/rooms/lobby", Prep::Room), ("/register", Prep::Nothing), ("/no/such/page", Prep::Nothing)] {
+        prepare(&rig, &guest, path, prep).await;
+        failures.extend(both_schemes(&guest, &axe, &format!("{path} (a guest)")).await);
+        checked += 2;
+    }
+    guest.quit().await;
     println!("axe checked {checked} page views");
     assert!(failures.is_empty(), "{} accessibility violations:\n\n{}", failures.len(), failures.join("\n\n"));
     desktop.quit().await;
