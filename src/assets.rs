@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 use rust_embed::Embed;
 use serde_json::Value;
+
+use crate::i18n::preferences::Effective;
+use crate::i18n::{Lang, catalog};
 use thiserror::Error;
 
 #[derive(Embed)]
@@ -70,8 +73,15 @@ impl Pages {
         Ok(Self { tera })
     }
 
-    /// Renders template `name` with `context` (an object).
-    pub fn render(&self, name: &str, context: Value) -> Result<String, AssetError> {
+    /// Renders template `name` with `context` (an object), in the language
+    /// and with the settings of `preferences` (given to every page as `t`,
+    /// the language's words, and `prefs`).
+    pub fn render(&self, name: &str, mut context: Value, preferences: &Effective) -> Result<String, AssetError> {
+        if let Value::Object(fields) = &mut context {
+            let lang = Lang::parse(preferences.language).unwrap_or_default();
+            fields.insert("t".to_owned(), catalog(lang).tables().clone());
+            fields.insert("prefs".to_owned(), serde_json::to_value(preferences).unwrap_or(Value::Null));
+        }
         let context = tera::Context::from_value(context)
             .map_err(|e| AssetError::Render { name: name.to_owned(), reason: full_reason(&e) })?;
         self.tera
@@ -129,13 +139,33 @@ pub fn static_file(path: &str) -> Option<StaticFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Preferences;
     use serde_json::json;
+
+    fn english() -> Effective {
+        Preferences::default().effective(None)
+    }
+
+    #[test]
+    fn a_page_is_in_the_language_of_its_settings() {
+        let pages = Pages::load(None).unwrap();
+        let context = json!({ "kind": "login", "error": null, "username": "", "csrf": "t" });
+        let chinese = Preferences::default().effective(Some("zh-CN"));
+        let html = pages.render("account", context.clone(), &chinese).unwrap();
+        assert!(html.contains("<html lang=\"zh-CN\"") && html.contains("登录"), "{html}");
+        let html = pages.render("account", context, &english()).unwrap();
+        assert!(html.contains("<html lang=\"en\"") && html.contains("Log in"), "{html}");
+    }
 
     #[test]
     fn every_built_in_template_parses_and_values_are_escaped() {
         let pages = Pages::load(None).unwrap();
         let html = pages
-            .render("account", json!({ "kind": "login", "error": "<script>x</script>", "username": "", "csrf": "t" }))
+            .render(
+                "account",
+                json!({ "kind": "login", "error": "<script>x</script>", "username": "", "csrf": "t" }),
+                &english(),
+            )
             .unwrap();
         assert!(html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"), "{html}");
         assert!(!html.contains("<script>x"));
@@ -146,9 +176,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("audit.html.tera"), "custom audit for {{ me.name }}").unwrap();
         let pages = Pages::load(Some(dir.path())).unwrap();
-        assert_eq!(pages.render("audit", json!({ "me": { "name": "<b>" } })).unwrap(), "custom audit for &lt;b&gt;");
+        assert_eq!(
+            pages.render("audit", json!({ "me": { "name": "<b>" } }), &english()).unwrap(),
+            "custom audit for &lt;b&gt;"
+        );
         let account = json!({ "kind": "login", "error": null, "username": "", "next": null, "csrf": "t" });
-        assert!(pages.render("account", account).is_ok());
+        assert!(pages.render("account", account, &english()).is_ok());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod housekeeping;
+pub mod i18n;
 pub mod limits;
 pub mod live;
 pub mod logging;

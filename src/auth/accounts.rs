@@ -8,6 +8,7 @@ use thiserror::Error;
 use super::password::Verdict;
 use super::sessions::{SessionUser, Sessions};
 use super::{DisplayName, InvalidCredentials, Password, PasswordError, PasswordHasher, UserName};
+use crate::i18n::Preferences;
 use crate::metrics::Metrics;
 use crate::rooms::RoomName;
 use crate::store::{Store, StoreError, UserRecord};
@@ -132,6 +133,22 @@ impl Accounts {
     /// Messages already posted keep the name they were posted under.
     pub async fn set_display(&self, user: &SessionUser, display: &DisplayName) -> Result<(), StoreError> {
         self.store.set_display(user.user_id, display.as_str()).await?;
+        self.sessions.forget_user(user.user_id);
+        Ok(())
+    }
+
+    /// Stores the account's settings, and its display name when given; its
+    /// sessions here see them at once.
+    pub async fn set_preferences(
+        &self,
+        user: &SessionUser,
+        preferences: &Preferences,
+        display: Option<&DisplayName>,
+    ) -> Result<(), StoreError> {
+        self.store.set_preferences(user.user_id, preferences).await?;
+        if let Some(display) = display {
+            self.store.set_display(user.user_id, display.as_str()).await?;
+        }
         self.sessions.forget_user(user.user_id);
         Ok(())
     }

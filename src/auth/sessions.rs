@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::i18n::Preferences;
 use crate::store::{SessionRecord, Store, StoreError};
 
 /// Activity is written to the row at most this often per session.
@@ -58,6 +59,8 @@ pub struct SessionUser {
     /// last read (at most `cache_ttl` ago; a change on this instance is
     /// seen at once, see [`Sessions::forget_user`]).
     pub display: String,
+    /// The account's settings, read with the session (like `display`).
+    pub preferences: Preferences,
 }
 
 #[derive(Debug, Clone)]
@@ -89,10 +92,17 @@ impl Sessions {
         let session_id = super::new_session_id();
         let now = self.clock.now_ms();
         self.store.create_session(&session_id, user_id, now).await?;
-        let record =
-            SessionRecord { user_id, name: name.clone(), display: display.clone(), created_ms: now, last_seen_ms: now };
+        let preferences = self.store.preferences(user_id).await?;
+        let record = SessionRecord {
+            user_id,
+            name: name.clone(),
+            display: display.clone(),
+            preferences: preferences.clone(),
+            created_ms: now,
+            last_seen_ms: now,
+        };
         self.cache().insert(session_id.clone(), Cached { record, loaded_ms: now, written_last_seen_ms: now });
-        Ok(SessionUser { session_id, user_id, name, display })
+        Ok(SessionUser { session_id, user_id, name, display, preferences })
     }
 
     /// Starts a session for an account whose login was proven another way
@@ -141,6 +151,7 @@ impl Sessions {
             user_id: entry.record.user_id,
             name: entry.record.name.clone(),
             display: entry.record.display.clone(),
+            preferences: entry.record.preferences.clone(),
         };
         let mut cache = self.cache();
         if cache.len() >= MAX_CACHED {

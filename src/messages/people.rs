@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use super::Chat;
 use crate::auth::{NameKey, SessionUser, Visitor};
+use crate::i18n::Preferences;
 use crate::moderation::ModerationError;
 use crate::rooms::{DM_PREFIX, RoomName};
 use crate::store::{RoomSummary, StoreError, Unread};
@@ -21,8 +22,7 @@ pub const MAX_DM_USERS: usize = 8;
 
 /// How notifications are wanted: every message, mentions and direct
 /// messages (the default), or none.
-pub const NOTIFY_LEVELS: [&str; 3] = ["all", "mentions", "none"];
-pub const DEFAULT_NOTIFY: &str = "mentions";
+pub use crate::i18n::preferences::{DEFAULT_NOTIFY, NOTIFY_LEVELS};
 
 #[derive(Debug, Error)]
 pub enum PeopleError {
@@ -36,8 +36,6 @@ pub enum PeopleError {
     Blocked(String),
     #[error("you cannot block yourself")]
     BlockYourself,
-    #[error("notify must be one of all, mentions, none")]
-    BadLevel,
     #[error("id must be a message id (0 or more)")]
     BadId,
     #[error(transparent)]
@@ -178,18 +176,10 @@ impl Chat {
         Ok(format!("@{}", others.join(", @")))
     }
 
-    /// The account's notification level.
-    pub async fn notify_level(&self, visitor: &Visitor) -> Result<String, PeopleError> {
-        let level = self.store.notify_level(member(visitor)?.user_id).await?;
-        Ok(level.unwrap_or_else(|| DEFAULT_NOTIFY.to_owned()))
-    }
-
-    pub async fn set_notify_level(&self, visitor: &Visitor, level: &str) -> Result<(), PeopleError> {
-        let me = member(visitor)?;
-        if !NOTIFY_LEVELS.contains(&level) {
-            return Err(PeopleError::BadLevel);
-        }
-        Ok(self.store.set_notify_level(me.user_id, level).await?)
+    /// The account's settings as stored now (a session's copy may be a
+    /// little older).
+    pub async fn preferences(&self, user: &SessionUser) -> Result<Preferences, PeopleError> {
+        Ok(self.store.preferences(user.user_id).await?)
     }
 }
 

@@ -41,6 +41,7 @@ use sqlx::Row;
 use thiserror::Error;
 
 use crate::clock::Clock;
+use crate::i18n::Preferences;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use access::{AccountRow, InviteRow, InvitedSignup, RoomRules};
@@ -107,6 +108,8 @@ pub struct SessionRecord {
     pub user_id: i64,
     pub name: String,
     pub display: String,
+    /// The account's settings (`user_settings`).
+    pub preferences: Preferences,
     pub created_ms: i64,
     pub last_seen_ms: i64,
 }
@@ -293,8 +296,10 @@ impl Store {
     pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT users.id, users.name, sessions.created_at_ms, sessions.last_seen_at_ms, \
-             COALESCE(users.display, users.name) \
-             FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id = $1",
+             COALESCE(users.display, users.name), \
+             s.language, s.theme, s.clock, s.send_key, s.notify \
+             FROM sessions JOIN users ON users.id = sessions.user_id \
+             LEFT JOIN user_settings s ON s.user_id = users.id WHERE sessions.id = $1",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -305,6 +310,7 @@ impl Store {
             created_ms: r.get(2),
             last_seen_ms: r.get(3),
             display: r.get(4),
+            preferences: Preferences::from_stored([r.get(5), r.get(6), r.get(7), r.get(8)], r.get(9)),
         }))
     }
 

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{Store, StoreError};
+use crate::i18n::Preferences;
+use crate::i18n::preferences::DEFAULT_NOTIFY;
 
 /// Most messages an unread count counts; beyond it the page shows "999+".
 pub const UNREAD_CAP: i64 = 999;
@@ -158,22 +160,35 @@ impl Store {
         Ok(names)
     }
 
-    /// The account's notification level as stored (`None`: the default).
-    pub async fn notify_level(&self, user_id: i64) -> Result<Option<String>, StoreError> {
-        let level = sqlx::query_scalar("SELECT notify FROM user_settings WHERE user_id = $1")
+    /// The account's page settings (language, theme, clock, send key)
+    /// and notification level, as stored.
+    pub async fn preferences(&self, user_id: i64) -> Result<Preferences, StoreError> {
+        let row = sqlx::query("SELECT language, theme, clock, send_key, notify FROM user_settings WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(level)
+        Ok(row.map_or_else(Preferences::default, |r| {
+            Preferences::from_stored([r.get(0), r.get(1), r.get(2), r.get(3)], r.get(4))
+        }))
     }
 
-    pub async fn set_notify_level(&self, user_id: i64, level: &str) -> Result<(), StoreError> {
+    /// Stores every page setting of `preferences` (an unset one as NULL)
+    /// and its notification level when it has one.
+    pub async fn set_preferences(&self, user_id: i64, preferences: &Preferences) -> Result<(), StoreError> {
+        let [language, theme, clock, send_key] = preferences.stored();
         sqlx::query(
-            "INSERT INTO user_settings (user_id, notify) VALUES ($1, $2) \
-             ON CONFLICT (user_id) DO UPDATE SET notify = excluded.notify",
+            "INSERT INTO user_settings (user_id, notify, language, theme, clock, send_key) \
+             VALUES ($1, COALESCE($2, $3), $4, $5, $6, $7) \
+             ON CONFLICT (user_id) DO UPDATE SET notify = COALESCE($2, user_settings.notify), \
+             language = excluded.language, theme = excluded.theme, clock = excluded.clock, send_key = excluded.send_key",
         )
         .bind(user_id)
-        .bind(level)
+        .bind(preferences.notify)
+        .bind(DEFAULT_NOTIFY)
+        .bind(language)
+        .bind(theme)
+        .bind(clock)
+        .bind(send_key)
         .execute(&self.pool)
         .await?;
         Ok(())

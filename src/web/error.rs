@@ -14,6 +14,7 @@ use crate::access::AccessError;
 use crate::auth::InvalidCredentials;
 use crate::auth::{AccountError, LoginError};
 use crate::auth::{PasskeyError, SecondFactorError};
+use crate::i18n::preferences::PreferenceError;
 use crate::limits::RetryAfter;
 use crate::live::{FrameRefusal, Refusal};
 use crate::messages::{PeopleError, PostError, QueryError};
@@ -96,6 +97,9 @@ pub enum ApiError {
     /// `PasskeyError`'s).
     #[error(transparent)]
     Passkey(PasskeyError),
+    /// A setting's value that is not one of its choices.
+    #[error(transparent)]
+    Preference(#[from] PreferenceError),
 }
 
 impl From<AccessError> for ApiError {
@@ -200,7 +204,7 @@ impl ApiError {
         // No wildcard arm: a new variant must choose its status here.
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
-            ApiError::Credentials(_) => Status::UnprocessableEntity,
+            ApiError::Credentials(_) | ApiError::Preference(_) => Status::UnprocessableEntity,
             ApiError::BadLastEventId | ApiError::Cursor(_) | ApiError::Search(_) => Status::BadRequest,
             ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,
@@ -218,9 +222,7 @@ impl ApiError {
             ApiError::People(e) => match e {
                 PeopleError::MembersOnly | PeopleError::Blocked(_) => Status::Forbidden,
                 PeopleError::NoSuchAccount(_) => Status::NotFound,
-                PeopleError::BadUsers | PeopleError::BlockYourself | PeopleError::BadLevel | PeopleError::BadId => {
-                    Status::UnprocessableEntity
-                }
+                PeopleError::BadUsers | PeopleError::BlockYourself | PeopleError::BadId => Status::UnprocessableEntity,
                 PeopleError::Moderation(_) | PeopleError::Store(_) => Status::ServiceUnavailable,
             },
             ApiError::Access(e) => access_status(e),

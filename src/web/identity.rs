@@ -22,6 +22,7 @@ use rocket::time::{Duration, OffsetDateTime};
 use super::bearer::{self, Bearer};
 use crate::auth::{Activity, DeviceCookie, GuestName, SessionUser, Sessions, Visitor};
 use crate::config::Settings;
+use crate::i18n::Preferences;
 use crate::live::Viewer;
 use crate::store::StoreError;
 
@@ -143,7 +144,13 @@ impl<'r> FromRequest<'r> for Visitor {
         }
         let resolved = request.local_cache_async(resolve_visitor(request)).await;
         match resolved {
-            Ok(visitor) => Outcome::Success(visitor.clone()),
+            Ok(visitor) => {
+                if let Visitor::User(user) = visitor {
+                    // For the page this request renders (`web::settings`).
+                    request.local_cache(|| AccountPreferences(Some(user.preferences.clone())));
+                }
+                Outcome::Success(visitor.clone())
+            }
             Err(e) => {
                 tracing::error!("resolving the visitor failed: {e}");
                 Outcome::Error((Status::ServiceUnavailable, ()))
@@ -165,6 +172,11 @@ async fn resolve_visitor(request: &Request<'_>) -> Result<Visitor, StoreError> {
     }
     Ok(Visitor::Guest { name: give_guest_name(&Jar::of(request)) })
 }
+
+/// The settings of the account a request's [`Visitor`] guard found, kept in
+/// the request's local cache for the page it renders.
+#[derive(Default)]
+pub struct AccountPreferences(pub Option<Preferences>);
 
 /// Names a browser that has no guest name yet, for a year.
 pub fn give_guest_name(jar: &Jar<'_>) -> GuestName {

@@ -29,6 +29,7 @@ mod profiles;
 mod rooms;
 mod search;
 mod second_factor;
+mod settings;
 pub mod sse;
 mod uploads;
 mod ws;
@@ -51,6 +52,9 @@ pub fn routes() -> Vec<Route> {
         account::login,
         account::logout,
         account::me,
+        settings::settings_page,
+        settings::save_settings,
+        settings::strings,
         account::account,
         account::change_password,
         account::logout_everywhere,

@@ -41,7 +41,8 @@ impl<'r> Responder<'r, 'static> for Template {
             tracing::error!("the pages are not loaded");
             return Err(Status::ServiceUnavailable);
         };
-        match pages.render(self.name, self.context) {
+        let preferences = super::settings::page_preferences(request);
+        match pages.render(self.name, self.context, &preferences) {
             Ok(html) => (ContentType::HTML, html).respond_to(request),
             Err(e) => {
                 tracing::error!("{e}");
@@ -93,16 +94,22 @@ impl<'r> Responder<'r, 'static> for StaticFile {
     }
 }
 
+impl StaticFile {
+    pub fn new(content_type: ContentType, file: assets::StaticFile, if_none_match: &IfNoneMatch) -> Self {
+        let not_modified = if_none_match.has(&file.etag);
+        Self { content_type, file, not_modified }
+    }
+}
+
 /// Ranked after a `static_dir` `FileServer` (rank 10 at `/static`) so the
 /// directory's files win.
 #[get("/static/<path..>", rank = 11)]
 pub fn static_file(path: PathBuf, if_none_match: IfNoneMatch) -> Option<StaticFile> {
     let path = path.to_str()?;
     let file = assets::static_file(path)?;
-    let not_modified = if_none_match.has(&file.etag);
     let extension = path.rsplit_once('.').map_or("", |(_, ext)| ext);
     let content_type = ContentType::from_extension(extension).unwrap_or(ContentType::Binary);
-    Some(StaticFile { content_type, file, not_modified })
+    Some(StaticFile::new(content_type, file, &if_none_match))
 }
 
 /// The page's icon, with the number of unread messages on it when given

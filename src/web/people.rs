@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use super::error::ApiError;
 use crate::auth::{Accounts, DisplayName, Visitor};
+use crate::i18n::Preferences;
 use crate::limits::Limits;
 use crate::messages::{Chat, PeopleError};
 use crate::rooms::RoomName;
@@ -117,10 +118,27 @@ pub async fn read(
     Ok(Status::NoContent)
 }
 
-/// `{"notify": "all" | "mentions" | "none", "display": "..."}`.
+/// `{"notify": "all" | "mentions" | "none", "display": "...", "language":
+/// "auto" | "en" | "zh", "theme": "system" | "light" | "dark", "clock":
+/// "auto" | "12h" | "24h", "send_key": "enter" | "ctrl-enter"}`: the
+/// account's choices (`auto`: the browser's language, the language's clock).
 #[get("/api/settings")]
 pub async fn settings(visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await?, "display": visitor.display() })))
+    let Visitor::User(user) = &visitor else { return Err(PeopleError::MembersOnly.into()) };
+    let preferences = chat.preferences(user).await?;
+    Ok(Json(settings_json(&preferences, visitor.display())))
+}
+
+fn settings_json(preferences: &Preferences, display: &str) -> Value {
+    let chosen = preferences.effective(None);
+    json!({
+        "notify": chosen.notify,
+        "display": display,
+        "language": chosen.language_choice,
+        "theme": chosen.theme,
+        "clock": chosen.clock_choice,
+        "send_key": chosen.send_key,
+    })
 }
 
 /// Each setting is optional: only those given change.
@@ -128,6 +146,10 @@ pub async fn settings(visitor: Visitor, chat: &State<Chat>) -> Result<Json<Value
 pub struct NewSettings {
     notify: Option<String>,
     display: Option<String>,
+    language: Option<String>,
+    theme: Option<String>,
+    clock: Option<String>,
+    send_key: Option<String>,
 }
 
 /// Changes the given settings (every one checked before any is stored)
@@ -144,12 +166,20 @@ pub async fn change_settings(
     limits.posts.check(&visitor, client_ip).map_err(ApiError::RateLimited)?;
     let Visitor::User(user) = &visitor else { return Err(PeopleError::MembersOnly.into()) };
     let display = body.display.as_deref().map(DisplayName::parse).transpose()?;
-    if let Some(notify) = &body.notify {
-        chat.set_notify_level(&visitor, notify).await?;
+    let mut preferences = chat.preferences(user).await?;
+    let chosen = [
+        ("notify", &body.notify),
+        ("language", &body.language),
+        ("theme", &body.theme),
+        ("clock", &body.clock),
+        ("send_key", &body.send_key),
+    ];
+    for (name, value) in chosen {
+        if let Some(value) = value {
+            preferences.set(name, value)?;
+        }
     }
-    if let Some(display) = &display {
-        accounts.set_display(user, display).await?;
-    }
+    accounts.set_preferences(user, &preferences, display.as_ref()).await?;
     let display = display.as_ref().map_or(visitor.display(), DisplayName::as_str);
-    Ok(Json(json!({ "notify": chat.notify_level(&visitor).await?, "display": display })))
+    Ok(Json(settings_json(&preferences, display)))
 }

@@ -38,6 +38,7 @@ mod registrations;
 mod search;
 mod second_factor;
 mod sessions;
+mod settings;
 mod signals;
 mod sockets;
 mod stalls;

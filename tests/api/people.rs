@@ -155,9 +155,15 @@ async fn the_room_list_counts_what_each_member_has_not_read() {
 async fn the_notification_level_is_kept_per_account() {
     let app = spawn_server().await;
     let mut alice = app.member("alice").await;
-    assert_eq!(alice.get("/api/settings").await.json(), json!({ "notify": "mentions", "display": "alice" }));
+    assert_eq!(
+        alice.get("/api/settings").await.json(),
+        json!({ "notify": "mentions", "display": "alice", "language": "auto", "theme": "system", "clock": "auto", "send_key": "enter" })
+    );
     assert_eq!(call(&mut alice, "/api/settings", json!({ "notify": "all" })).await.0, 200);
-    assert_eq!(alice.get("/api/settings").await.json(), json!({ "notify": "all", "display": "alice" }));
+    assert_eq!(
+        alice.get("/api/settings").await.json(),
+        json!({ "notify": "all", "display": "alice", "language": "auto", "theme": "system", "clock": "auto", "send_key": "enter" })
+    );
     assert_eq!(call(&mut alice, "/api/settings", json!({ "notify": "loud" })).await.0, 422);
     assert_eq!(app.browser().get("/api/settings").await.status, 403);
 }
