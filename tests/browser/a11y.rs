@@ -252,6 +252,7 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
         ("/register", Prep::Nothing, false),
         ("/account", Prep::Nothing, true),
         ("/account/security", Prep::Nothing, false),
+        ("/settings", Prep::Nothing, true),
         ("/admin", Prep::Nothing, true),
         ("/admin?find=mal", Prep::Nothing, false),
         ("/admin/audit", Prep::Nothing, false),
@@ -288,13 +289,35 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
             checked += 1;
         }
     }
+    // The theme chosen on the settings page, against the system's.
+    for (system, theme, background) in [("light", "dark", "rgb(20, 24, 29)"), ("dark", "light", "rgb(255, 255, 255)")] {
+        let media = json!({ "features": [{ "name": "prefers-color-scheme", "value": system }] });
+        desktop.devtools("Emulation.setEmulatedMedia", media).await;
+        desktop.goto(&rig.url("/settings")).await;
+        desktop.click(&desktop.find(&format!("input[name=theme][value={theme}]")).await).await;
+        desktop.click(&desktop.find("form[action='/settings'] button[type=submit]").await).await;
+        desktop
+            .wait_for("the saved theme", SLOW, &format!("return document.documentElement.dataset.theme === '{theme}'"))
+            .await;
+        prepare(&rig, &desktop, "/rooms/lobby", Prep::Room).await;
+        let shown = desktop.js("return getComputedStyle(document.body).backgroundColor", json!([])).await;
+        assert_eq!(shown, background, "the {theme} theme chosen in the settings, on a {system} system");
+        let what = format!("[desktop, {system} system, {theme} theme in the settings] /rooms/lobby");
+        failures.extend(audit(&desktop, &axe, &what).await);
+        checked += 1;
+    }
     let (more, views) = second_factor_pages(&rig, &axe).await;
     failures.extend(more);
     checked += views;
     // A guest's room page (its header and hint differ), and the forms and
     // the error page as someone logged out sees them.
     let guest = rig.desktop().await;
-    for (path, prep) in [("/rooms/lobby", Prep::Room), ("/register", Prep::Nothing), ("/no/such/page", Prep::Nothing)] {
+    for (path, prep) in [
+        ("/rooms/lobby", Prep::Room),
+        ("/settings", Prep::Nothing),
+        ("/register", Prep::Nothing),
+        ("/no/such/page", Prep::Nothing),
+    ] {
         prepare(&rig, &guest, path, prep).await;
         failures.extend(both_schemes(&guest, &axe, &format!("{path} (a guest)")).await);
         checked += 2;
