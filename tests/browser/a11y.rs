@@ -322,6 +322,16 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
         failures.extend(both_schemes(&guest, &axe, &format!("{path} (a guest)")).await);
         checked += 2;
     }
+    // In Chinese (the guest's choice, kept in the browser).
+    guest.goto(&rig.url("/settings")).await;
+    guest.click(&guest.find("input[name=language][value=zh]").await).await;
+    guest.click(&guest.find("form[action='/settings'] button[type=submit]").await).await;
+    guest.wait_for("the page in Chinese", SLOW, "return document.documentElement.lang === 'zh-CN'").await;
+    for (path, prep) in [("/settings", Prep::Nothing), ("/rooms/lobby", Prep::Room)] {
+        prepare(&rig, &guest, path, prep).await;
+        failures.extend(both_schemes(&guest, &axe, &format!("{path} (a guest, in Chinese)")).await);
+        checked += 2;
+    }
     guest.quit().await;
     println!("axe checked {checked} page views");
     assert!(failures.is_empty(), "{} accessibility violations:\n\n{}", failures.len(), failures.join("\n\n"));
