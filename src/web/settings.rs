@@ -78,6 +78,9 @@ pub enum SettingsAnswer {
 
 #[get("/settings?<done>")]
 pub fn settings_page(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> SettingsAnswer {
+    if let Visitor::Bot(_) = visitor {
+        return SettingsAnswer::Refused(Box::new(ApiError::NotForBots));
+    }
     page(&visitor, Status::Ok, done == Some("saved"), None, &csrf.0)
 }
 

@@ -211,6 +211,7 @@ async fn a_bearer_token_is_judged_alone_and_a_bot_never_passes_for_a_person() {
     let mut bot = app.browser();
     assert_eq!(bot.send("GET", "/rooms/alerts", &[("Authorization", &auth)], None).await.status, 403);
     assert_eq!(bot.send("GET", "/account", &[("Authorization", &auth)], None).await.status, 403);
+    assert_eq!(bot.send("GET", "/settings", &[("Authorization", &auth)], None).await.status, 403);
 
     // A bad token is 401 even beside a live session's cookie, and a good
     // one is the bot even beside it.
