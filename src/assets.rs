@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use rust_embed::Embed;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::i18n::preferences::Effective;
 use crate::i18n::{Lang, catalog};
@@ -136,6 +137,28 @@ pub fn static_file(path: &str) -> Option<StaticFile> {
     Some(StaticFile { bytes: file.data, etag: format!("\"{hash}\"") })
 }
 
+/// The paths of every built-in static file, sorted.
+pub fn static_paths() -> Vec<String> {
+    let mut paths: Vec<String> = BuiltInStatic::iter().map(|path| path.into_owned()).collect();
+    paths.sort();
+    paths
+}
+
+/// One tag for the whole set of built-in static files: it changes whenever
+/// any of them does (a new binary with other CSS, scripts or icons), and
+/// only then. The offline cache is named after it (`web::install`).
+pub fn static_version() -> String {
+    let mut tags = String::new();
+    for path in static_paths() {
+        if let Some(file) = static_file(&path) {
+            tags.push_str(&path);
+            tags.push_str(&file.etag);
+        }
+    }
+    let digest = Sha256::digest(tags.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +222,13 @@ mod tests {
         assert_eq!(file.etag.len(), 34);
         assert!(static_file("../Cargo.toml").is_none());
         assert!(static_file("nope.js").is_none());
+    }
+
+    #[test]
+    fn the_static_version_is_stable_and_names_every_file() {
+        assert_eq!(static_version(), static_version());
+        assert_eq!(static_version().len(), 16);
+        let paths = static_paths();
+        assert!(paths.iter().any(|p| p == "app.js") && paths.iter().any(|p| p == "icons/icon-512.png"), "{paths:?}");
     }
 }

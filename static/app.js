@@ -52,6 +52,22 @@
   if (historyDone && seen.size > 0) markHistoryStart();
   let unread = 0;
 
+  // --- offline (offline.js) ---------------------------------------------
+  // A page from the service worker's cache may be older than what this
+  // browser last showed: then show that, and resume the stream from it.
+  const offline = window.ChatOffline;
+  const snapshot = offline.snapshot({ room, position: newest, permalink: Boolean(chat.dataset.at) });
+  const saved = snapshot.restore();
+  if (saved) {
+    seen.clear();
+    list.replaceChildren();
+    historyDone = false;
+    for (const message of saved.messages) show(message, false);
+    newest = saved.position;
+  } else snapshot.seed(JSON.parse(list.dataset.snapshot || "[]"));
+  let streamState = "connecting";
+  offline.onChange(() => setState(streamState));
+
   // --- live -------------------------------------------------------------
   setState("connecting");
   window.ChatLive.connect({
@@ -62,6 +78,7 @@
     onRole: (role) => (chat.dataset.stream = role),
     onEvent(kind, data) {
       if (data.seq) newest = Math.max(newest, data.seq);
+      snapshot.event(kind, data);
       if (kind === "message") show(data, true);
       else if (kind === "presence") showPresence(data);
       else if (kind === "edit") conversation.applyEdit(data);
@@ -82,13 +99,27 @@
   });
   // Messages posted between rendering this page and joining the shared
   // stream (which may be further along already).
-  fetchJson("/rooms/" + room + "/messages?limit=200&after=" + newest).then((missed) => {
-    for (const message of missed || []) show(message, true);
-  });
+  // A network failure here is the first sign of an offline start.
+  fetch("/rooms/" + room + "/messages?limit=200&after=" + newest, { headers: { Accept: "application/json" } })
+    .then(
+      (response) => (response.ok ? response.json() : []),
+      () => {
+        offline.report("offline");
+        return [];
+      },
+    )
+    .then((missed) => {
+      for (const message of missed) show(message, true);
+    }, () => {});
 
+  // The stream's state; while the network is known to be gone, retrying
+  // shows as "offline".
   function setState(name) {
-    state.textContent = name;
-    state.className = "state " + name;
+    streamState = name;
+    offline.report(name);
+    const shown = offline.isOffline() && name !== "connected" ? "offline" : name;
+    state.textContent = shown;
+    state.className = "state " + shown;
   }
 
   function show(message, live) {
@@ -107,6 +138,7 @@
     if (after) after.after(li);
     else list.prepend(li);
     if (stick) list.scrollTop = list.scrollHeight;
+    snapshot.put(message);
     people.onMessage(message, live);
     if (live) {
       sidebar.noteActivity(message);
@@ -149,6 +181,7 @@
   // becomes a tombstone at once, with no text and no menu.
   function deleted(id) {
     deletedIds.add(id);
+    snapshot.deleted(id);
     conversation.applyDelete(id);
     const li = list.querySelector('li.msg[data-id="' + Number(id) + '"]');
     if (!li || li.classList.contains("deleted")) return;

@@ -28,8 +28,15 @@ pub enum Answer {
     NotForBots(super::error::ApiError),
 }
 
+/// Leaving (log out, log out everywhere, deleting the account) clears what
+/// this browser holds for the site: the cookies, the HTTP cache (files and
+/// pictures of rooms it could read), and the storage, which holds what the
+/// installed app keeps for offline use (the service worker, its cached room
+/// pages, the message snapshots): a members-only room must not stay
+/// readable offline after its reader left. `static/offline.js` also drops
+/// the pages and snapshots itself, for browsers that ignore this header.
 fn clear_site_data() -> Header<'static> {
-    Header::new("Clear-Site-Data", "\"cookies\"")
+    Header::new("Clear-Site-Data", "\"cache\", \"cookies\", \"storage\"")
 }
 
 #[derive(rocket::FromForm)]

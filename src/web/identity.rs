@@ -6,7 +6,7 @@
 //! `device` names the user this browser last logged in as, with a random
 //! device id (`auth::DeviceCookie`: it spares the owner the name's login
 //! lockout). Logging out removes only the session cookie by name, but its
-//! `Clear-Site-Data: "cookies"` makes browsers that honour it drop the
+//! `Clear-Site-Data: "cache", "cookies", "storage"` makes browsers that honour it drop the
 //! device cookie too. A cookie that fails to decrypt counts as absent,
 //! never as an error. [`Visitor`] is for pages and posts (activity, and a
 //! guest name is made if missing); `live::Viewer` is for streams (no

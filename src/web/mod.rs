@@ -17,6 +17,7 @@ mod events;
 mod headers;
 mod hooks;
 mod identity;
+mod install;
 mod join;
 mod moderation;
 mod openapi;
@@ -102,6 +103,8 @@ pub fn routes() -> Vec<Route> {
         origin::refused,
         pages::static_file,
         pages::favicon,
+        install::manifest,
+        install::service_worker,
         hooks::hook,
         admin::admin,
         admin::registration_form,

@@ -69,6 +69,8 @@ mod tests {
         ("GET", "/thumbs/{id}", "an image's thumbnail"),
         ("GET", "/static/{path}", "the page's CSS and JavaScript"),
         ("GET", "/favicon.svg", "the page's icon (SVG)"),
+        ("GET", "/manifest.webmanifest", "the web app manifest (application/manifest+json)"),
+        ("GET", "/sw.js", "the service worker (JavaScript)"),
         ("GET", "/metrics", "Prometheus text format"),
         ("POST", "/__refused/cross-origin", "where refused cross-origin POSTs are sent (403)"),
     ];

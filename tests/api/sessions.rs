@@ -27,7 +27,7 @@ async fn logging_out_clears_site_cookies_and_a_replayed_cookie_is_a_guest() {
     app.register("alice", PASSWORD).await;
     let sealed = session_cookie(&app);
     let response = app.logout().await;
-    assert_eq!(response.headers().get_one("Clear-Site-Data"), Some("\"cookies\""));
+    assert_eq!(response.headers().get_one("Clear-Site-Data"), Some("\"cache\", \"cookies\", \"storage\""));
     let removal = response.cookies().get("session").expect("a removal cookie");
     assert_eq!(removal.value(), "");
     assert_eq!(me_with_cookie(&app, &sealed).await["guest"], true);
@@ -94,7 +94,7 @@ async fn logging_out_everywhere_ends_the_other_browsers_sessions_too() {
     };
     let response = app.post_form("/account/logout-everywhere", &[]).await;
     assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(response.headers().get_one("Clear-Site-Data"), Some("\"cookies\""));
+    assert_eq!(response.headers().get_one("Clear-Site-Data"), Some("\"cache\", \"cookies\", \"storage\""));
     assert_eq!(app.me().await["guest"], true);
     assert_eq!(me_with_cookie(&app, &elsewhere).await["guest"], true);
 }

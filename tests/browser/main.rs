@@ -24,6 +24,7 @@ mod chat;
 mod conversation;
 mod formatting;
 mod moderation;
+mod offline;
 mod page;
 mod passkeys;
 mod people;
