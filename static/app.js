@@ -1,7 +1,9 @@
 // The room page: live messages (through the browser's one shared stream, see
 // live.js), who is online with join and leave notices, older history on
 // scrolling up, unread count in the title, @mentions, sending
-// with fetch, local times, deleted messages as tombstones (the moderation
+// with fetch (Enter or Ctrl+Enter, as the settings ask; never the Enter
+// that confirms an input method's characters), times in the reader's zone,
+// language and clock, deleted messages as tombstones (the moderation
 // menu itself is moderation.js; replies, edits and reactions are
 // conversation.js; typing, reading and notifications people.js; the room
 // list sidebar.js; attached files uploads.js). Text from users is only ever
@@ -69,6 +71,9 @@
   offline.onChange(() => setState(streamState));
 
   // --- live -------------------------------------------------------------
+  // The stream's state: its name is the class (and what tabs tell each
+  // other), its words the page's language.
+  const STATES = { connecting: t("connecting"), connected: t("connected"), reconnecting: t("reconnecting"), offline: t("offline") };
   setState("connecting");
   window.ChatLive.connect({
     room,
@@ -118,7 +123,7 @@
     streamState = name;
     offline.report(name);
     const shown = offline.isOffline() && name !== "connected" ? "offline" : name;
-    state.textContent = shown;
+    state.textContent = STATES[shown] || shown;
     state.className = "state " + shown;
   }
 
@@ -197,7 +202,7 @@
   function tombstoneText() {
     const span = document.createElement("span");
     span.className = "tombstone";
-    span.textContent = "message deleted";
+    span.textContent = t("message_deleted");
     return span;
   }
 
@@ -230,8 +235,8 @@
     // joined or left is then unknowable, and would be noise anyway.
     const everyone = presence.count === undefined || presence.count <= presence.online.length;
     if (online && onlineComplete && everyone) {
-      for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine((m.display || m.user) + " joined");
-      for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine((m.display || m.user) + " left");
+      for (const [key, m] of next) if (!online.has(key) && m.user !== me) systemLine(t("joined", { name: m.display || m.user }));
+      for (const [key, m] of online) if (!next.has(key) && m.user !== me) systemLine(t("left", { name: m.display || m.user }));
     }
     online = next;
     onlineComplete = everyone;
@@ -245,8 +250,8 @@
       name.title = m.user; // the handle, on hover
       name.prepend(avatarImage(m.user));
       li.append(name);
-      if (m.guest) li.append(tag("guest"));
-      if (m.user === me) li.append(tag("you"));
+      if (m.guest) li.append(tag(t("tag_guest")));
+      if (m.user === me) li.append(tag(t("tag_you")));
       return li;
     });
     onlineList.replaceChildren(...items);
@@ -302,7 +307,7 @@
   function markHistoryStart() {
     const li = document.createElement("li");
     li.className = "system history-start";
-    li.textContent = "This is the start of #" + room + ".";
+    li.textContent = t("history_start", { room: "#" + room });
     list.prepend(li);
   }
 
@@ -328,11 +333,15 @@
       box.focus();
     });
   }
+  // Enter sends (Shift+Enter is a new line), or with the ctrl-enter
+  // setting Ctrl+Enter (Cmd+Enter on a Mac) sends and Enter is a new line.
+  // The Enter that confirms an input method's characters never sends.
   box.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
+    if (event.key !== "Enter" || chatI18n.composing(event)) return;
+    const sends = chatI18n.sendKey === "ctrl-enter" ? event.ctrlKey || event.metaKey : !event.shiftKey;
+    if (!sends) return;
+    event.preventDefault();
+    form.requestSubmit();
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -368,10 +377,10 @@
         if (!target.edit) list.scrollTop = list.scrollHeight;
         clearError();
       } else {
-        showError(body.error || "sending failed (" + response.status + ")");
+        showError(body.message || body.error || t("send_failed", { status: response.status }));
       }
     } catch (e) {
-      showError("sending failed: the server cannot be reached");
+      showError(t("send_unreachable"));
     } finally {
       button.disabled = false;
       box.focus();
@@ -439,18 +448,22 @@ function mentionPattern(name) {
   return new RegExp("(^|[^\\w@.-])@" + escaped + "(?![\\w-]|\\.\\w)", "i");
 }
 
-// Server times are UTC; show them in the reader's own time zone.
+// Server times are UTC; show them in the reader's own time zone, in the
+// page's language and clock (12 or 24 hours): every <time> the server
+// wrote, and each "(edited)" with its time on hover.
 function localizeTimes(root) {
   for (const time of root.querySelectorAll("time[datetime]")) localizeTime(time);
+  for (const edited of root.querySelectorAll(".edited[data-at]")) localizeEdited(edited);
 }
 function localizeTime(time) {
   const at = new Date(time.dateTime);
   if (isNaN(at)) return;
-  const sameDay = at.toDateString() === new Date().toDateString();
-  time.textContent = sameDay
-    ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : at.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  time.title = at.toLocaleString();
+  time.textContent = chatI18n.stamp(at);
+  time.title = chatI18n.dateTime(at);
+}
+function localizeEdited(span) {
+  const at = new Date(span.dataset.at);
+  if (!isNaN(at)) span.title = t("edited_at", { time: chatI18n.dateTime(at) });
 }
 
 // Someone's picture (their upload, or one the server draws from the

@@ -29,11 +29,11 @@
         error.hidden = true;
         form.reset();
       } else {
-        error.textContent = answer.error || "uploading failed (" + response.status + ")";
+        error.textContent = answer.message || answer.error || t("upload_failed", { status: response.status });
         error.hidden = false;
       }
     } catch (e) {
-      error.textContent = "uploading failed: the server cannot be reached";
+      error.textContent = t("upload_unreachable");
       error.hidden = false;
     } finally {
       button.disabled = false;

@@ -59,14 +59,14 @@ window.ChatConversation = (function () {
       button.type = "button";
       button.className = "quote";
       button.dataset.replyTo = String(reply.id);
-      button.title = "Show the message this answers";
+      button.title = t("quote_title");
       const user = document.createElement("span");
       user.className = "quote-user";
       user.textContent = reply.display || reply.user;
       user.title = reply.user;
       const text = document.createElement("span");
       text.className = "quote-text";
-      text.textContent = reply.text === null ? "message deleted" : reply.text;
+      text.textContent = reply.text === null ? t("message_deleted") : reply.text;
       button.append(user, " ", text);
       return button;
     }
@@ -74,8 +74,9 @@ window.ChatConversation = (function () {
     function editedNode(at) {
       const span = document.createElement("span");
       span.className = "edited";
-      span.title = "edited " + new Date(at).toLocaleString();
-      span.textContent = "(edited)";
+      span.dataset.at = at;
+      localizeEdited(span);
+      span.textContent = t("edited");
       return span;
     }
 
@@ -88,7 +89,8 @@ window.ChatConversation = (function () {
         button.className = "reaction";
         button.dataset.emoji = r.emoji;
         button.setAttribute("aria-pressed", String(r.users.includes(me)));
-        button.title = r.users.join(", ") + (r.count > r.users.length ? " and " + (r.count - r.users.length) + " more" : "");
+        const names = r.users.join(t("list_separator"));
+        button.title = r.count > r.users.length ? t("reactions_more", { names, count: r.count - r.users.length }) : names;
         const count = document.createElement("span");
         count.className = "count";
         count.textContent = String(r.count);
@@ -126,7 +128,7 @@ window.ChatConversation = (function () {
     function applyDelete(id) {
       for (const el of list.querySelectorAll('li.msg[data-id="' + Number(id) + '"] .reactions, li.msg[data-id="' + Number(id) + '"] .edited, li.msg[data-id="' + Number(id) + '"] .msg-tools')) el.remove();
       for (const quote of list.querySelectorAll('.quote[data-reply-to="' + Number(id) + '"] .quote-text')) {
-        quote.textContent = "message deleted";
+        quote.textContent = t("message_deleted");
       }
       if (editing === Number(id)) reset();
     }
@@ -136,10 +138,10 @@ window.ChatConversation = (function () {
       if (li.classList.contains("deleted") || li.querySelector(".msg-tools")) return;
       const tools = document.createElement("span");
       tools.className = "msg-tools";
-      const react = tool("react", "☺", "React");
+      const react = tool("react", "☺", t("react"));
       react.setAttribute("aria-expanded", "false");
-      tools.append(tool("reply", "↩", "Reply"), react, tool("link", "🔗", "Copy link"));
-      if (li.dataset.user === me) tools.append(tool("edit", "✎", "Edit"));
+      tools.append(tool("reply", "↩", t("reply")), react, tool("link", "🔗", t("copy_link")));
+      if (li.dataset.user === me) tools.append(tool("edit", "✎", t("edit")));
       li.append(tools);
     }
 
@@ -176,10 +178,10 @@ window.ChatConversation = (function () {
       const link = location.origin + "/rooms/" + room + "?at=" + Number(li.dataset.id);
       try {
         await navigator.clipboard.writeText(link);
-        button.title = "Link copied";
-        button.setAttribute("aria-label", "Link copied");
+        button.title = t("link_copied");
+        button.setAttribute("aria-label", t("link_copied"));
       } catch (_) {
-        window.prompt("Copy this link", link);
+        window.prompt(t("copy_this_link"), link);
       }
     }
 
@@ -194,7 +196,7 @@ window.ChatConversation = (function () {
       picker = document.createElement("span");
       picker.className = "picker";
       picker.setAttribute("role", "group");
-      picker.setAttribute("aria-label", "Pick a reaction");
+      picker.setAttribute("aria-label", t("pick_reaction"));
       for (const emoji of QUICK) {
         const choice = document.createElement("button");
         choice.type = "button";
@@ -228,7 +230,7 @@ window.ChatConversation = (function () {
       event.preventDefault();
       all[(moves[event.key] + all.length) % all.length].focus();
     }
-    document.addEventListener("keydown", (event) => event.key === "Escape" && picker && closePicker(true));
+    document.addEventListener("keydown", (event) => event.key === "Escape" && !chatI18n.composing(event) && picker && closePicker(true));
     // A click anywhere else closes it.
     document.addEventListener("click", (event) => {
       if (picker && !picker.contains(event.target) && event.target !== pickerButton) closePicker(false);
@@ -241,7 +243,11 @@ window.ChatConversation = (function () {
         page.clearError();
         return answer.body;
       }
-      page.showError(answer.body.error || (answer.status ? "that did not work (" + answer.status + ")" : "the server cannot be reached"));
+      page.showError(
+        answer.body.message ||
+          answer.body.error ||
+          (answer.status ? t("failed_status", { status: answer.status }) : t("unreachable")),
+      );
       return null;
     }
 
@@ -250,7 +256,7 @@ window.ChatConversation = (function () {
       reset();
       replyField.value = li.dataset.id;
       const text = li.querySelector(".text");
-      show("Replying to " + li.dataset.user + ": " + (text ? text.dataset.text.slice(0, 80) : ""));
+      show(t("replying_to", { name: li.dataset.user, text: text ? text.dataset.text.slice(0, 80) : "" }));
       box.focus();
     }
 
@@ -260,7 +266,7 @@ window.ChatConversation = (function () {
       reset();
       editing = Number(li.dataset.id);
       box.value = text.dataset.text;
-      show("Editing your message (Esc cancels)");
+      show(t("editing"));
       box.focus();
     }
 
@@ -280,7 +286,9 @@ window.ChatConversation = (function () {
       box.focus();
     });
 
+    // Escape and Up belong to an input method while it composes.
     box.addEventListener("keydown", (event) => {
+      if (chatI18n.composing(event)) return;
       if (event.key === "Escape" && !bar.hidden) {
         if (editing) box.value = "";
         reset();

@@ -16,7 +16,7 @@ window.ChatMentions = (function () {
     menu.className = "mentions";
     menu.id = "mention-list";
     menu.setAttribute("role", "listbox");
-    menu.setAttribute("aria-label", "People to mention");
+    menu.setAttribute("aria-label", t("mention_list"));
     menu.hidden = true;
     box.before(menu);
     box.setAttribute("aria-controls", menu.id);
@@ -114,7 +114,8 @@ window.ChatMentions = (function () {
     box.addEventListener(
       "keydown",
       (event) => {
-        if (menu.hidden || event.isComposing) return;
+        // While an input method composes, its keys are its own.
+        if (menu.hidden || chatI18n.composing(event)) return;
         const keys = {
           ArrowDown: () => ((active = (active + 1) % matches.length), render()),
           ArrowUp: () => ((active = (active + matches.length - 1) % matches.length), render()),

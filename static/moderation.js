@@ -42,7 +42,7 @@ window.ChatModeration = (function () {
       if (moderates || (own && Date.now() - author.at < AUTHOR_WINDOW_MS)) {
         actions.push({
           name: "delete",
-          label: "Delete",
+          label: t("delete"),
           path: "/rooms/" + page.room + "/messages/" + id + "/delete",
           body: {},
           done: () => page.onDeleted(Number(id)),
@@ -51,17 +51,17 @@ window.ChatModeration = (function () {
       if (moderates && !own && author.user && author.user !== DELETED_USER) {
         const user = author.user;
         const room = "/rooms/" + page.room;
-        actions.push({ name: "mute-10", label: "Mute 10 min", path: room + "/mute", body: { user, minutes: 10 } });
-        actions.push({ name: "mute-60", label: "Mute 1 h", path: room + "/mute", body: { user, minutes: 60 } });
-        actions.push({ name: "kick", label: "Kick from room", path: room + "/kick", body: { user } });
+        actions.push({ name: "mute-10", label: t("mute_10"), path: room + "/mute", body: { user, minutes: 10 } });
+        actions.push({ name: "mute-60", label: t("mute_60"), path: room + "/mute", body: { user, minutes: 60 } });
+        actions.push({ name: "kick", label: t("kick"), path: room + "/kick", body: { user } });
         // Moderators may ban too (the server's rule); only roles need an admin.
         actions.push({
           name: "ban",
-          label: "Ban",
+          label: t("ban"),
           danger: true,
           path: "/admin/ban",
           body: { user, banned: true },
-          confirm: "Ban " + user + " from the whole server? Their sessions end and they cannot log in.",
+          confirm: t("ban_confirm", { name: user }),
         });
       }
       return actions;
@@ -76,8 +76,8 @@ window.ChatModeration = (function () {
       button.type = "button";
       button.className = "msg-actions";
       button.textContent = "⋯";
-      button.title = "Message actions";
-      button.setAttribute("aria-label", "Actions for the message by " + authorOf(li).user);
+      button.title = t("message_actions");
+      button.setAttribute("aria-label", t("message_actions_by", { name: authorOf(li).user }));
       button.setAttribute("aria-haspopup", "menu");
       button.setAttribute("aria-expanded", "false");
       button.addEventListener("click", () => (open && open.button === button ? close(true) : openMenu(li, button)));
@@ -104,7 +104,7 @@ window.ChatModeration = (function () {
       if (actions.length === 0) {
         // An own message whose five minutes ran out while the page was open.
         button.remove();
-        page.showError("you may delete your own messages only within 5 minutes");
+        page.showError(t("delete_window_over"));
         return;
       }
       const menu = document.createElement("ul");
@@ -174,7 +174,7 @@ window.ChatModeration = (function () {
     document.addEventListener("click", (event) => {
       if (open && !open.menu.contains(event.target) && !open.button.contains(event.target)) close(false);
     });
-    document.addEventListener("keydown", (event) => event.key === "Escape" && close(true));
+    document.addEventListener("keydown", (event) => event.key === "Escape" && !chatI18n.composing(event) && close(true));
 
     async function run(action, menu) {
       if (action.confirm && !window.confirm(action.confirm)) return;
@@ -195,8 +195,9 @@ window.ChatModeration = (function () {
         return true;
       }
       page.showError(
-        answer.body.error ||
-          (answer.status ? "the action failed (" + answer.status + ")" : "the action failed: the server cannot be reached"),
+        answer.body.message ||
+          answer.body.error ||
+          (answer.status ? t("action_failed", { status: answer.status }) : t("action_unreachable")),
       );
       return false;
     }
@@ -209,8 +210,8 @@ window.ChatModeration = (function () {
       lock.className = "room-lock";
       const render = () => {
         const locked = page.chat.dataset.locked === "true";
-        lock.textContent = locked ? "Unlock room" : "Lock room";
-        lock.title = locked ? "Let everyone post again" : "Only moderators may post while the room is locked";
+        lock.textContent = locked ? t("unlock_room") : t("lock_room");
+        lock.title = locked ? t("unlock_room_title") : t("lock_room_title");
         lock.setAttribute("aria-pressed", String(locked));
       };
       lock.addEventListener("click", async () => {

@@ -25,7 +25,7 @@
       body: JSON.stringify(body),
     });
     const answer = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(answer.error || `the server answered ${response.status}`);
+    if (!response.ok) throw new Error(answer.message || answer.error || t("server_answered", { status: response.status }));
     return answer;
   }
 
@@ -82,7 +82,7 @@
     location.assign(done.next);
   }
 
-  const failed = (error) => say(`The passkey did not work: ${error.message}`);
+  const failed = (error) => say(t("passkey_failed", { reason: error.message }));
 
   document.addEventListener('DOMContentLoaded', () => {
     const supported = Boolean(window.PublicKeyCredential && navigator.credentials);

@@ -39,15 +39,15 @@ window.ChatPeople = (function () {
     }
 
     function renderTyping() {
-      const names = [...typing.values()].map((t) => t.display);
+      const names = [...typing.values()].map((who) => who.display);
       typingLine.textContent =
         names.length === 0
           ? ""
           : names.length === 1
-            ? names[0] + " is typing…"
+            ? t("typing_one", { name: names[0] })
             : names.length === 2
-              ? names[0] + " and " + names[1] + " are typing…"
-              : "Several people are typing…";
+              ? t("typing_two", { first: names[0], second: names[1] })
+              : t("typing_many");
     }
 
     let lastTyping = 0;
@@ -72,7 +72,7 @@ window.ChatPeople = (function () {
         const divider = document.createElement("li");
         divider.className = "divider";
         divider.setAttribute("role", "separator");
-        divider.textContent = "New messages";
+        divider.textContent = t("new_messages");
         first.before(divider);
       }
     }
@@ -138,7 +138,7 @@ window.ChatPeople = (function () {
       const wanted = level === "all" || (level === "mentions" && (dm || page.mention.test(message.text)));
       if (!wanted || !("Notification" in window) || Notification.permission !== "granted") return;
       const author = message.display || message.user;
-      const title = dm ? author : author + " in #" + room;
+      const title = dm ? author : t("notify_in_room", { name: author, room: "#" + room });
       const note = new Notification(title, { body: message.text.slice(0, 200), tag: room + ":" + message.id });
       note.addEventListener("click", () => {
         window.focus();

@@ -30,7 +30,7 @@
   more.addEventListener("click", () => next !== null && load(next));
 
   box.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !results.hidden) {
+    if (event.key === "Escape" && !results.hidden && !chatI18n.composing(event)) {
       event.preventDefault();
       clear();
     }
@@ -49,25 +49,31 @@
     if (before !== null) params.set("before", before);
     results.hidden = false;
     more.hidden = true;
-    status.textContent = "Searching…";
+    status.textContent = t("searching");
     let response;
     try {
       response = await fetch("/api/search?" + params, { headers: { Accept: "application/json" } });
     } catch {
-      status.textContent = "Search failed: the server cannot be reached.";
+      status.textContent = t("search_unreachable");
       return;
     }
     if (asked !== query) return; // a newer search took over
     const body = await response.json().catch(() => null);
     if (!response.ok) {
-      status.textContent = (body && body.error) || "Search failed (" + response.status + ").";
+      status.textContent = (body && (body.message || body.error)) || t("search_failed", { status: response.status });
       return;
     }
     hits.append(...body.results.map(hit));
     next = body.next_before;
     more.hidden = next === null;
     const shown = hits.childElementCount;
-    status.textContent = shown === 0 ? "No messages match." : shown + (next === null ? "" : "+") + (shown === 1 ? " message" : " messages");
+    const count = chatI18n.number(shown) + (next === null ? "" : "+");
+    status.textContent =
+      shown === 0
+        ? t("search_none")
+        : chatI18n.plural(shown) === "one" && next === null
+          ? t("search_count_one", { count })
+          : t("search_count_other", { count });
   }
 
   function hit(message) {
@@ -84,7 +90,8 @@
     user.textContent = message.user;
     const time = document.createElement("time");
     time.dateTime = message.at;
-    time.textContent = new Date(message.at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    time.textContent = chatI18n.shortDateTime(new Date(message.at));
+    time.title = chatI18n.dateTime(new Date(message.at));
     head.append(room, user, time);
     const snippet = document.createElement("span");
     snippet.className = "snippet";
@@ -99,6 +106,6 @@
   function roomLabel(name) {
     const link = document.querySelector('#room-list a[href="/rooms/' + CSS.escape(name) + '"] .room-name');
     if (link) return link.textContent;
-    return name.startsWith("dm-") ? "direct message" : "#" + name;
+    return name.startsWith("dm-") ? t("direct_message") : "#" + name;
   }
 })();

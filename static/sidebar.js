@@ -51,14 +51,19 @@ window.ChatSidebar = (function () {
         name.textContent = r.dm ? "@" + r.users.filter((u) => u.toLowerCase() !== me.toLowerCase()).join(", @") : "#" + r.name;
         const meta = document.createElement("span");
         meta.className = "room-meta";
-        meta.textContent = r.last_at ? ago(r.last_at) + " · " + r.messages : "new";
-        if (r.last_at) a.title = r.messages + " messages, the last " + new Date(r.last_at).toLocaleString();
+        meta.textContent = r.last_at ? ago(r.last_at) + " · " + chatI18n.number(r.messages) : t("room_new");
+        if (r.last_at) {
+          const time = chatI18n.dateTime(new Date(r.last_at));
+          a.title = t("room_title", { count: chatI18n.number(r.messages), time });
+        }
         a.append(name, meta);
         if (r.unread && r.name !== room) {
           const badge = document.createElement("span");
           badge.className = r.mentions || r.dm ? "unread mentioned" : "unread";
           badge.textContent = r.unread > 998 ? "999+" : String(r.unread);
-          badge.title = r.unread + " unread" + (r.mentions ? ", " + r.mentions + " mentioning you" : "");
+          badge.title = r.mentions
+            ? t("unread_mentions", { count: r.unread, mentions: r.mentions })
+            : t("unread", { count: r.unread });
           a.append(badge);
         }
         li.append(a);
@@ -75,14 +80,14 @@ window.ChatSidebar = (function () {
     return { refresh, noteActivity, readElsewhere };
   }
 
-  // "now", "5m", "3h", "2d", or a date.
+  // "now", "5m", "3h", "2d", or a date (刚刚, 5分钟...).
   function ago(at) {
     const minutes = Math.floor((Date.now() - new Date(at)) / 60000);
-    if (minutes < 1) return "now";
-    if (minutes < 60) return minutes + "m";
-    if (minutes < 24 * 60) return Math.floor(minutes / 60) + "h";
-    if (minutes < 7 * 24 * 60) return Math.floor(minutes / 1440) + "d";
-    return new Date(at).toLocaleDateString([], { month: "short", day: "numeric" });
+    if (minutes < 1) return t("ago_now");
+    if (minutes < 60) return t("ago_minutes", { count: minutes });
+    if (minutes < 24 * 60) return t("ago_hours", { count: Math.floor(minutes / 60) });
+    if (minutes < 7 * 24 * 60) return t("ago_days", { count: Math.floor(minutes / 1440) });
+    return chatI18n.shortDate(new Date(at));
   }
 
   return { setup };

@@ -81,7 +81,7 @@ window.ChatUploads = (function () {
     function choose(chosen) {
       if (request) return;
       file = chosen;
-      nameNode.textContent = chosen.name || "pasted image";
+      nameNode.textContent = chosen.name || t("pasted_image");
       sizeNode.textContent = formatSize(chosen.size);
       progress.value = 0;
       progress.hidden = true;
@@ -140,14 +140,14 @@ window.ChatUploads = (function () {
             clear();
             return resolve(xhr.response);
           }
-          const reason = xhr.response && xhr.response.error;
-          page.showError(reason || "uploading failed (" + xhr.status + ")");
+          const reason = xhr.response && (xhr.response.message || xhr.response.error);
+          page.showError(reason || t("upload_failed", { status: xhr.status }));
           progress.hidden = true;
           resolve(null);
         });
         xhr.addEventListener("error", () => {
           request = null;
-          page.showError("uploading failed: the server cannot be reached");
+          page.showError(t("upload_unreachable"));
           progress.hidden = true;
           resolve(null);
         });
@@ -228,11 +228,7 @@ window.ChatUploads = (function () {
   }
 
   function formatSize(bytes) {
-    const units = [["GiB", 1 << 30], ["MiB", 1 << 20], ["KiB", 1 << 10]];
-    for (const [name, unit] of units) {
-      if (bytes >= unit) return (bytes / unit).toFixed(1).replace(/\.0$/, "") + " " + name;
-    }
-    return bytes + " bytes";
+    return chatI18n.fileSize(bytes);
   }
 
   return { setup };

@@ -87,7 +87,9 @@ async fn a_member_and_a_guest_chat_live_and_see_each_other_come_and_go() {
         .js(
             "const li = [...document.querySelectorAll('#messages li.msg')].pop();
              const time = li.querySelector('time');
-             const expected = new Date(time.dateTime).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+             const html = document.documentElement;
+             const expected = new Intl.DateTimeFormat(html.lang, { hour: 'numeric', minute: '2-digit', hour12: html.dataset.clock === '12h' })
+               .format(new Date(time.dateTime));
              return { user: li.querySelector('.user').textContent, guest: li.querySelector('.user').classList.contains('guest'),
                       time: time.textContent, expected, age: Date.now() - new Date(time.dateTime) };",
             json!([]),

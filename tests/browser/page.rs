@@ -187,15 +187,17 @@ async fn the_room_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
     save(&alice.screenshot().await, "room-desktop.png");
     save(&guest.screenshot().await, "room-phone.png");
     let dark = json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] });
-    alice.devtools("Emulation.setEmulatedMedia", dark).await;
+    alice.devtools("Emulation.setEmulatedMedia", dark.clone()).await;
     assert_eq!(alice.js(background, json!([])).await, "rgb(20, 24, 29)", "dark colours for a dark system");
     save(&alice.screenshot().await, "room-desktop-dark.png");
+    guest.devtools("Emulation.setEmulatedMedia", dark).await;
+    save(&guest.screenshot().await, "room-phone-dark.png");
     alice.quit().await;
     guest.quit().await;
 }
 
 /// Types `text` into the page's box (Shift+Enter between lines) and sends it.
-async fn say(page: &crate::webdriver::Session, text: &str) {
+pub async fn say(page: &crate::webdriver::Session, text: &str) {
     let box_ = page.find("#send textarea").await;
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -214,12 +216,12 @@ async fn say(page: &crate::webdriver::Session, text: &str) {
 }
 
 /// Keeps a screenshot under `target/`, and in `docs/` when asked to.
-fn save(png: &[u8], name: &str) {
+pub fn save(png: &[u8], name: &str) {
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join(name), png).unwrap();
-    if std::env::var("CHAT_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") && !name.contains("dark") {
+    if std::env::var("CHAT_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name), png).unwrap();
     }
 }
