@@ -158,7 +158,14 @@ async fn prepare(rig: &Rig, browser: &Session, path: &str, prep: Prep) {
     if prep == Prep::Nothing {
         return;
     }
-    wait_connected(browser).await;
+    // By its class: the words are the page's language.
+    browser
+        .wait_for(
+            "the stream to connect",
+            SLOW,
+            "return document.getElementById('state').classList.contains('connected')",
+        )
+        .await;
     match prep {
         Prep::Nothing | Prep::Room => {}
         Prep::Search => {
