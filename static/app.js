@@ -284,8 +284,11 @@
     const first = list.querySelector("li.msg");
     if (!first) return;
     loadingOlder = true;
+    // Screen readers hold the live list's news while older rows go in.
+    list.setAttribute("aria-busy", "true");
     const older = await fetchJson("/rooms/" + room + "/messages?limit=" + PAGE + "&before=" + first.dataset.id);
     loadingOlder = false;
+    list.removeAttribute("aria-busy");
     if (!older) return;
     // Keep what the reader looks at in place while rows go in above it.
     const fromBottom = list.scrollHeight - list.scrollTop;
@@ -321,6 +324,15 @@
 
 
   // --- sending ----------------------------------------------------------
+  // "Skip to the message box" puts the keyboard there (a fragment link
+  // alone would scroll to the box but not every browser focuses it).
+  const skip = document.querySelector("a.skip");
+  if (skip) {
+    skip.addEventListener("click", (event) => {
+      event.preventDefault();
+      box.focus();
+    });
+  }
   // Enter sends (Shift+Enter is a new line), or with the ctrl-enter
   // setting Ctrl+Enter (Cmd+Enter on a Mac) sends and Enter is a new line.
   // The Enter that confirms an input method's characters never sends.

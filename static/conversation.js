@@ -24,6 +24,7 @@ window.ChatConversation = (function () {
     const barText = bar.querySelector(".composing-what");
     let editing = 0; // the id of the message being edited, else 0
     let picker = null; // the open reaction picker
+    let pickerButton = null; // the React button that opened it
 
     // --- rendering -----------------------------------------------------
     // A message's body: its formatted HTML, its plain text kept beside it
@@ -137,7 +138,9 @@ window.ChatConversation = (function () {
       if (li.classList.contains("deleted") || li.querySelector(".msg-tools")) return;
       const tools = document.createElement("span");
       tools.className = "msg-tools";
-      tools.append(tool("reply", "↩", t("reply")), tool("react", "☺", t("react")), tool("link", "🔗", t("copy_link")));
+      const react = tool("react", "☺", t("react"));
+      react.setAttribute("aria-expanded", "false");
+      tools.append(tool("reply", "↩", t("reply")), react, tool("link", "🔗", t("copy_link")));
       if (li.dataset.user === me) tools.append(tool("edit", "✎", t("edit")));
       li.append(tools);
     }
@@ -164,7 +167,7 @@ window.ChatConversation = (function () {
       else if (target.classList.contains("tool-react")) openPicker(li, target);
       else if (target.classList.contains("tool-link")) copyLink(li, target);
       else if (target.classList.contains("pick")) {
-        closePicker();
+        closePicker(true);
         react(li, target.textContent, true);
       }
     });
@@ -201,15 +204,37 @@ window.ChatConversation = (function () {
         choice.textContent = emoji;
         picker.append(choice);
       }
+      picker.addEventListener("keydown", pickerKeys);
       button.after(picker);
+      button.setAttribute("aria-expanded", "true");
+      pickerButton = button;
       picker.querySelector("button").focus();
     }
 
-    function closePicker() {
+    // Closes the picker; `refocus` puts the keyboard back on its React
+    // button (after a pick or Escape), so the reader's place is kept.
+    function closePicker(refocus) {
       if (picker) picker.remove();
       picker = null;
+      if (!pickerButton) return;
+      pickerButton.setAttribute("aria-expanded", "false");
+      if (refocus && pickerButton.isConnected) pickerButton.focus();
+      pickerButton = null;
     }
-    document.addEventListener("keydown", (event) => event.key === "Escape" && !chatI18n.composing(event) && closePicker());
+    // Left and Right (and Home, End) move between the choices.
+    function pickerKeys(event) {
+      const all = [...picker.querySelectorAll(".pick")];
+      const at = all.indexOf(document.activeElement);
+      const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1 };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      all[(moves[event.key] + all.length) % all.length].focus();
+    }
+    document.addEventListener("keydown", (event) => event.key === "Escape" && !chatI18n.composing(event) && picker && closePicker(true));
+    // A click anywhere else closes it.
+    document.addEventListener("click", (event) => {
+      if (picker && !picker.contains(event.target) && event.target !== pickerButton) closePicker(false);
+    });
 
     // Posts; on refusal shows the server's reason and answers null.
     async function post(path, body) {

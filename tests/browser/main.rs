@@ -18,6 +18,7 @@ mod http;
 mod proxy;
 mod webdriver;
 
+mod a11y;
 mod access;
 mod chat;
 mod conversation;

@@ -204,6 +204,17 @@ impl Session {
         done("execute script", self.client.execute(script, args).await)
     }
 
+    /// Runs `script` (a function body) as an asynchronous script: it
+    /// answers by calling its last argument, the callback WebDriver adds
+    /// after `args`, within the session's script timeout (10 s).
+    pub async fn js_async(&self, script: &str, args: Value) -> Value {
+        let args = match args {
+            Value::Array(args) => args,
+            other => panic!("script arguments are an array, not {other}"),
+        };
+        done("execute async script", self.client.execute_async(script, args).await)
+    }
+
     /// Polls `script` until it returns something truthy, and returns that.
     /// (WebDriver has no way to wait on a page's state; polling it is how.)
     pub async fn wait_for(&self, what: &str, within: Duration, script: &str) -> Value {
