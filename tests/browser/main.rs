@@ -150,7 +150,12 @@ pub async fn open_room(rig: &Rig, browser: &Session, room: &str) {
 
 pub async fn wait_connected(browser: &Session) {
     browser
-        .wait_for("the stream to connect", SLOW, "return document.getElementById('state').textContent === 'connected'")
+        // The state's class, whatever language its words are in.
+        .wait_for(
+            "the stream to connect",
+            SLOW,
+            "return document.getElementById('state').classList.contains('connected')",
+        )
         .await;
 }
 
