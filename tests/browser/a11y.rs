@@ -108,9 +108,7 @@ async fn audit(browser: &Session, axe: &str, what: &str) -> Vec<String> {
         browser.js(axe, json!([])).await;
     }
     // Colours are checked as they settle, not halfway through a fade.
-    browser
-        .wait_for("transitions to end", SLOW, "return document.getAnimations().every(a => a.playState !== 'running')")
-        .await;
+    crate::settled(browser).await;
     let found = browser.js_async(RUN_AXE, json!([])).await;
     let Value::Array(violations) = found else { panic!("axe failed on {what}: {found}") };
     let mut failures = Vec::new();

@@ -159,6 +159,14 @@ pub async fn wait_connected(browser: &Session) {
         .await;
 }
 
+/// Waits for the page's fades to end (after a change of colour scheme, so
+/// colours are read or pictured as they settle, not halfway).
+pub async fn settled(browser: &Session) {
+    browser
+        .wait_for("transitions to end", SLOW, "return document.getAnimations().every(a => a.playState !== 'running')")
+        .await;
+}
+
 /// The texts of the messages a page shows, in order.
 pub async fn texts(browser: &Session) -> Vec<String> {
     let texts = browser

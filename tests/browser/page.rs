@@ -184,13 +184,17 @@ async fn the_room_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
 
     let background = "return getComputedStyle(document.body).backgroundColor";
     assert_eq!(alice.js(background, json!([])).await, "rgb(255, 255, 255)");
+    crate::settled(&alice).await;
+    crate::settled(&guest).await;
     save(&alice.screenshot().await, "room-desktop.png");
     save(&guest.screenshot().await, "room-phone.png");
     let dark = json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] });
     alice.devtools("Emulation.setEmulatedMedia", dark.clone()).await;
+    crate::settled(&alice).await;
     assert_eq!(alice.js(background, json!([])).await, "rgb(20, 24, 29)", "dark colours for a dark system");
     save(&alice.screenshot().await, "room-desktop-dark.png");
     guest.devtools("Emulation.setEmulatedMedia", dark).await;
+    crate::settled(&guest).await;
     save(&guest.screenshot().await, "room-phone-dark.png");
     alice.quit().await;
     guest.quit().await;

@@ -89,10 +89,13 @@ async fn a_chinese_reader_sees_the_room_in_chinese_on_a_phone_and_a_desktop_in_l
     }
 
     let dark = json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] });
+    crate::settled(&lihua).await;
+    crate::settled(&guest).await;
     save(&lihua.screenshot().await, "room-desktop-zh.png");
     save(&guest.screenshot().await, "room-phone-zh.png");
     for page in [&lihua, &guest] {
         page.devtools("Emulation.setEmulatedMedia", dark.clone()).await;
+        crate::settled(page).await;
     }
     save(&lihua.screenshot().await, "room-desktop-zh-dark.png");
     save(&guest.screenshot().await, "room-phone-zh-dark.png");
