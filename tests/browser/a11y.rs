@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::webdriver::{ENTER, Session};
-use crate::{LIVE, Rig, SLOW, open_room, register, rig, wait_connected};
+use crate::{LIVE, Rig, SLOW, log_in, open_room, register, rig, wait_connected};
 
 /// Where `npm install --prefix target/axe axe-core@4` puts axe, from the
 /// crate's directory.
@@ -129,19 +129,6 @@ async fn audit(browser: &Session, axe: &str, what: &str) -> Vec<String> {
     failures
 }
 
-async fn log_in(rig: &Rig, browser: &Session, name: &str) {
-    browser.goto(&rig.url("/login")).await;
-    browser.type_into(&browser.find("input[name=username]").await, name).await;
-    browser.type_into(&browser.find("input[name=password]").await, &format!("{PASSWORD}{ENTER}")).await;
-    browser
-        .wait_for(
-            "the lobby after logging in",
-            SLOW,
-            &format!("return document.querySelector('a.name')?.textContent === {}", json!(name)),
-        )
-        .await;
-}
-
 /// A small PNG, to attach.
 fn png() -> Vec<u8> {
     let image = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 120]));
@@ -156,14 +143,7 @@ async fn prepare(rig: &Rig, browser: &Session, path: &str, prep: Prep) {
     if prep == Prep::Nothing {
         return;
     }
-    // By its class: the words are the page's language.
-    browser
-        .wait_for(
-            "the stream to connect",
-            SLOW,
-            "return document.getElementById('state').classList.contains('connected')",
-        )
-        .await;
+    wait_connected(browser).await;
     match prep {
         Prep::Nothing | Prep::Room => {}
         Prep::Search => {

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::webdriver::{ENTER, Session};
-use crate::{Rig, SLOW, rig};
+use crate::{SLOW, log_in, rig};
 
 const PASSWORD: &str = "correct horse battery";
 const TAB: &str = "\u{E004}";
@@ -31,19 +31,6 @@ async fn tab_to(browser: &Session, id: &str) {
 /// Types into whatever has the focus.
 async fn keys(browser: &Session, text: &str) {
     browser.type_into(&browser.find(":focus").await, text).await;
-}
-
-async fn log_in(rig: &Rig, browser: &Session, name: &str) {
-    browser.goto(&rig.url("/login")).await;
-    browser.type_into(&browser.find("input[name=username]").await, name).await;
-    browser.type_into(&browser.find("input[name=password]").await, &format!("{PASSWORD}{ENTER}")).await;
-    browser
-        .wait_for(
-            "the lobby after logging in",
-            SLOW,
-            &format!("return document.querySelector('a.name')?.textContent === {}", json!(name)),
-        )
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

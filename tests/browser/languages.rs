@@ -28,17 +28,6 @@ async fn choose(browser: &Session, settings: Value) {
     assert_eq!(status, 200, "the settings are saved");
 }
 
-/// Waits for the stream in any language (the state's class is its name).
-async fn wait_connected_any(browser: &Session) {
-    browser
-        .wait_for(
-            "the stream to connect",
-            SLOW,
-            "return document.getElementById('state').classList.contains('connected')",
-        )
-        .await;
-}
-
 async fn message_count(browser: &Session) -> usize {
     texts(browser).await.len()
 }
@@ -101,7 +90,7 @@ async fn an_input_methods_enter_never_sends_and_ctrl_enter_sends_when_chosen() {
     // With Ctrl+Enter chosen, Enter is a new line and Ctrl+Enter sends.
     choose(&browser, json!({ "send_key": "ctrl-enter" })).await;
     browser.refresh().await;
-    wait_connected_any(&browser).await;
+    crate::wait_connected(&browser).await;
     let hint = browser.js("return document.querySelector('#send textarea').placeholder", json!([])).await;
     assert_eq!(hint, "Message #ime (Ctrl+Enter sends, Enter for a new line, Up edits your last)");
     let box_ = browser.find("#send textarea").await;
@@ -264,5 +253,5 @@ async fn bob(rig: &Rig) -> crate::http::Browser {
 
 async fn open_room_zh(rig: &Rig, browser: &Session, room: &str) {
     browser.goto(&rig.url(&format!("/rooms/{room}"))).await;
-    wait_connected_any(browser).await;
+    crate::wait_connected(browser).await;
 }

@@ -142,6 +142,22 @@ pub async fn register(rig: &Rig, browser: &Session, name: &str) {
         .await;
 }
 
+/// Logs `name` in through the real form (password "correct horse
+/// battery"), leaving the browser on the lobby.
+pub async fn log_in(rig: &Rig, browser: &Session, name: &str) {
+    browser.goto(&rig.url("/login")).await;
+    browser.type_into(&browser.find("input[name=username]").await, name).await;
+    let password = format!("correct horse battery{}", webdriver::ENTER);
+    browser.type_into(&browser.find("input[name=password]").await, &password).await;
+    browser
+        .wait_for(
+            "the lobby after logging in",
+            SLOW,
+            &format!("return document.querySelector('a.name')?.textContent === {}", json!(name)),
+        )
+        .await;
+}
+
 /// Opens a room page and waits for its stream.
 pub async fn open_room(rig: &Rig, browser: &Session, room: &str) {
     browser.goto(&rig.url(&format!("/rooms/{room}"))).await;

@@ -22,17 +22,6 @@ async fn choose_language(rig: &Rig, browser: &Session, language: &str) {
         .await;
 }
 
-async fn open_connected(rig: &Rig, browser: &Session, room: &str) {
-    browser.goto(&rig.url(&format!("/rooms/{room}"))).await;
-    browser
-        .wait_for(
-            "the stream to connect",
-            SLOW,
-            "return document.getElementById('state').classList.contains('connected')",
-        )
-        .await;
-}
-
 /// Visible text and the attributes people hear or hover, minus the
 /// messages' own texts: any `table.key` path or `snake_case` word left
 /// there is a key that was not translated.
@@ -67,10 +56,10 @@ async fn a_chinese_reader_sees_the_room_in_chinese_on_a_phone_and_a_desktop_in_l
     let lihua = rig.desktop().await;
     register(&rig, &lihua, "lihua").await;
     choose_language(&rig, &lihua, "zh").await;
-    open_connected(&rig, &lihua, "lobby").await;
+    crate::open_room(&rig, &lihua, "lobby").await;
     let guest = rig.phone().await;
     choose_language(&rig, &guest, "zh").await;
-    open_connected(&rig, &guest, "lobby").await;
+    crate::open_room(&rig, &guest, "lobby").await;
 
     say(&lihua, "收到，我会准时参加 @wangfang").await;
     say(&guest, "你好！第一次来，请问这里可以问 API 的问题吗？").await;
