@@ -92,8 +92,13 @@ async fn a_body_over_128k_is_refused_by_nginx_and_one_over_64k_by_the_server() {
     // Every answer of the server carries its request id.
     assert_eq!(huge.header("X-Request-Id"), None, "the server never read it");
     let big = post(80 * 1024).await;
-    assert_eq!(big.status, 413);
-    assert!(big.header("X-Request-Id").is_some(), "nginx let it through; the server refused it");
+    // nginx let it through and the server refused it: a 413 from the server
+    // (it carries a request id), or, now and then under load, a 502 when the
+    // server closes on the unread rest of the body before nginx has read
+    // its answer (a TCP reset: rwf2/Rocket#2783). Either way it is not
+    // nginx's own 413, which has no request id.
+    let refused_by_server = big.status == 413 && big.header("X-Request-Id").is_some();
+    assert!(refused_by_server || big.status == 502, "nginx let it through; the server refused it: {}", big.status);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
