@@ -21,9 +21,12 @@ use super::error::ApiError;
 use super::identity::{AccountPreferences, Jar};
 use super::pages::{IfNoneMatch, StaticFile, Template};
 use crate::assets;
+use std::net::IpAddr;
+
 use crate::auth::{Accounts, DisplayName, Visitor};
 use crate::i18n::preferences::Effective;
 use crate::i18n::{Lang, Preferences, catalog};
+use crate::limits::Limits;
 
 /// The private cookie that keeps a browser's own settings.
 pub const PREFS_COOKIE: &str = "prefs";
@@ -90,10 +93,16 @@ pub fn settings_page(visitor: Visitor, done: Option<&str>, csrf: CsrfToken) -> S
 pub async fn save_settings(
     form: CsrfForm<SettingsForm>,
     visitor: Visitor,
+    client_ip: Option<IpAddr>,
     jar: Jar<'_>,
     csrf: CsrfToken,
     accounts: &State<Accounts>,
+    limits: &State<Limits>,
 ) -> SettingsAnswer {
+    // Each save of an account's settings is a write: as throttled as posts.
+    if let Err(wait) = limits.posts.check(&visitor, client_ip) {
+        return SettingsAnswer::Refused(Box::new(ApiError::RateLimited(wait)));
+    }
     let form = form.0;
     let chosen = [
         ("language", &form.language),

@@ -7,7 +7,7 @@
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -159,4 +159,17 @@ async fn the_scripts_words_are_a_cached_script_per_language() {
     for missing in ["/i18n/fr.js", "/i18n/zh.json", "/i18n/..%2Fen.js"] {
         assert_eq!(app.client.get(missing).dispatch().await.status(), Status::NotFound, "{missing}");
     }
+}
+
+#[rocket::async_test]
+async fn saving_settings_is_throttled_like_posting() {
+    let app = spawn_app_with(|f| f.merge(("rate_limits", true)).merge(("guest_post_burst", 2))).await;
+    for theme in ["dark", "light"] {
+        assert_eq!(app.post_form("/settings", &[("theme", theme)]).await.status(), Status::SeeOther);
+    }
+    let refused = app.post_form("/settings", &[("theme", "dark")]).await;
+    assert_eq!(refused.status(), Status::TooManyRequests);
+    assert!(refused.headers().get_one("Retry-After").is_some());
+    let (_, html) = page(&app, "/", None).await;
+    assert!(html_tag(&html).contains("data-theme=\"light\""), "the refused save changed nothing");
 }
