@@ -4,11 +4,12 @@
 //! response read incrementally. No general-purpose HTTP client is used, so
 //! the cost per subscriber is one socket, one task and a few small buffers.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::target::Target;
 use crate::wire::{Chunked, Head, SseEvent, SseParser, head_end, parse_head};
@@ -36,7 +37,13 @@ impl Response {
 /// Connects to the target (with `TCP_NODELAY`: requests are small and
 /// latency is measured).
 pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<TcpStream> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(target.addr))
+    let connecting = async {
+        let Some(source) = target.source else { return TcpStream::connect(target.addr).await };
+        let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(target.addr).await
+    };
+    let stream = tokio::time::timeout(timeout, connecting)
         .await
         .with_context(|| format!("connecting to {} timed out", target.addr))?
         .with_context(|| format!("cannot connect to {}", target.addr))?;

@@ -24,6 +24,13 @@ Examples:
   chat-load --url http://127.0.0.1:8200 login-storm -s 1000 -r 20 -d 10 --logins 50
   chat-load --url http://127.0.0.1:8200 --server-pid $PID search --seed 1000000 --rounds 50
   chat-load --url http://127.0.0.1:8200 upload-storm -s 1000 -r 20 -d 10 --uploads 4
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID idle -n 19000 --hold 60 --post 5
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID rooms --rooms 4950 -s 19800 -p 16 -r 4950 -d 10
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID soak -s 1000 -r 20 -d 3600 --reconnects 100
+
+Several instances (one database and bus): --also-url for each further
+instance; several load processes: --source 127.0.0.N each, one shared
+--run, `idle --expect K --ready-file F` on all but the one that posts.
 
 Each run prints a short summary, then one JSON line with every figure.
 After a --transport poll run the server may hold the abandoned long polls
@@ -36,6 +43,18 @@ struct Cli {
     /// The server's base URL: 127.0.0.0/8, localhost or [::1] only.
     #[arg(long, global = true, default_value = "http://127.0.0.1:8000")]
     url: String,
+    /// Another instance of the same service (same database and bus); repeat
+    /// for more. Subscribers and posters are dealt over all in turn.
+    #[arg(long, global = true)]
+    also_url: Vec<String>,
+    /// Bind this client's sockets to this loopback address (e.g. 127.0.0.2),
+    /// so several load processes each have a source port range of their own.
+    #[arg(long, global = true)]
+    source: Option<std::net::IpAddr>,
+    /// Tag messages with this run id (8 hex digits) instead of a fresh one,
+    /// so several load processes count each other's posts.
+    #[arg(long, global = true)]
+    run: Option<String>,
     /// Which kind of server is at --url.
     #[arg(long, global = true, value_enum, default_value_t = Kind::Chat)]
     target: Kind,
@@ -66,7 +85,20 @@ fn seconds(what: &str, value: f64) -> Result<Duration, String> {
 }
 
 fn common(cli: &Cli) -> anyhow::Result<Common> {
-    let mut common = Common::new(Target::parse(&cli.url, cli.target)?);
+    let target = |url: &str| -> anyhow::Result<Target> {
+        let target = Target::parse(url, cli.target)?;
+        Ok(match cli.source {
+            Some(source) => target.from_source(source)?,
+            None => target,
+        })
+    };
+    let mut common = Common::new(target(&cli.url)?);
+    common.also = cli.also_url.iter().map(|url| target(url)).collect::<anyhow::Result<_>>()?;
+    if let Some(run) = &cli.run {
+        common.run = u32::from_str_radix(run, 16)
+            .map_err(|_| anyhow::anyhow!("--run must be 8 hex digits, like the run printed by another chat-load"))?;
+        common.room = format!("load-{:08x}", common.run);
+    }
     if let Some(room) = &cli.room {
         common.room = room.clone();
     }

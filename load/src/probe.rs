@@ -140,6 +140,16 @@ impl Seen {
     }
 }
 
+impl Seen {
+    /// [`Seen::reconcile`] against a list of the (poster, seq) pairs this
+    /// subscriber was owed (its room's posts, when a run has several).
+    pub fn reconcile_list(&self, owed: &[(u32, u64)]) -> (u64, u64, u64) {
+        let received = owed.iter().filter(|&&(poster, seq)| self.contains(poster, seq)).count() as u64;
+        let unique_total: u64 = self.per_poster.iter().map(Bits::len).sum();
+        (received, owed.len() as u64 - received, unique_total - received)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

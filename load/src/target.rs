@@ -34,6 +34,11 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The `Host` header to send (as written in the URL).
     pub host: String,
+    /// The loopback address this client's sockets are bound to, if not the
+    /// kernel's choice: one client process can only hold as many
+    /// connections to one server port as it has source ports, so runs with
+    /// several load processes give each its own 127.x.y.z.
+    pub source: Option<IpAddr>,
 }
 
 impl Target {
@@ -41,7 +46,7 @@ impl Target {
     /// loopback address.
     pub fn parse(url: &str, kind: Kind) -> Result<Self> {
         let (addr, host) = parse_loopback_url(url)?;
-        Ok(Self { kind, addr, host })
+        Ok(Self { kind, addr, host, source: None })
     }
 
     /// The target at a known loopback socket address.
@@ -50,7 +55,19 @@ impl Target {
         if !addr.ip().is_loopback() {
             bail!("refusing {addr}: chat-load only talks to loopback servers (127.0.0.0/8, localhost, [::1])");
         }
-        Ok(Self { kind, addr, host: addr.to_string() })
+        Ok(Self { kind, addr, host: addr.to_string(), source: None })
+    }
+
+    /// The same target, reached from the loopback address `source`.
+    pub fn from_source(mut self, source: IpAddr) -> Result<Self> {
+        if !source.is_loopback() {
+            bail!("refusing source address {source}: it must be a loopback address (127.0.0.0/8 or ::1)");
+        }
+        if source.is_ipv4() != self.addr.is_ipv4() {
+            bail!("source address {source} and server {} are not the same IP version", self.addr);
+        }
+        self.source = Some(source);
+        Ok(self)
     }
 
     pub fn url(&self) -> String {

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chat_load::{
-    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, Target, Transport,
-    UploadStormArgs,
+    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, RoomsArgs, Scenario, SearchArgs, SoakArgs, Target,
+    Transport, UploadStormArgs,
 };
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
@@ -88,6 +88,7 @@ async fn run(common: &Common, scenario: Scenario) -> Value {
 fn tiny_fanout() -> FanoutArgs {
     FanoutArgs {
         subscribers: 3,
+        rooms: 1,
         posters: 2,
         rate: 20.0,
         duration: 1.0,
@@ -142,7 +143,11 @@ async fn idle_over(transport: Transport) {
     let server = spawn_chat().await;
     let mut common = common(&server);
     common.server_pid = Some(std::process::id());
-    let json = run(&common, Scenario::Idle(IdleArgs { streams: 20, hold: 1.0, transport })).await;
+    let json = run(
+        &common,
+        Scenario::Idle(IdleArgs { streams: 20, hold: 1.0, transport, post: 0, expect: 0, ready_file: None }),
+    )
+    .await;
     assert_eq!(json["transport"], transport.to_string());
     assert_eq!(json["streams_opened"], 20, "{json}");
     assert_eq!(json["streams_open_at_end"], 20, "{json}");
@@ -231,6 +236,129 @@ async fn an_upload_storm_posts_every_file_without_losing_messages() {
     assert_eq!(json["uploads_failed"], 0, "{json}");
     let split = json["delivery_storm_count"].as_u64().unwrap() + json["delivery_outside_count"].as_u64().unwrap();
     assert_eq!(Some(split), json["delivery_count"].as_u64(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fanout_over_many_rooms_delivers_each_post_to_its_own_room_only() {
+    let server = spawn_chat().await;
+    let args = FanoutArgs { subscribers: 6, rooms: 3, rate: 30.0, ..tiny_fanout() };
+    let json = run(&common(&server), Scenario::Fanout(args)).await;
+    let accepted = json["posts_accepted"].as_u64().unwrap();
+    assert!(accepted >= 3, "{json}");
+    assert_eq!(json["rooms"], 3, "{json}");
+    // Each post reaches the two subscribers of its room, and nobody else.
+    assert_eq!(json["deliveries_expected"], accepted * 2, "{json}");
+    assert_eq!(json["deliveries_received"], accepted * 2, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+    assert_eq!(json["duplicated"], 0, "{json}");
+    assert_eq!(json["unacknowledged"], 0, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rooms_runs_its_passes_on_fresh_rooms_and_reads_memory_after_each() {
+    let server = spawn_chat().await;
+    let mut common = common(&server);
+    common.server_pid = Some(std::process::id());
+    let fanout = FanoutArgs { subscribers: 8, rooms: 4, rate: 40.0, ..tiny_fanout() };
+    let json = run(&common, Scenario::Rooms(RoomsArgs { fanout, passes: 2, settle: 0.1 })).await;
+    for pass in ["pass0", "pass1"] {
+        assert_eq!(json[format!("{pass}_lost")], 0, "{json}");
+        assert_eq!(json[format!("{pass}_duplicated")], 0, "{json}");
+        assert!(json[format!("{pass}_delivery_count")].as_u64().unwrap() > 0, "{json}");
+    }
+    assert_eq!(json["rss_after_passes_kib"].as_array().unwrap().len(), 2, "{json}");
+    assert!(json["held_bytes_per_room"].is_number(), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_can_post_and_time_each_message_to_every_stream() {
+    let server = spawn_chat().await;
+    let mut common = common(&server);
+    common.server_pid = Some(std::process::id());
+    let args = IdleArgs { streams: 10, hold: 20.0, transport: Transport::Sse, post: 2, expect: 0, ready_file: None };
+    let json = run(&common, Scenario::Idle(args)).await;
+    assert_eq!(json["messages"], 2, "{json}");
+    assert_eq!(json["deliveries_expected"], 20, "{json}");
+    assert_eq!(json["deliveries_received"], 20, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+    assert_eq!(json["duplicated"], 0, "{json}");
+    assert_eq!(json["delivery_count"], 20, "{json}");
+    assert!(json["waited_s"].as_f64().unwrap() < 20.0, "it stops waiting once all arrived: {json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_counts_the_posts_of_another_run_sharing_its_run_id() {
+    let server = spawn_chat().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let mut listener = common(&server);
+    listener.server_pid = Some(std::process::id());
+    let mut poster = listener.clone();
+    // Another instance in a real run: here the same server, from another address.
+    poster.target = poster.target.clone().from_source("127.0.0.2".parse().unwrap()).unwrap();
+    let args = IdleArgs {
+        streams: 6,
+        hold: 20.0,
+        transport: Transport::Sse,
+        post: 0,
+        expect: 3,
+        ready_file: Some(ready.clone()),
+    };
+    let listening = tokio::spawn(async move { run(&listener, Scenario::Idle(args)).await });
+    while !ready.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let args = IdleArgs { streams: 2, hold: 20.0, transport: Transport::Sse, post: 3, expect: 0, ready_file: None };
+    let posted = run(&poster, Scenario::Idle(args)).await;
+    assert_eq!(posted["deliveries_received"], 6, "{posted}");
+    let json = listening.await.unwrap();
+    assert_eq!(json["deliveries_expected"], 18, "{json}");
+    assert_eq!(json["deliveries_received"], 18, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_soak_samples_memory_and_descriptors_beside_logins_and_reconnects() {
+    let server = spawn_chat().await;
+    let mut common = common(&server);
+    common.server_pid = Some(std::process::id());
+    let args = SoakArgs {
+        fanout: FanoutArgs { duration: 2.0, ..tiny_fanout() },
+        logins_per_minute: 120.0,
+        reconnects: 20.0,
+        sample: 0.25,
+        warmup: 0.5,
+    };
+    let json = run(&common, Scenario::Soak(args)).await;
+    assert_all_delivered(&json, 3);
+    assert!(json["logins_ok"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(json["logins_failed"], 0, "{json}");
+    assert!(json["reconnects_ok"].as_u64().unwrap() >= 10, "{json}");
+    assert_eq!(json["reconnects_failed"], 0, "{json}");
+    assert!(json["samples_at_s_rss_kib_fds"].as_array().unwrap().len() >= 4, "{json}");
+    assert!(json["rss_growth_pct"].is_number(), "{json}");
+    assert!(json["fds_end"].as_u64().unwrap() > 0, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_deals_over_instances_from_its_own_source_address() {
+    let server = spawn_chat().await;
+    let url = format!("http://{}", server.addr);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_chat-load"))
+            .args(["--url", &url, "--also-url", &url, "--source", "127.0.0.3", "--run", "0000abcd"])
+            .args(["--deadline", "50", "fanout", "-s", "4", "-p", "2", "-r", "10", "-d", "1"])
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let json: Value = serde_json::from_str(stdout.lines().last().unwrap()).expect("the last line is JSON");
+    assert_all_delivered(&json, 4);
+    assert_eq!(json["run"], "0000abcd", "{json}");
+    assert_eq!(json["room"], "load-0000abcd", "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ pub(super) fn plan(args: &FanoutArgs) -> Plan {
     let per_poster = (args.rate * args.duration / args.posters as f64).ceil() as u64 + 1;
     Plan {
         subscribers: args.subscribers,
+        rooms: args.rooms,
         transport: args.transport,
         posters: args.posters,
         rate: Some(args.rate),
@@ -38,6 +39,7 @@ pub(super) async fn fanout(common: &Common, args: &FanoutArgs) -> Result<Report>
 pub(super) async fn maxpost(common: &Common, args: &MaxPostArgs) -> Result<Report> {
     let plan = Plan {
         subscribers: 1,
+        rooms: 1,
         transport: Transport::Sse,
         posters: args.posters,
         rate: None,
@@ -74,6 +76,9 @@ pub(super) fn describe(report: &mut Report, plan: &Plan, o: &Outcome) {
         "subscribers ({}): {} of {} connected in {:.2} s",
         plan.transport, o.subscribers_connected, plan.subscribers, o.setup_s
     );
+    if plan.rooms > 1 {
+        line.push_str(&format!(" over {} rooms", plan.rooms));
+    }
     if o.subscriber_errors > 0 {
         line.push_str(&format!(
             "; {} failed ({})",
@@ -117,6 +122,7 @@ pub(super) fn describe(report: &mut Report, plan: &Plan, o: &Outcome) {
 
     report.set("subscribers", plan.subscribers);
     report.set("subscribers_connected", o.subscribers_connected);
+    report.set("rooms", plan.rooms);
     report.set("subscriber_errors", o.subscriber_errors);
     report.set("first_subscriber_error", o.first_subscriber_error.clone());
     report.set("streams_ended_early", o.streams_ended_early);

@@ -26,6 +26,10 @@ use crate::transport::{Subscription, Transport};
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub subscribers: usize,
+    /// Rooms the subscribers are dealt over (subscriber `i` on room
+    /// `i % rooms`) and the posts go round (see [`room_of`]); 1: the run's
+    /// room alone.
+    pub rooms: usize,
     /// How the subscribers receive.
     pub transport: Transport,
     pub posters: usize,
@@ -40,6 +44,17 @@ pub struct Plan {
     /// At a set rate, how many posts each poster may have awaiting an
     /// answer (each on its own keep-alive connection).
     pub in_flight: usize,
+}
+
+/// The room of post `n` of poster `p`: posts go round the rooms in the
+/// order they are due, so each room gets `rate / rooms` posts a second.
+pub fn room_of(plan: &Plan, p: usize, n: u64) -> usize {
+    ((n % plan.rooms as u64) as usize * plan.posters + p) % plan.rooms
+}
+
+/// The name of room `r` of a run.
+pub fn room_name(common: &Common, plan: &Plan, r: usize) -> String {
+    if plan.rooms <= 1 { common.room.clone() } else { format!("{}-{r}", common.room) }
 }
 
 /// A time span (Unix nanoseconds; 0 while unset) during which messages sent
@@ -143,17 +158,20 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let setup_started = Instant::now();
     let mut subscribers = JoinSet::new();
-    for _ in 0..plan.subscribers {
+    for i in 0..plan.subscribers {
         let (common, shared, stop, ready) = (common.clone(), shared.clone(), stop_rx.clone(), ready_tx.clone());
         let (permits, transport) = (permits.clone(), plan.transport);
+        let room = i % plan.rooms.max(1);
+        let room_name = room_name(&common, plan, room);
         subscribers.spawn(async move {
             let permit = permits.acquire_owned().await;
-            let opened = Subscription::open(transport, &common.target, &common.room, common.timeout, 16 * 1024).await;
+            let target = common.target_for(i);
+            let opened = Subscription::open(transport, target, &room_name, common.timeout, 16 * 1024).await;
             drop(permit);
             match opened {
                 Ok(stream) => {
-                    let _ = ready.send(Ok(())).await;
-                    Some(subscribe(stream, &shared, stop).await)
+                    let _ = ready.send(Ok(room)).await;
+                    Some((room, subscribe(stream, &shared, stop).await))
                 }
                 Err(e) => {
                     let _ = ready.send(Err(format!("{e:#}"))).await;
@@ -164,10 +182,14 @@ pub async fn run(
     }
     drop(ready_tx);
     let (mut connected, mut errors, mut first_error) = (0, 0, None);
+    let mut connected_in = vec![0u64; plan.rooms.max(1)];
     let setup_deadline = Instant::now() + common.timeout + Duration::from_millis(10 * plan.subscribers as u64);
     while connected + errors < plan.subscribers {
         match tokio::time::timeout_at(setup_deadline, ready_rx.recv()).await {
-            Ok(Some(Ok(()))) => connected += 1,
+            Ok(Some(Ok(room))) => {
+                connected += 1;
+                connected_in[room] += 1;
+            }
             Ok(Some(Err(e))) => {
                 errors += 1;
                 first_error.get_or_insert(e);
@@ -200,7 +222,23 @@ pub async fn run(
     }
     let posting_s = start.elapsed().as_secs_f64();
     let posts_accepted: u64 = accepted.iter().map(Bits::len).sum();
-    let expected = posts_accepted * connected as u64;
+    // With several rooms, each subscriber is owed only its room's posts.
+    let per_room: Vec<Vec<(u32, u64)>> = if plan.rooms > 1 {
+        let mut per_room = vec![Vec::new(); plan.rooms];
+        for (p, bits) in accepted.iter().enumerate() {
+            for n in bits.iter() {
+                per_room[room_of(plan, p, n)].push((p as u32, n));
+            }
+        }
+        per_room
+    } else {
+        Vec::new()
+    };
+    let expected = if plan.rooms > 1 {
+        per_room.iter().zip(&connected_in).map(|(posts, subs)| posts.len() as u64 * subs).sum()
+    } else {
+        posts_accepted * connected as u64
+    };
 
     let drain_started = Instant::now();
     while shared.unique.load(Relaxed) < expected && drain_started.elapsed() < plan.drain {
@@ -239,8 +277,11 @@ pub async fn run(
     };
     let collect_deadline = Instant::now() + common.timeout;
     while let Ok(Some(done)) = tokio::time::timeout_at(collect_deadline, subscribers.join_next()).await {
-        let Some(sub) = done? else { continue };
-        let (received, lost, unacknowledged) = sub.seen.reconcile(&accepted);
+        let Some((room, sub)) = done? else { continue };
+        let (received, lost, unacknowledged) = match per_room.get(room) {
+            Some(posts) => sub.seen.reconcile_list(posts),
+            None => sub.seen.reconcile(&accepted),
+        };
         outcome.received += received;
         outcome.lost += lost;
         outcome.unacknowledged += unacknowledged;

@@ -3,8 +3,16 @@
 //! bounded concurrency, hold them for T seconds, and measure what they cost
 //! the server in resident memory (VmRSS before opening, once all are open,
 //! and at the end of the hold), hence the RSS per connection.
+//!
+//! It can also time what such a crowd costs a message: with `--post` it
+//! posts a few messages once all are open and times their arrival at every
+//! subscription; with `--expect` another process (sharing `--run`) posts
+//! them, so one message can be timed across several processes and
+//! instances. Deliveries are kept as a few numbers per subscription, not a
+//! histogram each: there may be tens of thousands.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -12,10 +20,38 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::fanout::Plan;
+use super::poster;
 use super::{Common, IdleArgs};
-use crate::report::Report;
+use crate::probe::{Seen, now_ns};
+use crate::report::{Report, brief, latency, record_us};
 use crate::sys::memory;
-use crate::transport::Subscription;
+use crate::transport::{Subscription, Transport};
+
+/// What one held subscription saw.
+struct Held {
+    ended_early: bool,
+    events: u64,
+    heartbeats: u64,
+    seen: Seen,
+    /// Post-to-delivery times of this run's messages, in µs.
+    delivery_us: Vec<u64>,
+}
+
+/// A poster of `count` messages, one a second, for `--post`.
+fn post_plan(count: u64) -> Plan {
+    Plan {
+        subscribers: 0,
+        rooms: 1,
+        transport: Transport::Sse,
+        posters: 1,
+        rate: Some(1.0),
+        duration: Duration::from_secs_f64(count as f64),
+        drain: Duration::ZERO,
+        max_posts_per_poster: count,
+        in_flight: 1,
+    }
+}
 
 /// Each idle stream or socket reads with a small buffer: they only get
 /// heartbeats.
@@ -28,14 +64,16 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     let (ready_tx, mut ready_rx) = mpsc::channel(args.streams);
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let opening = Instant::now();
+    let unique = Arc::new(AtomicU64::new(0));
+    let run = common.run;
     let mut streams = JoinSet::new();
-    for _ in 0..args.streams {
+    for i in 0..args.streams {
         let (common, permits, ready, transport) = (common.clone(), permits.clone(), ready_tx.clone(), args.transport);
-        let mut stop = stop_rx.clone();
+        let (mut stop, unique) = (stop_rx.clone(), unique.clone());
         streams.spawn(async move {
             let permit = permits.acquire_owned().await;
             let opened =
-                Subscription::open(transport, &common.target, &common.room, common.timeout, IDLE_READ_SIZE).await;
+                Subscription::open(transport, common.target_for(i), &common.room, common.timeout, IDLE_READ_SIZE).await;
             drop(permit);
             // A poller is ready once its first visit is answered; its first
             // long poll goes out at once below, well within the settling
@@ -48,18 +86,29 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
                 }
             };
             let _ = ready.send(Ok(())).await;
-            let mut events = 0u64;
+            let mut held =
+                Held { ended_early: false, events: 0, heartbeats: 0, seen: Seen::default(), delivery_us: Vec::new() };
             loop {
+                let read = stream.read(|probe| {
+                    held.events += 1;
+                    let Some(probe) = probe.filter(|p| p.run == run) else { return };
+                    if held.seen.record(probe.poster, probe.seq) {
+                        held.delivery_us.push(now_ns().saturating_sub(probe.sent_ns) / 1000);
+                        unique.fetch_add(1, Relaxed);
+                    }
+                });
                 let more = tokio::select! {
                     biased;
                     _ = stop.changed() => break,
-                    more = stream.read(|_| events += 1) => more,
+                    more = read => more,
                 };
                 if !matches!(more, Ok(true)) {
-                    return Some((true, events, stream.heartbeats()));
+                    held.ended_early = true;
+                    break;
                 }
             }
-            Some((false, events, stream.heartbeats()))
+            held.heartbeats = stream.heartbeats();
+            Some(held)
         });
     }
     drop(ready_tx);
@@ -84,17 +133,43 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     // to receive the last pollers' first long polls).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after_open = memory(pid)?;
-    tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
+    if let Some(path) = &args.ready_file {
+        std::fs::write(path, format!("{opened}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let hold_end = Instant::now() + Duration::from_secs_f64(args.hold);
+    // The messages every subscription is owed: (poster 0, seq) pairs.
+    let owed: Vec<(u32, u64)> = if args.post > 0 {
+        let posted = poster::run(common, &post_plan(args.post), 0, Instant::now()).await;
+        if let Some(e) = &posted.first_error {
+            bail!("posting failed: {e}");
+        }
+        posted.accepted.iter().map(|seq| (0, seq)).collect()
+    } else {
+        (0..args.expect).map(|seq| (0, seq)).collect()
+    };
+    let want = owed.len() as u64 * opened as u64;
+    while Instant::now() < hold_end && (want == 0 || unique.load(Relaxed) < want) {
+        tokio::time::sleep(Duration::from_millis(if want == 0 { 100 } else { 5 })).await;
+    }
+    let waited_s = opening.elapsed().as_secs_f64() - open_s;
     let at_end = memory(pid)?;
     let _ = stop_tx.send(true);
 
     let (mut ended_early, mut events, mut heartbeats) = (0usize, 0u64, 0u64);
+    let (mut received, mut lost, mut duplicated, mut strays) = (0u64, 0u64, 0u64, 0u64);
+    let mut delivery = latency();
     let collect_deadline = Instant::now() + common.timeout;
     while let Ok(Some(done)) = tokio::time::timeout_at(collect_deadline, streams.join_next()).await {
-        if let Some((early, n, comments)) = done? {
-            ended_early += usize::from(early);
-            events += n;
-            heartbeats += comments;
+        if let Some(held) = done? {
+            ended_early += usize::from(held.ended_early);
+            events += held.events;
+            heartbeats += held.heartbeats;
+            let (got, missed, stray) = held.seen.reconcile_list(&owed);
+            (received, lost, strays) = (received + got, lost + missed, strays + stray);
+            duplicated += held.seen.duplicates;
+            for us in held.delivery_us {
+                record_us(&mut delivery, us);
+            }
         }
     }
     streams.abort_all();
@@ -119,6 +194,22 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
         at_end.hwm_kib,
         at_end.threads
     ));
+    if !owed.is_empty() {
+        report.line(format!(
+            "deliveries of {} message(s): {received} of {want}, {lost} lost, {duplicated} duplicated; \
+             post-to-delivery {}; waited {waited_s:.2} s",
+            owed.len(),
+            brief(&delivery)
+        ));
+    }
+    report.set("messages", owed.len());
+    report.set("deliveries_expected", want);
+    report.set("deliveries_received", received);
+    report.set("lost", lost);
+    report.set("duplicated", duplicated);
+    report.set("unexpected", strays);
+    report.set_latency("delivery", &delivery);
+    report.set_f("waited_s", waited_s);
     report.set("streams", args.streams);
     report.set("streams_opened", opened);
     report.set("stream_errors", errors);

@@ -70,7 +70,7 @@ fn unescape(value: &str) -> String {
 
 /// GETs the form page (for cookies and the token), then POSTs the form.
 /// Returns the POST's status and its latency.
-async fn submit(common: &Common, page: &str, username: &str) -> Result<(u16, Duration)> {
+pub(super) async fn submit(common: &Common, page: &str, username: &str) -> Result<(u16, Duration)> {
     let mut conn = Conn::new(&common.target, common.timeout);
     let form_page = conn.get(page).await?;
     if form_page.status() != 200 {
@@ -87,7 +87,7 @@ async fn submit(common: &Common, page: &str, username: &str) -> Result<(u16, Dur
 }
 
 /// Registers `names`, a few at a time; each must answer 303.
-async fn register(common: &Common, names: &[String]) -> Result<()> {
+pub(super) async fn register(common: &Common, names: &[String]) -> Result<()> {
     let permits = Arc::new(Semaphore::new(REGISTER_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for name in names {

@@ -1,5 +1,5 @@
 //! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`,
-//! `upload-storm`), their
+//! `upload-storm`, `soak`, `rooms`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
@@ -10,7 +10,9 @@ pub mod fanout;
 mod idle;
 mod login;
 mod poster;
+mod rooms;
 mod search;
+mod soak;
 mod upload;
 
 use std::time::Duration;
@@ -29,6 +31,10 @@ pub use login::csrf_token;
 #[derive(Debug, Clone)]
 pub struct Common {
     pub target: Target,
+    /// Further instances of the same service (sharing its database and
+    /// bus): subscribers and posters are dealt over `target` and these in
+    /// turn, so one run spans every instance.
+    pub also: Vec<Target>,
     /// The room every stream and post of the run uses.
     pub room: String,
     /// Tags this run's messages, so replays of other runs are not counted.
@@ -51,6 +57,7 @@ impl Common {
         let run = run_id();
         Self {
             target,
+            also: Vec::new(),
             room: format!("load-{run:08x}"),
             run,
             connect_concurrency: 256,
@@ -61,12 +68,31 @@ impl Common {
     }
 }
 
+impl Common {
+    /// The instance the `i`th subscriber (or poster) uses.
+    pub fn target_for(&self, i: usize) -> &Target {
+        match i % (self.also.len() + 1) {
+            0 => &self.target,
+            k => &self.also[k - 1],
+        }
+    }
+
+    /// How many instances the run spans.
+    pub fn instances(&self) -> usize {
+        self.also.len() + 1
+    }
+}
+
 /// `fanout`: S subscribers, P posters at a total rate R for D seconds.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FanoutArgs {
     /// Event streams (subscribers) open on the room.
     #[arg(long, short = 's', default_value_t = 1000)]
     pub subscribers: usize,
+    /// Rooms the subscribers are dealt over and the posts go round (room
+    /// `<room>-<i>` each when more than one).
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
     /// Posters, each on its own keep-alive connection.
     #[arg(long, short = 'p', default_value_t = 4)]
     pub posters: usize,
@@ -104,6 +130,20 @@ pub struct IdleArgs {
     /// polls); ws and poll need --target chat.
     #[arg(long, value_enum, default_value_t = Transport::Sse)]
     pub transport: Transport,
+    /// Once all are open, post this many messages (one a second) and time
+    /// their delivery to every subscription; the hold then ends when all
+    /// have arrived (or at --hold).
+    #[arg(long, default_value_t = 0)]
+    pub post: u64,
+    /// Wait (up to --hold) for this many messages posted by another
+    /// chat-load with the same --run and room (its poster 0), and time
+    /// their delivery.
+    #[arg(long, default_value_t = 0)]
+    pub expect: u64,
+    /// A file written once every subscription is open (for a script that
+    /// starts the poster only then).
+    #[arg(long)]
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 /// `maxpost`: P posters as fast as they can for D seconds, one subscriber.
@@ -130,6 +170,40 @@ pub struct LoginStormArgs {
     /// Concurrent logins (accounts are registered before the run).
     #[arg(long, default_value_t = 50)]
     pub logins: usize,
+}
+
+/// `rooms`: a fan-out over many rooms, in passes on fresh rooms, for the
+/// memory a room still holds once its subscribers have left.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RoomsArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Passes, each on rooms of its own.
+    #[arg(long, default_value_t = 3)]
+    pub passes: usize,
+    /// Seconds to wait after a pass's subscribers left before reading memory.
+    #[arg(long, default_value_t = 2.0)]
+    pub settle: f64,
+}
+
+/// `soak`: a long fan-out with logins and stream reconnects beside it,
+/// sampling the server's memory and descriptors.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub fanout: FanoutArgs,
+    /// Logins per minute (accounts registered before the run); 0: none.
+    #[arg(long, default_value_t = 30.0)]
+    pub logins_per_minute: f64,
+    /// Streams opened (to their first event) and dropped per second; 0: none.
+    #[arg(long, default_value_t = 100.0)]
+    pub reconnects: f64,
+    /// Seconds between samples of the server's RSS and descriptors.
+    #[arg(long, default_value_t = 10.0)]
+    pub sample: f64,
+    /// Seconds of warm-up: RSS growth is measured from the first sample after it.
+    #[arg(long, default_value_t = 300.0)]
+    pub warmup: f64,
 }
 
 /// `search`: seed a corpus through the API, then time searches.
@@ -201,6 +275,15 @@ pub enum Scenario {
     /// A fan-out with concurrent uploads (10 MiB by default) in its middle:
     /// delivery p99 during them vs outside, and upload latency (chat only).
     UploadStorm(UploadStormArgs),
+    /// A long fan-out with logins and stream reconnects beside it: the
+    /// server's RSS and open descriptors sampled throughout, RSS growth
+    /// after the warm-up, and the fan-out's losses (needs --server-pid).
+    Soak(SoakArgs),
+    /// A fan-out over --rooms rooms (subscribers dealt over them, posts
+    /// going round them), in passes on fresh rooms: losses, delivery
+    /// latency, and the server memory a room holds after its subscribers
+    /// left (needs --server-pid).
+    Rooms(RoomsArgs),
 }
 
 impl Scenario {
@@ -212,6 +295,8 @@ impl Scenario {
             Scenario::LoginStorm(_) => "login-storm",
             Scenario::Search(_) => "search",
             Scenario::UploadStorm(_) => "upload-storm",
+            Scenario::Soak(_) => "soak",
+            Scenario::Rooms(_) => "rooms",
         }
     }
 
@@ -221,7 +306,9 @@ impl Scenario {
         match self {
             Scenario::Fanout(a)
             | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
-            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => a.transport,
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. })
+            | Scenario::Soak(SoakArgs { fanout: a, .. })
+            | Scenario::Rooms(RoomsArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
             Scenario::MaxPost(_) | Scenario::Search(_) => Transport::Sse,
         }
@@ -232,7 +319,9 @@ impl Scenario {
         let secs = match self {
             Scenario::Fanout(a)
             | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
-            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => a.duration + a.drain,
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. })
+            | Scenario::Soak(SoakArgs { fanout: a, .. }) => a.duration + a.drain,
+            Scenario::Rooms(a) => (a.fanout.duration + a.fanout.drain + a.settle) * a.passes as f64,
             Scenario::Idle(a) => a.hold + a.streams as f64 / 100.0,
             Scenario::MaxPost(a) => a.duration + a.drain,
             Scenario::Search(a) => {
@@ -260,8 +349,11 @@ impl Scenario {
         match self {
             Scenario::Fanout(a)
             | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
-            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => {
+            | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. })
+            | Scenario::Soak(SoakArgs { fanout: a, .. })
+            | Scenario::Rooms(RoomsArgs { fanout: a, .. }) => {
                 count("--subscribers", a.subscribers, 100_000)?;
+                count("--rooms", a.rooms, a.subscribers.max(1))?;
                 count("--posters", a.posters, 1000)?;
                 count("--in-flight", a.in_flight, 1000)?;
                 seconds("--duration", a.duration)?;
@@ -273,6 +365,9 @@ impl Scenario {
             Scenario::Idle(a) => {
                 count("--streams", a.streams, 100_000)?;
                 seconds("--hold", a.hold)?;
+                if a.post > 3600 || a.expect > 100_000 || (a.post > 0 && a.expect > 0) {
+                    bail!("--post (at most 3600) and --expect (at most 100000) are for one run each, not both");
+                }
                 if common.server_pid.is_none() {
                     bail!("idle needs --server-pid (the server process whose memory is measured)");
                 }
@@ -308,6 +403,33 @@ impl Scenario {
                 bail!("login-storm needs --target chat: the bare server has no accounts");
             }
         }
+        if let Scenario::Rooms(a) = self {
+            count("--passes", a.passes, 100)?;
+            seconds("--settle", a.settle)?;
+            if common.server_pid.is_none() {
+                bail!("rooms needs --server-pid (the server process whose memory is measured)");
+            }
+        }
+        if let Scenario::Soak(a) = self {
+            let rate = |what: &str, value: f64, max: f64| -> Result<()> {
+                if !(value.is_finite() && (0.0..=max).contains(&value)) {
+                    bail!("{what} must be 0 to {max}, not {value}");
+                }
+                Ok(())
+            };
+            rate("--logins-per-minute", a.logins_per_minute, 600.0)?;
+            rate("--reconnects", a.reconnects, 10_000.0)?;
+            seconds("--warmup", a.warmup)?;
+            if !(a.sample.is_finite() && (0.1..=600.0).contains(&a.sample)) {
+                bail!("--sample must be 0.1 to 600 seconds, not {}", a.sample);
+            }
+            if common.server_pid.is_none() {
+                bail!("soak needs --server-pid (the server process whose memory and descriptors are sampled)");
+            }
+            if a.logins_per_minute > 0.0 && common.target.kind != Kind::Chat {
+                bail!("soak with logins needs --target chat: the bare server has no accounts");
+            }
+        }
         if let Scenario::UploadStorm(a) = self {
             count("--uploads", a.uploads, 100)?;
             count("--bytes", a.bytes, 1 << 30)?;
@@ -339,6 +461,8 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::LoginStorm(args) => login::storm(common, args).await,
             Scenario::Search(args) => search::run(common, args).await,
             Scenario::UploadStorm(args) => upload::storm(common, args).await,
+            Scenario::Soak(args) => soak::run(common, args).await,
+            Scenario::Rooms(args) => rooms::run(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)

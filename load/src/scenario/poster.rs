@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Common;
-use super::fanout::Plan;
+use super::fanout::{Plan, room_name, room_of};
 use crate::http::Conn;
 use crate::probe::{Bits, Probe, now_ns};
 use crate::report::{Latency, latency, record_us};
@@ -109,11 +109,13 @@ async fn send(conn: &mut Conn, path: &str, probe: Probe) -> (Result<u16, String>
 
 /// Runs poster `p` from `start` for `plan.duration`.
 pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Posted {
-    let path = format!("/rooms/{}/messages", common.room);
+    let paths: Vec<String> =
+        (0..plan.rooms.max(1)).map(|r| format!("/rooms/{}/messages", room_name(common, plan, r))).collect();
+    let path_of = |n: u64| &paths[if plan.rooms > 1 { room_of(plan, p, n) } else { 0 }];
     let end = start + plan.duration;
     let mut posted = Posted::default();
     let Some(rate) = plan.rate else {
-        let mut conn = Conn::new(&common.target, common.timeout);
+        let mut conn = Conn::new(common.target_for(p), common.timeout);
         for n in 0..plan.max_posts_per_poster {
             if Instant::now() >= end {
                 break;
@@ -121,7 +123,7 @@ pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Post
             let probe = Probe { sent_ns: now_ns(), poster: p as u32, seq: n, run: common.run };
             let sent = Instant::now();
             posted.attempted += 1;
-            let (result, body) = send(&mut conn, &path, probe).await;
+            let (result, body) = send(&mut conn, path_of(n), probe).await;
             posted.tally(n, result, sent.elapsed(), || body);
         }
         posted.connections = conn.reconnects() + 1;
@@ -147,9 +149,9 @@ pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Post
         posted.late += u64::from(now > due + interval);
         let mut conn = take(&pool).unwrap_or_else(|| {
             posted.connections += 1;
-            Conn::new(&common.target, common.timeout)
+            Conn::new(common.target_for(p), common.timeout)
         });
-        let (path, pool) = (path.clone(), pool.clone());
+        let (path, pool) = (path_of(n).clone(), pool.clone());
         let probe = Probe { sent_ns: now_ns(), poster: p as u32, seq: n, run: common.run };
         posted.attempted += 1;
         inflight.spawn(async move {
