@@ -18,6 +18,7 @@
 //! has waited too long to be taken.
 
 use std::io::Cursor;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -26,6 +27,7 @@ use rocket::http::ContentType;
 use rocket::request::Request;
 use rocket::response::stream::ReaderStream;
 use rocket::response::{self, Responder, Response};
+use tokio::sync::Notify;
 
 use crate::rooms::Delivery;
 
@@ -63,27 +65,139 @@ pub fn with_stall_limit<S>(stream: S, stall: Duration) -> impl Stream<Item = Byt
 where
     S: Stream<Item = Bytes> + Send + 'static,
 {
-    // One chunk in flight: the producer waits on the consumer, not on memory.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let handoff = Arc::new(Handoff::default());
+    let producer = handoff.clone();
     tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        loop {
-            let chunk = tokio::select! {
-                chunk = stream.next() => match chunk {
-                    Some(chunk) => chunk,
-                    None => return,
-                },
-                () = tx.closed() => return,
-            };
-            if let Err(e) = tx.send_timeout(chunk, stall).await {
-                if matches!(e, tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) {
-                    tracing::info!("dropping an event stream: its client took nothing for {} s", stall.as_secs());
+        let produce = async {
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let chunk = tokio::select! {
+                    chunk = stream.next() => match chunk {
+                        Some(chunk) => chunk,
+                        None => return,
+                    },
+                    () = producer.body_gone() => return,
+                };
+                if !producer.give(chunk, stall).await {
+                    return;
                 }
-                return;
+            }
+        };
+        // The stream is dropped (and what it holds freed) before the body
+        // hears that nothing more is coming.
+        produce.await;
+        producer.finish();
+    });
+    rocket::futures::stream::unfold(BodyEnd(handoff), |body| async move {
+        let chunk = body.0.take().await?;
+        Some((chunk, body))
+    })
+}
+
+/// One chunk in flight between a stream's task and its body, so the
+/// producer waits on the consumer, not on memory. Every open stream holds
+/// one: a slot and two wake-ups (about 150 bytes), where a one-slot tokio
+/// channel allocates a block of 32 slots (over 1 KiB) up front.
+#[derive(Default)]
+struct Handoff {
+    /// A std mutex: held only to look at or swap the slot, never across an
+    /// `.await`.
+    slot: Mutex<Slot>,
+    /// Producer → body: a chunk is in the slot, or the producer finished.
+    filled: Notify,
+    /// Body → producer: the slot was emptied, or the body is gone.
+    taken: Notify,
+}
+
+#[derive(Default)]
+struct Slot {
+    chunk: Option<Bytes>,
+    finished: bool,
+    body_gone: bool,
+}
+
+impl Handoff {
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        // Every change is a single assignment: a panic cannot leave it torn.
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts `chunk` in the slot and waits (at most `stall`) for the body
+    /// to take it; `false` if it did not, or is gone.
+    async fn give(&self, chunk: Bytes, stall: Duration) -> bool {
+        {
+            let mut slot = self.slot();
+            if slot.body_gone {
+                return false;
+            }
+            slot.chunk = Some(chunk);
+        }
+        self.filled.notify_one();
+        let deadline = tokio::time::Instant::now() + stall;
+        loop {
+            // Only this task waits on `taken`, so a wake-up that came before
+            // this wait is kept as a permit and not missed.
+            let taken = self.taken.notified();
+            {
+                let slot = self.slot();
+                if slot.body_gone {
+                    return false;
+                }
+                if slot.chunk.is_none() {
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, taken).await.is_err() {
+                tracing::info!("dropping an event stream: its client took nothing for {} s", stall.as_secs());
+                return false;
             }
         }
-    });
-    rocket::futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
+    }
+
+    async fn body_gone(&self) {
+        loop {
+            let taken = self.taken.notified();
+            if self.slot().body_gone {
+                return;
+            }
+            taken.await;
+        }
+    }
+
+    fn finish(&self) {
+        self.slot().finished = true;
+        self.filled.notify_one();
+    }
+
+    /// The next chunk, or `None` once the producer has finished (or gave up).
+    async fn take(&self) -> Option<Bytes> {
+        loop {
+            let filled = self.filled.notified();
+            {
+                let mut slot = self.slot();
+                if let Some(chunk) = slot.chunk.take() {
+                    drop(slot);
+                    self.taken.notify_one();
+                    return Some(chunk);
+                }
+                if slot.finished {
+                    return None;
+                }
+            }
+            filled.await;
+        }
+    }
+}
+
+/// The body's end of a [`Handoff`]: dropping it (the connection went, or
+/// the body ended) tells the producer to stop.
+struct BodyEnd(Arc<Handoff>);
+
+impl Drop for BodyEnd {
+    fn drop(&mut self) {
+        self.0.slot().body_gone = true;
+        self.0.taken.notify_one();
+    }
 }
 
 /// The `retry:` field alone: how long a browser waits before reconnecting.
