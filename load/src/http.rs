@@ -40,6 +40,9 @@ pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<TcpStr
     let connecting = async {
         let Some(source) = target.source else { return TcpStream::connect(target.addr).await };
         let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        // Binding picks the port before the destination is known, so ports
+        // still in TIME_WAIT from an earlier run would otherwise be refused.
+        socket.set_reuseaddr(true)?;
         socket.bind(SocketAddr::new(source, 0))?;
         socket.connect(target.addr).await
     };

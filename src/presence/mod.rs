@@ -37,6 +37,13 @@ pub const DEFAULT_GRACE_MS: u64 = 5000;
 /// joining one room measured 146 KiB per socket before the cap).
 pub const MAX_LISTED: usize = 100;
 
+/// How often, at most, the list of a room with more people than it names
+/// is sent again. Each change wakes every stream of the room, so a crowd of
+/// n arriving one by one would cost n² wake-ups (19,000 WebSockets joining
+/// one room managed 23 a second before this); changes within the interval
+/// go out together at its end. Smaller rooms see every change at once.
+pub const CROWD_INTERVAL: Duration = Duration::from_millis(500);
+
 /// A room's online list at one moment, with its JSON made once:
 /// `{"room": "lobby", "online": [{"user": "alice", "guest": false}], "count": 1}`
 /// (the first [`MAX_LISTED`] in list order, and how many are online).
@@ -74,6 +81,8 @@ pub struct Presence {
 }
 
 struct Inner {
+    /// Itself, for the timers that send a crowd's list later.
+    me: Weak<Inner>,
     /// A std mutex: held only for map updates, never across an `.await`.
     rooms: Mutex<HashMap<RoomName, RoomState>>,
     grace: Duration,
@@ -87,6 +96,10 @@ struct RoomState {
     /// Who is online through other instances', by instance.
     remote: HashMap<u64, peers::Remote>,
     snapshot: watch::Sender<Arc<Online>>,
+    /// When the list was last published, and whether a publish is waiting
+    /// for [`CROWD_INTERVAL`] to pass.
+    published_at: Option<tokio::time::Instant>,
+    deferred: bool,
 }
 
 /// One member's open streams in a room.
@@ -99,7 +112,13 @@ struct Entry {
 
 impl Presence {
     pub fn new(grace: Duration) -> Self {
-        Self { inner: Arc::new(Inner { rooms: Mutex::new(HashMap::new()), grace, peers: OnceLock::new() }) }
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
+            rooms: Mutex::new(HashMap::new()),
+            grace,
+            peers: OnceLock::new(),
+        });
+        Self { inner }
     }
 
     /// Counts one more open stream of `member` in `room` until the guard drops.
@@ -145,21 +164,21 @@ impl Presence {
 impl RoomState {
     fn new(room: &RoomName) -> Self {
         let (snapshot, _) = watch::channel(Online::new(room.clone(), Vec::new(), 0));
-        Self { members: BTreeMap::new(), remote: HashMap::new(), snapshot }
+        Self { members: BTreeMap::new(), remote: HashMap::new(), snapshot, published_at: None, deferred: false }
     }
 
     /// Publishes the room's list (this instance's members and the other
     /// instances'), unless it is the one already published.
     fn publish(&self, room: &RoomName) {
-        let online: Vec<Member> = if self.remote.is_empty() {
-            self.members.keys().cloned().collect()
+        // Only the names listed are copied: a crowd's change costs no more
+        // than a small room's.
+        let (listed, count): (Vec<Member>, usize) = if self.remote.is_empty() {
+            (self.members.keys().take(MAX_LISTED).cloned().collect(), self.members.len())
         } else {
             let mut all: std::collections::BTreeSet<&Member> = self.members.keys().collect();
             all.extend(self.remote.values().flat_map(|remote| remote.members.iter()));
-            all.into_iter().cloned().collect()
+            (all.iter().take(MAX_LISTED).map(|m| (*m).clone()).collect(), all.len())
         };
-        let count = online.len();
-        let listed: Vec<Member> = online.into_iter().take(MAX_LISTED).collect();
         let current = self.snapshot.borrow().clone();
         let unchanged = current.count == count
             && current.members.len() == listed.len()
@@ -187,10 +206,44 @@ impl Inner {
 
     /// After a change to this instance's members of `room`: the list
     /// again, and the other instances told.
-    fn local_changed(&self, state: &RoomState, room: &RoomName) {
-        state.publish(room);
+    fn local_changed(&self, state: &mut RoomState, room: &RoomName) {
+        self.publish_soon(state, room);
         if let Some(link) = self.peers.get() {
             link.tell(room, state.members.keys());
+        }
+    }
+
+    /// Publishes the room's list now, or, for a crowd whose list went out
+    /// less than [`CROWD_INTERVAL`] ago, once that interval has passed.
+    fn publish_soon(&self, state: &mut RoomState, room: &RoomName) {
+        let now = tokio::time::Instant::now;
+        let runtime = tokio::runtime::Handle::try_current();
+        let wait = match (&runtime, state.published_at) {
+            (Ok(_), Some(at)) if state.members.len() > MAX_LISTED => CROWD_INTERVAL.saturating_sub(at.elapsed()),
+            _ => Duration::ZERO,
+        };
+        match runtime {
+            Ok(runtime) if !wait.is_zero() => {
+                if !state.deferred {
+                    state.deferred = true;
+                    let (me, room) = (self.me.clone(), room.clone());
+                    runtime.spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        let Some(inner) = me.upgrade() else { return };
+                        let mut rooms = inner.rooms();
+                        if let Some(state) = rooms.get_mut(&room).filter(|state| state.deferred) {
+                            state.deferred = false;
+                            state.publish(&room);
+                            state.published_at = Some(now());
+                        }
+                    });
+                }
+            }
+            _ => {
+                state.deferred = false;
+                state.publish(room);
+                state.published_at = Some(now());
+            }
         }
     }
 
@@ -316,6 +369,25 @@ mod tests {
         assert_eq!(online.count, MAX_LISTED + 5);
         assert_eq!(online.members.len(), MAX_LISTED);
         assert_eq!(online.members[0].user, "user000", "the list keeps its order");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowds_list_goes_out_at_most_once_per_interval() {
+        let presence = Presence::new(Duration::ZERO);
+        let lobby = room("lobby");
+        let mut watch = presence.watch(&lobby);
+        let mut guards: Vec<_> =
+            (0..MAX_LISTED).map(|i| presence.join(&lobby, Member::new(format!("user{i:03}"), false))).collect();
+        assert_eq!(presence.online(&lobby).count, MAX_LISTED, "a room the list can name sees each change at once");
+        watch.current();
+        guards.extend((MAX_LISTED..MAX_LISTED + 50).map(|i| presence.join(&lobby, Member::new(format!("u{i}"), true))));
+        assert_eq!(presence.online(&lobby).count, MAX_LISTED, "a crowd's changes wait for the interval");
+        let online = tokio::time::timeout(CROWD_INTERVAL * 2, watch.changed()).await.expect("sent after the interval");
+        assert_eq!(online.count, MAX_LISTED + 50, "all fifty arrivals in one change");
+        drop(guards.pop());
+        assert_eq!(presence.online(&lobby).count, MAX_LISTED + 50);
+        tokio::time::sleep(CROWD_INTERVAL + Duration::from_millis(1)).await;
+        assert_eq!(presence.online(&lobby).count, MAX_LISTED + 49, "the leave goes out at the interval's end");
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 # Shared by the run scripts of this pass: start a server, wait for it, stop it.
 # Sourced, not run. The binaries are the release builds of the checkout.
-set -euo pipefail
+set -uo pipefail
 ROOT=$(git rev-parse --show-toplevel)
 CHAT=${CHAT:-$ROOT/target/release/chat}
 BARE=${BARE:-$ROOT/target/release/examples/bare_sse}
@@ -22,6 +22,10 @@ wait_up() {
 start_chat() {
     local port=$1
     shift
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "port $port is taken: stop what listens there first" >&2
+        return 1
+    fi
     env ROCKET_RATE_LIMITS=false ROCKET_DATA_DIR="$(mktemp -d)" ROCKET_PORT="$port" ROCKET_LOG_LEVEL=off "$@" \
         "$CHAT" >/dev/null 2>&1 &
     local pid=$!
@@ -30,6 +34,10 @@ start_chat() {
 }
 
 start_bare() {
+    if curl -s -o /dev/null "http://127.0.0.1:$1/"; then
+        echo "port $1 is taken: stop what listens there first" >&2
+        return 1
+    fi
     ROCKET_PORT="$1" ROCKET_LOG_LEVEL=off "$BARE" >/dev/null 2>&1 &
     local pid=$!
     wait_up "$1"

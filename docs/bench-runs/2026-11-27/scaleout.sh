@@ -12,7 +12,9 @@
 WHAT=${1:?streams, fanout or durable}
 DB=bench_$(date +%s)
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
-ENV=(ROCKET_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ROCKET_REDIS_URL=redis://127.0.0.1:6379/ ROCKET_REDIS_CHANNEL=bench:$DB)
+# Instances of one deployment share their secret key (cookies, and the
+# key that seals what they say to each other on Redis).
+ENV=(ROCKET_SECRET_KEY="$(openssl rand -base64 32)" ROCKET_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB ROCKET_REDIS_URL=redis://127.0.0.1:6379/ ROCKET_REDIS_CHANNEL=bench:$DB)
 P1=$(start_chat 8201 "${ENV[@]}")
 P2=$(start_chat 8202 "${ENV[@]}")
 P3=$(start_chat 8203 "${ENV[@]}")

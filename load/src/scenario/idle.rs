@@ -183,7 +183,7 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
         args.streams,
         first_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
         opened - ended_early,
-        args.hold
+        waited_s
     ));
     report.line(format!(
         "server RSS: {} KiB before, {} KiB once open, {} KiB at the end = {:.1} KiB per connection (peak {} KiB, {} threads)",
