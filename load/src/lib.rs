@@ -23,7 +23,8 @@ pub mod wire;
 
 pub use report::Report;
 pub use scenario::{
-    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, UploadStormArgs, run,
+    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, ResumeStormArgs, Scenario, SearchArgs, UploadStormArgs,
+    run,
 };
 pub use target::{Kind, Target};
 pub use transport::Transport;
