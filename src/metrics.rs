@@ -30,6 +30,12 @@ pub struct Metrics {
     pub replay_size: Histogram,
     /// Times a subscriber fell behind its queue and was caught up from the store.
     pub lagged_catch_ups: IntCounter,
+    /// Replay pages read from the store (one query each, however many
+    /// resuming subscribers it served).
+    pub replay_reads: IntCounter,
+    /// Replay pages served by joining an identical read already in flight
+    /// (a reconnect storm), with no store query of their own.
+    pub replay_reads_shared: IntCounter,
     /// Requests refused by a limit, by limit (`post`, `login`, `streams`).
     pub rate_limited: IntCounterVec,
     /// Logins, by outcome (`success`, `failure`, `throttled`).
@@ -70,6 +76,13 @@ impl Metrics {
             .expect("valid metric"),
             lagged_catch_ups: IntCounter::new("lagged_catch_ups_total", "Lagging subscribers caught up from the store")
                 .expect("valid metric"),
+            replay_reads: IntCounter::new("replay_reads_total", "Replay pages read from the store")
+                .expect("valid metric"),
+            replay_reads_shared: IntCounter::new(
+                "replay_reads_shared_total",
+                "Replay pages served by joining an identical read in flight",
+            )
+            .expect("valid metric"),
             rate_limited: IntCounterVec::new(
                 Opts::new("rate_limited_total", "Requests refused by a limit"),
                 &["limit"],
@@ -111,13 +124,15 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
             Box::new(self.streams_open.clone()),
             Box::new(self.rooms_active.clone()),
             Box::new(self.messages_posted.clone()),
             Box::new(self.deliveries.clone()),
             Box::new(self.replay_size.clone()),
             Box::new(self.lagged_catch_ups.clone()),
+            Box::new(self.replay_reads.clone()),
+            Box::new(self.replay_reads_shared.clone()),
             Box::new(self.rate_limited.clone()),
             Box::new(self.logins.clone()),
             Box::new(self.request_seconds.clone()),

@@ -23,8 +23,8 @@ pub mod wire;
 
 pub use report::Report;
 pub use scenario::{
-    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, RoomsArgs, Scenario, SearchArgs, SoakArgs,
-    UploadStormArgs, run,
+    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, ResumeStormArgs, RoomsArgs, Scenario, SearchArgs,
+    SoakArgs, UploadStormArgs, run,
 };
 pub use target::{Kind, Target};
 pub use transport::Transport;

@@ -13,6 +13,7 @@ const AFTER_HELP: &str = "\
 Servers (loopback only; the chat server with rate limits off):
   ROCKET_RATE_LIMITS=false ROCKET_DATA_DIR=$(mktemp -d) ROCKET_PORT=8200 \\
       ROCKET_LOG_LEVEL=off target/release/chat &
+  (with ROCKET_METRICS=true as well, resume-storm also reports the server's replay reads)
   ROCKET_PORT=8300 ROCKET_LOG_LEVEL=off cargo run --release --example bare_sse &
 
 Examples:
@@ -27,6 +28,7 @@ Examples:
   chat-load --url http://127.0.0.1:8200 --server-pid $PID idle -n 19000 --hold 60 --post 5
   chat-load --url http://127.0.0.1:8200 --server-pid $PID rooms --rooms 4950 -s 19800 -p 16 -r 4950 -d 10
   chat-load --url http://127.0.0.1:8200 --server-pid $PID soak -s 1000 -r 20 -d 3600 --reconnects 100
+  chat-load --url http://127.0.0.1:8200 --server-pid $PID resume-storm --streams 5000 --behind 100
 
 Several instances (one database and bus): --also-url for each further
 instance; several load processes: --source 127.0.0.N each, one shared
@@ -64,9 +66,10 @@ struct Cli {
     /// The server's process id: its CPU and memory are reported (idle needs it).
     #[arg(long, global = true)]
     server_pid: Option<u32>,
-    /// Sockets connecting at once.
-    #[arg(long, global = true, default_value_t = 256)]
-    connect_concurrency: usize,
+    /// Sockets connecting at once [default: 256; resume-storm reconnects
+    /// all its streams at once unless this is given].
+    #[arg(long, global = true)]
+    connect_concurrency: Option<usize>,
     /// Seconds any one connect or request may take.
     #[arg(long, global = true, default_value_t = 30.0)]
     timeout: f64,
@@ -103,7 +106,10 @@ fn common(cli: &Cli) -> anyhow::Result<Common> {
         common.room = room.clone();
     }
     common.server_pid = cli.server_pid;
-    common.connect_concurrency = cli.connect_concurrency;
+    if let Some(concurrency) = cli.connect_concurrency {
+        common.connect_concurrency = concurrency;
+        common.connect_concurrency_given = true;
+    }
     common.timeout = seconds("--timeout", cli.timeout).map_err(anyhow::Error::msg)?;
     common.deadline = cli.deadline.map(|d| seconds("--deadline", d)).transpose().map_err(anyhow::Error::msg)?;
     Ok(common)

@@ -1,8 +1,9 @@
 //! Smoke runs of every scenario at tiny sizes against the real chat server,
 //! started in-process on an ephemeral port (as `tests/api/helpers.rs` does),
-//! `fanout` and `idle` over each transport, plus the binary's command line. Only correctness is asserted (nothing
-//! lost or duplicated, counts above zero, the JSON line parses): timings
-//! belong to the benchmark, not to tests.
+//! `fanout` and `idle` over each transport, plus the binary's command line.
+//! Only correctness is asserted (nothing lost or duplicated, counts above
+//! zero, the JSON line parses): timings belong to the benchmark, not to
+//! tests.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,8 +12,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chat_load::{
-    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, RoomsArgs, Scenario, SearchArgs, SoakArgs, Target,
-    Transport, UploadStormArgs,
+    Common, FanoutArgs, IdleArgs, Kind, LoginStormArgs, MaxPostArgs, ResumeStormArgs, RoomsArgs, Scenario, SearchArgs,
+    SoakArgs, Target, Transport, UploadStormArgs,
 };
 use rocket::Shutdown;
 use rocket::fairing::AdHoc;
@@ -42,6 +43,8 @@ async fn spawn_chat() -> Server {
         .merge(("template_dir", root.join("templates")))
         .merge(("static_dir", root.join("static")))
         .merge(("rate_limits", false))
+        // For resume-storm's server figures.
+        .merge(("metrics", true))
         .merge(("port", 0))
         .merge(("log_level", "off"))
         .merge(("cli_colors", false));
@@ -359,6 +362,28 @@ async fn the_binary_deals_over_instances_from_its_own_source_address() {
     assert_all_delivered(&json, 4);
     assert_eq!(json["run"], "0000abcd", "{json}");
     assert_eq!(json["room"], "load-0000abcd", "{json}");
+async fn a_resume_storm_gets_every_stream_exactly_what_it_missed() {
+    let server = spawn_chat().await;
+    let mut common = common(&server);
+    common.server_pid = Some(std::process::id());
+    let json = run(&common, Scenario::ResumeStorm(ResumeStormArgs { streams: 20, behind: 10, wait: 20.0 })).await;
+    assert_eq!(json["streams_opened"], 20, "{json}");
+    assert_eq!(json["streams_synced"], 20, "{json}");
+    assert_eq!(json["reconnect_concurrency"], 20, "all at once by default: {json}");
+    assert_eq!(json["reconnect_errors"], 0, "{json}");
+    assert_eq!(json["resumed"], 20, "{json}");
+    assert_eq!(json["all_resumed"], true, "{json}");
+    assert!(json["all_resumed_within_s"].is_number(), "{json}");
+    assert_eq!(json["resume_count"], 20, "{json}");
+    for zero in ["resets", "gaps", "duplicates", "missing", "foreign_events", "streams_ended_early"] {
+        assert_eq!(json[zero], 0, "{zero}: {json}");
+    }
+    // Each resume replayed one page (10 messages), read or shared.
+    assert_eq!(json["server_replays"], 20, "{json}");
+    assert_eq!(json["server_replayed_messages"], 200, "{json}");
+    let reads = json["replay_reads"].as_u64().unwrap() + json["replay_reads_shared"].as_u64().unwrap();
+    assert_eq!(reads, 20, "{json}");
+    assert!(json["storm_server_cpu_s"].is_number(), "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

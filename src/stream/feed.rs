@@ -10,13 +10,15 @@
 //! A replay is read from the store a page ([`REPLAY_PAGE`]) at a time, as
 //! the subscriber takes it: a stream of 50 rooms resuming 1000 messages
 //! each holds 50 pages, not 50,000 messages, while its client reads slowly
-//! (or not at all).
+//! (or not at all). Feeds resuming from the same cursor at once (a
+//! reconnect storm) share each page's read: see `shared_reads`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::broadcast::error::RecvError;
 
+use super::shared_reads::PageKey;
 use super::{Hub, RoomSubscription};
 use crate::rooms::{Delivery, RoomName};
 use crate::store::{Store, StoreError};
@@ -150,6 +152,7 @@ impl Feed {
     }
 
     async fn catch_up(&mut self) -> Result<(), StoreError> {
+        // Unbounded: never shared (its answer depends on when it runs).
         let missed = self.store.sequence_after(self.room(), self.last, None, CATCH_UP_BATCH).await?;
         self.queue(missed);
         Ok(())
@@ -159,15 +162,20 @@ impl Feed {
     /// reached the newest id it began with (or the store has no more).
     async fn next_page(&mut self) -> Result<(), StoreError> {
         let Some(to) = self.replay_to else { return Ok(()) };
-        let page = if self.last < to {
-            self.store.sequence_after(self.room(), self.last, Some(to + 1), REPLAY_PAGE).await?
-        } else {
-            Vec::new()
-        };
-        if page.is_empty() || page.last().is_some_and(|d| d.seq() >= to) {
+        if self.last >= to {
+            self.replay_to = None;
+            return Ok(());
+        }
+        // Bounded by `to`, read before asking: feeds resuming from the same
+        // place at once share this read (see `shared_reads`).
+        let (store, room, after) = (&self.store, self.subscription.room(), self.last);
+        let key = PageKey { room: room.clone(), after, before: to + 1, limit: REPLAY_PAGE };
+        let page =
+            self.hub.replays().page(key, || store.sequence_after(room, after, Some(to + 1), REPLAY_PAGE)).await?;
+        if page.last().is_none_or(|d| d.seq() >= to) {
             self.replay_to = None;
         }
-        self.queue(page);
+        self.queue(page.iter().cloned());
         Ok(())
     }
 
@@ -184,10 +192,10 @@ impl Feed {
         Ok(count)
     }
 
-    fn queue(&mut self, entries: Vec<Arc<Delivery>>) {
-        if let Some(newest) = entries.last() {
-            self.last = newest.seq();
+    fn queue(&mut self, entries: impl IntoIterator<Item = Arc<Delivery>>) {
+        for entry in entries {
+            self.last = entry.seq();
+            self.pending.push_back(FeedItem::Message(entry));
         }
-        self.pending.extend(entries.into_iter().map(FeedItem::Message));
     }
 }

@@ -1,11 +1,14 @@
 //! The per-room broadcast queues, and the gate that keeps each room's
-//! deliveries in id order, once each.
+//! deliveries in id order, once each. The hub also carries what every feed
+//! of the app shares besides the queues: the metrics and the replay reads
+//! in flight ([`SharedReads`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 
+use super::shared_reads::SharedReads;
 use crate::metrics::Metrics;
 use crate::rooms::{Delivery, RoomName};
 use crate::store::Publish;
@@ -20,6 +23,8 @@ struct HubInner {
     /// A std mutex: it is never held across an `.await`, only for a lookup.
     rooms: Mutex<RoomQueues>,
     metrics: Arc<Metrics>,
+    /// Replay page reads in flight, for feeds resuming alike to join.
+    replays: SharedReads,
     /// Messages a room's queue holds for its slowest subscriber before that
     /// subscriber lags (and is then caught up from the store).
     capacity: usize,
@@ -58,12 +63,18 @@ impl Hub {
 
     /// A hub that counts deliveries, lags and replays into `metrics`.
     pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        let inner = HubInner { rooms: Mutex::new(HashMap::new()), metrics, capacity: capacity.max(1) };
+        let replays = SharedReads::new(metrics.clone());
+        let inner = HubInner { rooms: Mutex::new(HashMap::new()), metrics, replays, capacity: capacity.max(1) };
         Self { inner: Arc::new(inner) }
     }
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The replay page reads in flight, shared by the feeds on this hub.
+    pub(super) fn replays(&self) -> &SharedReads {
+        &self.inner.replays
     }
 
     /// Subscribes to a room's queue, creating the queue if this is its first

@@ -1,5 +1,5 @@
 //! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`,
-//! `upload-storm`, `soak`, `rooms`), their
+//! `upload-storm`, `soak`, `rooms`, `resume-storm`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
@@ -11,6 +11,8 @@ mod idle;
 mod login;
 mod poster;
 mod rooms;
+mod resume;
+mod resumed;
 mod search;
 mod soak;
 mod upload;
@@ -41,6 +43,9 @@ pub struct Common {
     pub run: u32,
     /// How many sockets may be connecting at once.
     pub connect_concurrency: usize,
+    /// Whether `connect_concurrency` was asked for: `resume-storm` then
+    /// reconnects that many at once instead of all its streams.
+    pub connect_concurrency_given: bool,
     /// The bound on any one connect or request.
     pub timeout: Duration,
     /// The server's process id, for its CPU and memory figures.
@@ -61,6 +66,7 @@ impl Common {
             room: format!("load-{run:08x}"),
             run,
             connect_concurrency: 256,
+            connect_concurrency_given: false,
             timeout: Duration::from_secs(30),
             server_pid: None,
             deadline: None,
@@ -252,6 +258,22 @@ pub struct UploadStormArgs {
     pub rounds: usize,
 }
 
+/// `resume-storm`: S streams dropped at once and reconnecting with
+/// `Last-Event-ID`, B messages behind.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ResumeStormArgs {
+    /// Event streams on the room, all dropped and reconnected at once.
+    #[arg(long, short = 'n', default_value_t = 5000)]
+    pub streams: usize,
+    /// Messages posted while they are away (at most the server's replay
+    /// cap, 1000: further behind, a resume is a reset).
+    #[arg(long, default_value_t = 100)]
+    pub behind: usize,
+    /// Seconds from the reconnect to wait for every stream to resume.
+    #[arg(long, default_value_t = 30.0)]
+    pub wait: f64,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Scenario {
     /// S subscribers on one room (over --transport), P posters at R msgs/s
@@ -284,6 +306,11 @@ pub enum Scenario {
     /// latency, and the server memory a room holds after its subscribers
     /// left (needs --server-pid).
     Rooms(RoomsArgs),
+    /// S event streams dropped at once, B messages posted, then all
+    /// reconnected at once with their Last-Event-ID: time until each had
+    /// all B (exactly, in order, no reset), reconnect errors, and the
+    /// server's replay store reads (chat only).
+    ResumeStorm(ResumeStormArgs),
 }
 
 impl Scenario {
@@ -297,6 +324,7 @@ impl Scenario {
             Scenario::UploadStorm(_) => "upload-storm",
             Scenario::Soak(_) => "soak",
             Scenario::Rooms(_) => "rooms",
+            Scenario::ResumeStorm(_) => "resume-storm",
         }
     }
 
@@ -310,7 +338,7 @@ impl Scenario {
             | Scenario::Soak(SoakArgs { fanout: a, .. })
             | Scenario::Rooms(RoomsArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
-            Scenario::MaxPost(_) | Scenario::Search(_) => Transport::Sse,
+            Scenario::MaxPost(_) | Scenario::Search(_) | Scenario::ResumeStorm(_) => Transport::Sse,
         }
     }
 
@@ -328,6 +356,8 @@ impl Scenario {
                 let queries: usize = search_queries();
                 a.seed as f64 / 1000.0 + f64::from(a.rounds) * queries as f64 * 0.05
             }
+            // Opening at ~100/s at worst, the posts, the wait, the checks.
+            Scenario::ResumeStorm(a) => a.streams as f64 / 100.0 + a.behind as f64 / 100.0 + a.wait + 10.0,
         };
         Duration::from_secs_f64(secs)
     }
@@ -391,6 +421,14 @@ impl Scenario {
                 }
                 if common.target.kind != Kind::Chat {
                     bail!("search needs --target chat: the bare server has no search");
+                }
+            }
+            Scenario::ResumeStorm(a) => {
+                count("--streams", a.streams, 100_000)?;
+                count("--behind", a.behind, 1000)?;
+                seconds("--wait", a.wait)?;
+                if common.target.kind != Kind::Chat {
+                    bail!("resume-storm needs --target chat: the bare server neither numbers nor replays messages");
                 }
             }
         }
@@ -463,6 +501,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::UploadStorm(args) => upload::storm(common, args).await,
             Scenario::Soak(args) => soak::run(common, args).await,
             Scenario::Rooms(args) => rooms::run(common, args).await,
+            Scenario::ResumeStorm(args) => resume::run(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)
