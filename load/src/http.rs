@@ -300,11 +300,23 @@ impl EventStream {
     /// Opens `GET path` as an event stream, reading with a buffer of
     /// `read_size` bytes (small for thousands of idle streams).
     pub async fn open(target: &Target, path: &str, timeout: Duration, read_size: usize) -> Result<Self> {
+        Self::open_with(target, path, &[], timeout, read_size).await
+    }
+
+    /// [`EventStream::open`] with more headers (a resume's `Last-Event-ID`).
+    pub async fn open_with(
+        target: &Target,
+        path: &str,
+        headers: &[(&str, &str)],
+        timeout: Duration,
+        read_size: usize,
+    ) -> Result<Self> {
         let opened = async {
             let mut stream = connect(target, timeout).await?;
+            let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
             let request = format!(
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: chat-load\r\nAccept: text/event-stream\r\n\
-                 Cache-Control: no-cache\r\n\r\n",
+                 Cache-Control: no-cache\r\n{extra}\r\n",
                 target.host
             );
             stream.write_all(request.as_bytes()).await?;

@@ -28,7 +28,7 @@ pub mod wire;
 
 pub use report::Report;
 pub use scenario::{
-    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, UploadStormArgs, run,
+    Common, FanoutArgs, HistoryArgs, IdleArgs, LoginStormArgs, MaxPostArgs, Scenario, SearchArgs, UploadStormArgs, run,
 };
 pub use seed::SeedArgs;
 pub use target::{Kind, Target};

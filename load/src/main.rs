@@ -24,7 +24,8 @@ Examples:
   chat-load --url http://127.0.0.1:8200 login-storm -s 1000 -r 20 -d 10 --logins 50
   chat-load --url http://127.0.0.1:8200 --server-pid $PID search --seed 1000000 --rounds 50
   chat-load --url http://127.0.0.1:8200 upload-storm -s 1000 -r 20 -d 10 --uploads 4
-  chat-load seed --sqlite-data-dir /tmp/hist    # before starting the server on it
+  chat-load seed --sqlite-data-dir /tmp/hist    # then start the server on it:
+  chat-load --url http://127.0.0.1:8200 history --rounds 200
 
 Each run prints a short summary, then one JSON line with every figure.
 After a --transport poll run the server may hold the abandoned long polls

@@ -1,5 +1,5 @@
 //! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`,
-//! `upload-storm`), their
+//! `upload-storm`, `history`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
@@ -7,6 +7,7 @@
 pub mod corpus;
 mod delivery;
 pub mod fanout;
+mod history;
 mod idle;
 mod login;
 mod poster;
@@ -23,6 +24,7 @@ use crate::sys::Usage;
 use crate::target::{Kind, Target};
 use crate::transport::Transport;
 
+pub use history::HistoryArgs;
 pub use login::csrf_token;
 
 /// Settings every scenario uses.
@@ -201,6 +203,9 @@ pub enum Scenario {
     /// A fan-out with concurrent uploads (10 MiB by default) in its middle:
     /// delivery p99 during them vs outside, and upload latency (chat only).
     UploadStorm(UploadStormArgs),
+    /// Read a seeded history (`chat-load seed`): latest pages, a page far
+    /// back, resumes of the event stream, searches; p50/p99 of each.
+    History(HistoryArgs),
 }
 
 impl Scenario {
@@ -212,6 +217,7 @@ impl Scenario {
             Scenario::LoginStorm(_) => "login-storm",
             Scenario::Search(_) => "search",
             Scenario::UploadStorm(_) => "upload-storm",
+            Scenario::History(_) => "history",
         }
     }
 
@@ -223,7 +229,7 @@ impl Scenario {
             | Scenario::LoginStorm(LoginStormArgs { fanout: a, .. })
             | Scenario::UploadStorm(UploadStormArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
-            Scenario::MaxPost(_) | Scenario::Search(_) => Transport::Sse,
+            Scenario::MaxPost(_) | Scenario::Search(_) | Scenario::History(_) => Transport::Sse,
         }
     }
 
@@ -239,6 +245,7 @@ impl Scenario {
                 let queries: usize = search_queries();
                 a.seed as f64 / 1000.0 + f64::from(a.rounds) * queries as f64 * 0.05
             }
+            Scenario::History(a) => a.nominal_s(),
         };
         Duration::from_secs_f64(secs)
     }
@@ -298,6 +305,7 @@ impl Scenario {
                     bail!("search needs --target chat: the bare server has no search");
                 }
             }
+            Scenario::History(a) => a.check(common)?,
         }
         if self.transport() != Transport::Sse && common.target.kind != Kind::Chat {
             bail!("--transport {} needs --target chat: the bare server only has event streams", self.transport());
@@ -339,24 +347,29 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::LoginStorm(args) => login::storm(common, args).await,
             Scenario::Search(args) => search::run(common, args).await,
             Scenario::UploadStorm(args) => upload::storm(common, args).await,
+            Scenario::History(args) => history::run(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)
         .await
         .map_err(|_| anyhow!("{}: hard deadline of {deadline:?} reached; stopped", scenario.name()))??;
-    // A search has no subscribers to carry anything.
+    // A search has no subscribers to carry anything; a history run reads
+    // the seeded rooms, not one of its own.
     let over = match scenario {
-        Scenario::Search(_) => String::new(),
+        Scenario::Search(_) | Scenario::History(_) => String::new(),
         _ => format!(" over {}", scenario.transport()),
+    };
+    let (rooms, room) = match scenario {
+        Scenario::History(_) => ("rooms", format!("{}-*", crate::seed::layout::ROOM_PREFIX)),
+        _ => ("room", common.room.clone()),
     };
     report.summary.insert(
         0,
         format!(
-            "chat-load {}{over} against {} at {} (room {}, run {:08x})",
+            "chat-load {}{over} against {} at {} ({rooms} {room}, run {:08x})",
             scenario.name(),
             common.target.kind,
             common.target.url(),
-            common.room,
             common.run
         ),
     );
@@ -364,7 +377,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
     report.set("transport", scenario.transport().to_string());
     report.set("target", common.target.kind.to_string());
     report.set("url", common.target.url());
-    report.set("room", common.room.clone());
+    report.set("room", room);
     report.set("run", format!("{:08x}", common.run));
     report.set_usage(&usage.finish());
     Ok(report)
