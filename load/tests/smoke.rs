@@ -310,6 +310,8 @@ async fn a_seeded_history_is_served_like_a_posted_one() {
         assert_eq!(json[format!("{what}_messages")], messages, "{json}");
     }
     assert_eq!(json["resumes_in_order"], 2, "{json}");
+    // Every room holds more than --behind: no resume had to move.
+    assert_eq!(json["resumes_in_big_room"], 0, "{json}");
     let classes = chat_load::scenario::corpus::QUERIES.len() as u64;
     assert_eq!(json["search_count"], 2 * classes, "{json}");
     // Messages 17 and 3 carry the planted words; "the" is everywhere.

@@ -92,6 +92,8 @@ struct Tally {
     back_messages: u64,
     resume_messages: u64,
     resumes_in_order: u64,
+    /// Resumes made in the big room because the random one was too short.
+    resumes_in_big_room: u64,
     hits: BTreeMap<String, String>,
     errors: u64,
     first_error: Option<String>,
@@ -146,6 +148,7 @@ pub(super) async fn run(common: &Common, args: &HistoryArgs) -> Result<Report> {
         back_messages: 0,
         resume_messages: 0,
         resumes_in_order: 0,
+        resumes_in_big_room: 0,
         hits: BTreeMap::new(),
         errors: 0,
         first_error: None,
@@ -185,7 +188,12 @@ pub(super) async fn run(common: &Common, args: &HistoryArgs) -> Result<Report> {
             Err(e) => tally.fail(e),
         }
         // (c) a resume in the same room (the big one if this one is short).
-        let (room, newest) = if newest > i64::from(args.behind) { (room, newest) } else { (big.clone(), newest_big) };
+        let (room, newest) = if newest > i64::from(args.behind) {
+            (room, newest)
+        } else {
+            tally.resumes_in_big_room += 1;
+            (big.clone(), newest_big)
+        };
         resume(common, &room, newest - i64::from(args.behind), args.behind, &mut tally).await;
         // (d) one search of every class, a different query each round.
         for (class, queries) in QUERIES {
@@ -216,12 +224,13 @@ pub(super) async fn run(common: &Common, args: &HistoryArgs) -> Result<Report> {
     }
     let mut report = Report::new("history");
     let distance = newest_big - before + 1;
-    let how_far = if halfway { "halfway back" } else { "back" };
-    summarize(&mut report, args, &tally, &big, started.elapsed());
-    report.line(format!(
-        "  the deep page: before id {before} of {big}'s {newest_big}, {distance} messages {how_far} (asked {})",
-        args.back
-    ));
+    let deep = if halfway {
+        format!("page {distance} back (halfway: {big} is too small for {}) in {big}", args.back)
+    } else {
+        format!("page {distance} back in {big}")
+    };
+    summarize(&mut report, args, &tally, &deep, started.elapsed());
+    report.line(format!("  the deep page: before id {before} of {big}'s {newest_big}"));
     report.set("big_room_newest", newest_big);
     report.set("back_before_id", before);
     report.set("back_distance", distance);
@@ -288,11 +297,11 @@ fn line(what: &str, histogram: &Latency, target_ms: f64) -> String {
     format!("{what}: {} ({} requests; target p99 ≤ {target_ms} ms: {met})", brief(histogram), histogram.len())
 }
 
-fn summarize(report: &mut Report, args: &HistoryArgs, tally: &Tally, big: &str, wall: Duration) {
-    let rooms = format!("{big}..{}", room_name(args.rooms - 1));
+fn summarize(report: &mut Report, args: &HistoryArgs, tally: &Tally, deep: &str, wall: Duration) {
+    let rooms = format!("{}..{}", room_name(0), room_name(args.rooms - 1));
     for text in [
         line(&format!("latest page (limit {}) of random rooms {rooms}", args.page), &tally.latest, 5.0),
-        line(&format!("page {} back in {big}", args.back), &tally.back, 5.0),
+        line(deep, &tally.back, 5.0),
         line(&format!("resume {} behind, to its last message", args.behind), &tally.resume, 20.0),
         line("search (limit 20), every class", &tally.search, 50.0),
     ] {
@@ -305,8 +314,15 @@ fn summarize(report: &mut Report, args: &HistoryArgs, tally: &Tally, big: &str, 
     let found: Vec<String> = tally.hits.iter().map(|(q, n)| format!("{q} {n}")).collect();
     report.line(format!("search hits on the first page: {}", found.join(", ")));
     report.line(format!(
-        "messages: {} in latest pages, {} in deep pages, {} replayed ({} of {} resumes whole and in order)",
-        tally.latest_messages, tally.back_messages, tally.resume_messages, tally.resumes_in_order, args.rounds
+        "messages: {} in latest pages, {} in deep pages, {} replayed ({} of {} resumes whole and in order; \
+         {} in {} as the random room was shorter than --behind)",
+        tally.latest_messages,
+        tally.back_messages,
+        tally.resume_messages,
+        tally.resumes_in_order,
+        args.rounds,
+        tally.resumes_in_big_room,
+        room_name(0)
     ));
     match &tally.first_error {
         None => report.line(format!("errors: none in {} rounds ({:.1} s)", args.rounds, wall.as_secs_f64())),
@@ -325,6 +341,7 @@ fn summarize(report: &mut Report, args: &HistoryArgs, tally: &Tally, big: &str, 
     report.set("back_messages", tally.back_messages);
     report.set("resume_messages", tally.resume_messages);
     report.set("resumes_in_order", tally.resumes_in_order);
+    report.set("resumes_in_big_room", tally.resumes_in_big_room);
     report.set("errors", tally.errors);
     report.set("first_error", tally.first_error.clone());
     report.set(
