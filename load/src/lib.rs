@@ -11,11 +11,16 @@
 //! the tool's own CPU use ([`sys`]) so a reader can tell whether the
 //! client saturated. Message texts carry their send time and identity
 //! ([`probe`]) to measure latency, losses and duplicates.
+//!
+//! One command is not a scenario: `seed` ([`seed`]) writes a large history
+//! straight into the server's database (before the server starts), for the
+//! `history` scenario to read.
 
 pub mod http;
 pub mod probe;
 pub mod report;
 pub mod scenario;
+pub mod seed;
 pub mod sys;
 pub mod target;
 pub mod transport;
@@ -23,8 +28,9 @@ pub mod wire;
 
 pub use report::Report;
 pub use scenario::{
-    Common, FanoutArgs, IdleArgs, LoginStormArgs, MaxPostArgs, ResumeStormArgs, RoomsArgs, Scenario, SearchArgs,
-    SoakArgs, UploadStormArgs, run,
+    Common, FanoutArgs, HistoryArgs, IdleArgs, LoginStormArgs, MaxPostArgs, ResumeStormArgs, RoomsArgs, Scenario,
+    SearchArgs, SoakArgs, UploadStormArgs, run,
 };
+pub use seed::SeedArgs;
 pub use target::{Kind, Target};
 pub use transport::Transport;

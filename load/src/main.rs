@@ -1,13 +1,13 @@
 //! The `chat-load` binary: parses the command line, raises the open-file
-//! limit, runs one scenario on a multi-threaded runtime and prints its
-//! report. Everything else is in the library.
+//! limit, runs one scenario (or `seed`) on a multi-threaded runtime and
+//! prints its report. Everything else is in the library.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
-use chat_load::{Common, Kind, Scenario, Target};
+use chat_load::{Common, Kind, Scenario, SeedArgs, Target};
 
 const AFTER_HELP: &str = "\
 Servers (loopback only; the chat server with rate limits off):
@@ -29,6 +29,9 @@ Examples:
   chat-load --url http://127.0.0.1:8200 --server-pid $PID rooms --rooms 4950 -s 19800 -p 16 -r 4950 -d 10
   chat-load --url http://127.0.0.1:8200 --server-pid $PID soak -s 1000 -r 20 -d 3600 --reconnects 100
   chat-load --url http://127.0.0.1:8200 --server-pid $PID resume-storm --streams 5000 --behind 100
+
+  chat-load seed --sqlite-data-dir /tmp/hist    # then start the server on it:
+  chat-load --url http://127.0.0.1:8200 history --rounds 200
 
 Several instances (one database and bus): --also-url for each further
 instance; several load processes: --source 127.0.0.N each, one shared
@@ -80,7 +83,17 @@ struct Cli {
     #[arg(long, global = true)]
     threads: Option<usize>,
     #[command(subcommand)]
-    scenario: Scenario,
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Scenario(Scenario),
+    /// Write a large history (10,000,000 messages over 1,000 rooms by
+    /// default) straight into a database, before the server starts on it:
+    /// the server's schema, texts of the search corpus; for `history`.
+    Seed(SeedArgs),
 }
 
 fn seconds(what: &str, value: f64) -> Result<Duration, String> {
@@ -138,7 +151,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(chat_load::run(&common, &cli.scenario));
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Scenario(scenario) => chat_load::run(&common, scenario).await,
+            Command::Seed(args) => chat_load::seed::run(args).await,
+        }
+    });
     // Anything still running (it should not be) is dropped, not awaited.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {

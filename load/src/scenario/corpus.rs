@@ -122,11 +122,11 @@ pub const PLANTED: &[(&str, u64, u64)] = &[
 ];
 
 /// A small deterministic generator (xorshift64*): no dependency, and the
-/// same corpus on every machine.
-struct Rng(u64);
+/// same corpus on every machine (`history` draws its rooms with it too).
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
@@ -137,7 +137,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 

@@ -113,7 +113,10 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     }
     drop(ready_tx);
     let (mut opened, mut errors, mut first_error) = (0usize, 0usize, None);
-    let open_deadline = Instant::now() + common.timeout + Duration::from_millis(10 * args.streams as u64);
+    // A WebSocket or poller first visits like a page (a guest of its own):
+    // each opens slower than a bare stream.
+    let per_open_ms = if args.transport == Transport::Sse { 10 } else { 50 };
+    let open_deadline = Instant::now() + common.timeout + Duration::from_millis(per_open_ms * args.streams as u64);
     while opened + errors < args.streams {
         match tokio::time::timeout_at(open_deadline, ready_rx.recv()).await {
             Ok(Some(Ok(()))) => opened += 1,

@@ -1,5 +1,5 @@
 //! The scenarios (`fanout`, `idle`, `maxpost`, `login-storm`, `search`,
-//! `upload-storm`, `soak`, `rooms`, `resume-storm`), their
+//! `upload-storm`, `soak`, `rooms`, `resume-storm`, `history`), their
 //! options, and what every run shares: the target and room ([`Common`]),
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
@@ -7,12 +7,13 @@
 pub mod corpus;
 mod delivery;
 pub mod fanout;
+mod history;
 mod idle;
 mod login;
 mod poster;
-mod rooms;
 mod resume;
 mod resumed;
+mod rooms;
 mod search;
 mod soak;
 mod upload;
@@ -27,6 +28,7 @@ use crate::sys::Usage;
 use crate::target::{Kind, Target};
 use crate::transport::Transport;
 
+pub use history::HistoryArgs;
 pub use login::csrf_token;
 
 /// Settings every scenario uses.
@@ -311,6 +313,9 @@ pub enum Scenario {
     /// all B (exactly, in order, no reset), reconnect errors, and the
     /// server's replay store reads (chat only).
     ResumeStorm(ResumeStormArgs),
+    /// Read a seeded history (`chat-load seed`): latest pages, a page far
+    /// back, resumes of the event stream, searches; p50/p99 of each.
+    History(HistoryArgs),
 }
 
 impl Scenario {
@@ -325,6 +330,7 @@ impl Scenario {
             Scenario::Soak(_) => "soak",
             Scenario::Rooms(_) => "rooms",
             Scenario::ResumeStorm(_) => "resume-storm",
+            Scenario::History(_) => "history",
         }
     }
 
@@ -338,7 +344,9 @@ impl Scenario {
             | Scenario::Soak(SoakArgs { fanout: a, .. })
             | Scenario::Rooms(RoomsArgs { fanout: a, .. }) => a.transport,
             Scenario::Idle(a) => a.transport,
-            Scenario::MaxPost(_) | Scenario::Search(_) | Scenario::ResumeStorm(_) => Transport::Sse,
+            Scenario::MaxPost(_) | Scenario::Search(_) | Scenario::ResumeStorm(_) | Scenario::History(_) => {
+                Transport::Sse
+            }
         }
     }
 
@@ -358,6 +366,7 @@ impl Scenario {
             }
             // Opening at ~100/s at worst, the posts, the wait, the checks.
             Scenario::ResumeStorm(a) => a.streams as f64 / 100.0 + a.behind as f64 / 100.0 + a.wait + 10.0,
+            Scenario::History(a) => a.nominal_s(),
         };
         Duration::from_secs_f64(secs)
     }
@@ -431,6 +440,7 @@ impl Scenario {
                     bail!("resume-storm needs --target chat: the bare server neither numbers nor replays messages");
                 }
             }
+            Scenario::History(a) => a.check(common)?,
         }
         if self.transport() != Transport::Sse && common.target.kind != Kind::Chat {
             bail!("--transport {} needs --target chat: the bare server only has event streams", self.transport());
@@ -502,24 +512,29 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
             Scenario::Soak(args) => soak::run(common, args).await,
             Scenario::Rooms(args) => rooms::run(common, args).await,
             Scenario::ResumeStorm(args) => resume::run(common, args).await,
+            Scenario::History(args) => history::run(common, args).await,
         }
     };
     let mut report = tokio::time::timeout(deadline, work)
         .await
         .map_err(|_| anyhow!("{}: hard deadline of {deadline:?} reached; stopped", scenario.name()))??;
-    // A search has no subscribers to carry anything.
+    // A search has no subscribers to carry anything; a history run reads
+    // the seeded rooms, not one of its own.
     let over = match scenario {
-        Scenario::Search(_) => String::new(),
+        Scenario::Search(_) | Scenario::History(_) => String::new(),
         _ => format!(" over {}", scenario.transport()),
+    };
+    let (rooms, room) = match scenario {
+        Scenario::History(_) => ("rooms", format!("{}-*", crate::seed::layout::ROOM_PREFIX)),
+        _ => ("room", common.room.clone()),
     };
     report.summary.insert(
         0,
         format!(
-            "chat-load {}{over} against {} at {} (room {}, run {:08x})",
+            "chat-load {}{over} against {} at {} ({rooms} {room}, run {:08x})",
             scenario.name(),
             common.target.kind,
             common.target.url(),
-            common.room,
             common.run
         ),
     );
@@ -527,7 +542,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
     report.set("transport", scenario.transport().to_string());
     report.set("target", common.target.kind.to_string());
     report.set("url", common.target.url());
-    report.set("room", common.room.clone());
+    report.set("room", room);
     report.set("run", format!("{:08x}", common.run));
     report.set_usage(&usage.finish());
     Ok(report)

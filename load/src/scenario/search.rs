@@ -22,7 +22,7 @@ use crate::http::Conn;
 use crate::report::{Latency, Report, brief, latency, record_us};
 
 /// `s` percent-encoded for a query string.
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
