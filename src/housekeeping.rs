@@ -1,6 +1,6 @@
 //! Housekeeping: deleting what has outlived its use, on a timer. Old
 //! messages (only when `message_retention_days` is set) with their files,
-//! session rows that are over, uploads cut off mid-way (temporary files an
+//! session rows that are over, the activity rollup's old days, uploads cut off mid-way (temporary files an
 //! hour old), and the in-memory entries that are over by the injectable
 //! [`Clock`]: kicks, stale room policies, login failure and registration
 //! windows, refilled post buckets and cached sessions.
@@ -50,6 +50,10 @@ const PAUSE: Duration = Duration::from_millis(5);
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Days of the activity rollup kept: the activity page shows a year at
+/// most, and a little more lets a year's chart start on a full day.
+pub const ACTIVITY_DAYS_KEPT: i64 = 400;
+
 /// How old an upload's temporary file must be to be taken for abandoned
 /// (an upload of the largest file over a slow line is done well before).
 const ABANDONED_UPLOAD: Duration = Duration::from_secs(60 * 60);
@@ -66,6 +70,9 @@ pub struct Swept {
     pub registration_windows: u64,
     pub post_buckets: u64,
     pub upload_temps: u64,
+    /// Rows of the activity rollup (days past [`ACTIVITY_DAYS_KEPT`], and
+    /// who wrote on days past the retention period).
+    pub activity: u64,
 }
 
 /// The housekeeper: cheap to clone (every part is a shared handle).
@@ -135,7 +142,22 @@ impl Housekeeping {
             let before_ms = self.clock.now_ms() - i64::from(self.retention_days) * DAY_MS;
             swept.messages = self.batches("messages", || self.store.delete_messages_before(before_ms, BATCH)).await?;
         }
+        swept.activity = self.sweep_activity().await?;
         Ok(swept)
+    }
+
+    /// Trims the activity rollup: its counts after a year and a bit; who
+    /// wrote (guests by name) as soon as the messages that named them go.
+    async fn sweep_activity(&self) -> Result<u64, StoreError> {
+        let today = self.clock.now_ms().div_euclid(DAY_MS);
+        let counts_from = today - ACTIVITY_DAYS_KEPT;
+        let people_from = match self.retention_days {
+            0 => counts_from,
+            days => counts_from.max(today - i64::from(days)),
+        };
+        let rooms = self.batches("activity", || self.store.delete_activity_rooms_before(counts_from, BATCH)).await?;
+        let people = self.batches("activity", || self.store.delete_activity_people_before(people_from, BATCH)).await?;
+        Ok(rooms + people)
     }
 
     /// Runs `batch` until it deletes fewer than a full batch, pausing

@@ -25,6 +25,7 @@
 //! - `access`: registration modes, invites, reset links, the admin page.
 
 pub mod access;
+pub mod activity;
 pub mod assets;
 pub mod auth;
 pub mod bots;

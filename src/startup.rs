@@ -14,6 +14,7 @@ use rocket::{Build, Rocket};
 use thiserror::Error;
 
 use crate::access::{Access, AccessParts};
+use crate::activity::Activity;
 use crate::assets::{AssetError, Pages};
 use crate::auth::{Accounts, Logins, PasskeyError, Passkeys, PasswordError, PasswordHasher, SecondFactors, Sessions};
 use crate::bots::Bots;
@@ -74,6 +75,7 @@ pub struct Services {
     pub access: Access,
     pub second_factors: SecondFactors,
     pub passkeys: Passkeys,
+    pub activity: Activity,
 }
 
 impl Services {
@@ -147,7 +149,7 @@ impl Services {
             sessions.clone(),
             moderation.clone(),
         )?;
-        let accounts = Accounts::new(store.clone(), hasher.clone(), sessions.clone()).counting(metrics);
+        let accounts = Accounts::new(store.clone(), hasher.clone(), sessions.clone()).counting(metrics.clone());
         let logins = Logins::new(
             accounts.clone(),
             limits.login.clone(),
@@ -155,6 +157,7 @@ impl Services {
             moderation.clone(),
             second_factors.clone(),
         );
+        let activity_store = store.clone();
         let access = Access::new(
             AccessParts {
                 store,
@@ -167,6 +170,7 @@ impl Services {
             },
             settings,
         );
+        let activity = Activity::new(access.clone(), activity_store, clock.clone(), metrics);
         Ok(Self {
             chat,
             uploads,
@@ -187,6 +191,7 @@ impl Services {
             access,
             second_factors,
             passkeys,
+            activity,
         })
     }
 
@@ -212,5 +217,6 @@ impl Services {
             .manage(self.access)
             .manage(self.second_factors)
             .manage(self.passkeys)
+            .manage(self.activity)
     }
 }

@@ -168,6 +168,7 @@ mod tests {
         ("src/web/error.rs", &["#[error(", "=>", "&str ="]),
         ("src/i18n/preferences.rs", &["#[error("]),
         ("src/access/mod.rs", &["#[error("]),
+        ("src/activity/mod.rs", &["#[error("]),
         ("src/access/invites.rs", &["#[error(", "BadInvite("]),
         ("src/access/mode.rs", &["#[error("]),
         ("src/auth/names.rs", &["#[error("]),

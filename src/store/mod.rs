@@ -13,11 +13,15 @@
 //! Search has a file of its own (`search`: one plan per engine over the
 //! indexes the migrations keep in step with `messages`).
 //!
+//! The activity page reads the daily rollup the migrations' triggers keep
+//! (`activity`).
+//!
 //! Maintenance has files of its own: `backup` (a consistent copy of a live
 //! SQLite file), `export` (messages as JSON lines) and `sweep` (deleting old
 //! messages and ended sessions in small batches, for housekeeping).
 
 mod access;
+mod activity;
 mod attachments;
 mod backup;
 mod bots;
@@ -45,6 +49,7 @@ use crate::i18n::Preferences;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use access::{AccountRow, InviteRow, InvitedSignup, RoomRules};
+pub use activity::{DM_BUCKET, MessagesOnDay, PeopleOnDay, RoomMessages};
 pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 pub use bots::{BotListing, BotRecord, HookListing, HookRecord};

@@ -16,6 +16,7 @@ use rocket::serde::json::json;
 use thiserror::Error;
 
 use crate::access::AccessError;
+use crate::activity::ActivityError;
 use crate::auth::InvalidCredentials;
 use crate::auth::{AccountError, LoginError};
 use crate::auth::{PasskeyError, SecondFactorError};
@@ -49,6 +50,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("Last-Event-ID must be a message id (a whole number)")]
     BadLastEventId,
+    /// The activity page's period (the reason is `ActivityError`'s).
+    #[error("{0}")]
+    BadPeriod(ActivityError),
     #[error(transparent)]
     Cursor(#[from] CursorError),
     #[error("rooms must name 1 to 50 rooms, comma separated: /events?rooms=lobby,rust")]
@@ -118,6 +122,16 @@ impl From<AccessError> for ApiError {
                 ApiError::RateLimited(wait)
             }
             other => ApiError::Access(other),
+        }
+    }
+}
+
+impl From<ActivityError> for ApiError {
+    fn from(error: ActivityError) -> Self {
+        match error {
+            ActivityError::Access(e) => ApiError::from(e),
+            ActivityError::Store(e) => ApiError::Store(e),
+            period @ ActivityError::BadPeriod => ApiError::BadPeriod(period),
         }
     }
 }
@@ -211,7 +225,9 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) | ApiError::Query(_) | ApiError::BadJson(_) => Status::UnprocessableEntity,
             ApiError::Credentials(_) | ApiError::Preference(_) => Status::UnprocessableEntity,
-            ApiError::BadLastEventId | ApiError::Cursor(_) | ApiError::Search(_) => Status::BadRequest,
+            ApiError::BadLastEventId | ApiError::BadPeriod(_) | ApiError::Cursor(_) | ApiError::Search(_) => {
+                Status::BadRequest
+            }
             ApiError::StreamRooms => Status::UnprocessableEntity,
             ApiError::TooLarge => Status::PayloadTooLarge,
             ApiError::UnsupportedMediaType => Status::UnsupportedMediaType,

@@ -107,6 +107,7 @@ pub fn routes() -> Vec<Route> {
         install::service_worker,
         hooks::hook,
         admin::admin,
+        admin::activity_page,
         admin::registration_form,
         admin::registration_json,
         admin::create_invite_form,

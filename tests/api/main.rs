@@ -6,6 +6,7 @@ mod helpers;
 mod http;
 
 mod access;
+mod activity;
 mod backups;
 mod bots;
 mod bounded;

@@ -241,6 +241,7 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
         ("/admin", Prep::Nothing, true),
         ("/admin?find=mal", Prep::Nothing, false),
         ("/admin/audit", Prep::Nothing, false),
+        ("/admin/activity", Prep::Nothing, true),
         (&reset, Prep::Nothing, false),
         ("/no/such/page", Prep::Nothing, true),
     ];

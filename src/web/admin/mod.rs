@@ -7,9 +7,11 @@
 //! audit lines are one. The page is made of small templates, one per
 //! section (`admin-*.html.tera`).
 
+mod activity;
 mod invites;
 mod users;
 
+pub use activity::activity_page;
 pub use invites::{create_invite_form, create_invite_json, list_invites, revoke_invite_form, revoke_invite_json};
 pub use users::{ban_form, create_account, lock_form, reset_link_form, reset_link_json, role_form, room_rules};
 
