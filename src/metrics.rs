@@ -48,8 +48,9 @@ pub struct Metrics {
     pub store_batch_size: Histogram,
     /// 1 when the bus is up (always, in-process), 0 when Redis is away.
     pub bus_up: IntGauge,
-    /// What housekeeping removed, by kind (`messages`, `sessions`, and the
-    /// in-memory `cached_sessions`, `kicks`, `policies`, `login_windows`,
+    /// What housekeeping removed, by kind (`messages`, `sessions`, the
+    /// activity rollup's rows `activity`, and the in-memory
+    /// `cached_sessions`, `kicks`, `policies`, `login_windows`,
     /// `registration_windows`, `post_buckets`).
     pub housekeeping_deleted: IntCounterVec,
     /// What arrived on the Redis bus and was dropped, by reason

@@ -61,11 +61,12 @@ pub struct Label {
 }
 
 /// One row of a bar chart: a name as it is (a room's), or the key of its
-/// translation, and its value.
+/// translation, its value, and its bar's CSS class.
 pub struct Row {
     pub name: String,
     pub key: Option<&'static str>,
     pub value: i64,
+    pub class: &'static str,
 }
 
 /// A horizontal line across the columns at a round value.
@@ -137,14 +138,18 @@ impl Chart {
                 }
             })
             .collect();
+        let last = columns.len().saturating_sub(1);
         let labels = date_label_positions(columns.len())
             .into_iter()
-            .map(|i| Label {
-                x: round(AXIS + slot * (i as f64 + 0.5)),
-                y: baseline + 16.0,
-                text: columns[i].label.clone(),
-                key: None,
-                anchor: "middle",
+            .map(|i| {
+                // The last date ends at the drawing's edge instead of
+                // running past it; the others are centred on their column.
+                let (x, anchor) = if i == last && i > 0 {
+                    (AXIS + slot * (i as f64 + 1.0), "end")
+                } else {
+                    (AXIS + slot * (i as f64 + 0.5), "middle")
+                };
+                Label { x: round(x), y: baseline + 16.0, text: columns[i].label.clone(), key: None, anchor }
             })
             .collect();
         Self {
@@ -161,7 +166,7 @@ impl Chart {
 
     /// One bar per row, longest first as given, each with its name on the
     /// left and its value at its end.
-    pub fn bars(class: &'static str, rows: &[Row]) -> Self {
+    pub fn bars(rows: &[Row]) -> Self {
         let highest = rows.iter().map(|r| r.value).max().unwrap_or(0).max(1);
         // Room for the value's digits after the longest bar.
         let room = WIDTH - NAME - 60.0;
@@ -175,7 +180,7 @@ impl Chart {
                 y: y + 3.0,
                 width,
                 height: ROW - 6.0,
-                class,
+                class: row.class,
                 label: row.name.clone(),
                 key: row.key,
                 value: row.value,
@@ -304,8 +309,8 @@ mod tests {
     #[test]
     fn bars_scale_to_the_longest_and_cut_long_names_in_the_drawing_only() {
         let long = "a".repeat(64);
-        let row = |name: &str, value| Row { name: name.into(), key: None, value };
-        let chart = Chart::bars("c", &[row(&long, 10), row("b", 5)]);
+        let row = |name: &str, value| Row { name: name.into(), key: None, value, class: "c" };
+        let chart = Chart::bars(&[row(&long, 10), row("b", 5)]);
         assert_eq!(chart.bars[1].width * 2.0, chart.bars[0].width);
         assert_eq!(chart.labels[0].text.chars().count(), NAME_CHARS);
         assert_eq!(chart.bars[0].label, long, "the title keeps the whole name");

@@ -35,31 +35,24 @@ impl Charts {
         let rooms: Vec<Row> = report
             .top_rooms
             .iter()
-            .map(|r| Row { name: format!("#{}", r.room), key: None, value: r.messages })
+            .map(|r| Row { name: format!("#{}", r.room), key: None, value: r.messages, class: "series-rooms" })
             .collect();
-        let fixed = |key, value| Row { name: String::new(), key: Some(key), value };
+        let row =
+            |series: &Series, value| Row { name: String::new(), key: Some(series.key), value, class: series.class };
+        let stream = |key, value| Row { name: String::new(), key: Some(key), value, class: "series-streams" };
         let totals = &report.totals;
         let streams = &report.open_streams;
         Self {
             messages: Chart::columns(vec![MEMBERS, GUESTS, BOTS], &messages),
             people: Chart::columns(vec![MEMBERS, GUESTS], &people),
-            rooms: Chart::bars("series-rooms", &rooms),
-            message_split: Chart::bars(
-                "series-split",
-                &[
-                    fixed("members", totals.member_messages),
-                    fixed("guests", totals.guest_messages),
-                    fixed("bots", totals.bot_messages),
-                ],
-            ),
-            people_split: Chart::bars(
-                "series-split",
-                &[fixed("members", totals.members), fixed("guests", totals.guests)],
-            ),
-            streams: Chart::bars(
-                "series-streams",
-                &[fixed("sse", streams.sse), fixed("ws", streams.ws), fixed("poll", streams.poll)],
-            ),
+            rooms: Chart::bars(&rooms),
+            message_split: Chart::bars(&[
+                row(&MEMBERS, totals.member_messages),
+                row(&GUESTS, totals.guest_messages),
+                row(&BOTS, totals.bot_messages),
+            ]),
+            people_split: Chart::bars(&[row(&MEMBERS, totals.members), row(&GUESTS, totals.guests)]),
+            streams: Chart::bars(&[stream("sse", streams.sse), stream("ws", streams.ws), stream("poll", streams.poll)]),
         }
     }
 }

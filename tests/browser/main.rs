@@ -20,6 +20,7 @@ mod webdriver;
 
 mod a11y;
 mod access;
+mod activity;
 mod chat;
 mod conversation;
 mod formatting;
