@@ -39,7 +39,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
 use crate::store::files::FileDir;
-use crate::store::{Store, StoreError};
+use crate::store::{ActivityRows, Store, StoreError};
 use crate::tasks::Tasks;
 
 /// Rows deleted per statement.
@@ -155,8 +155,12 @@ impl Housekeeping {
             0 => counts_from,
             days => counts_from.max(today - i64::from(days)),
         };
-        let rooms = self.batches("activity", || self.store.delete_activity_rooms_before(counts_from, BATCH)).await?;
-        let people = self.batches("activity", || self.store.delete_activity_people_before(people_from, BATCH)).await?;
+        let store = &self.store;
+        let rooms = self.batches("activity", || store.delete_activity_before(ActivityRows::Rooms, counts_from, BATCH));
+        let rooms = rooms.await?;
+        let people =
+            self.batches("activity", || store.delete_activity_before(ActivityRows::People, people_from, BATCH));
+        let people = people.await?;
         Ok(rooms + people)
     }
 

@@ -15,6 +15,15 @@ use super::{Store, StoreError};
 /// The rollup's one key for every direct conversation (their rooms' prefix).
 pub const DM_BUCKET: &str = crate::rooms::DM_PREFIX;
 
+/// The rollup's two tables, as housekeeping trims them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityRows {
+    /// Messages per day and room: counts only.
+    Rooms,
+    /// Who wrote on a day: names guests.
+    People,
+}
+
 /// Messages written on one day, by who wrote them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MessagesOnDay {
@@ -114,30 +123,17 @@ impl Store {
         Ok(total.unwrap_or(0))
     }
 
-    /// Deletes up to `limit` rows of who wrote on days before `day` (they
-    /// name guests); answers how many went.
-    pub async fn delete_activity_people_before(&self, day: i64, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM activity_people WHERE (day, person) IN \
-             (SELECT day, person FROM activity_people WHERE day < $1 ORDER BY day LIMIT $2)",
-        )
-        .bind(day)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// Deletes up to `limit` rows of messages per room on days before `day`.
-    pub async fn delete_activity_rooms_before(&self, day: i64, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM activity_rooms WHERE (day, room) IN \
-             (SELECT day, room FROM activity_rooms WHERE day < $1 ORDER BY day LIMIT $2)",
-        )
-        .bind(day)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
+    /// Deletes up to `limit` of `rows` on days before `day`; answers how
+    /// many went.
+    pub async fn delete_activity_before(&self, rows: ActivityRows, day: i64, limit: u32) -> Result<u64, StoreError> {
+        let (table, key) = match rows {
+            ActivityRows::Rooms => ("activity_rooms", "room"),
+            ActivityRows::People => ("activity_people", "person"),
+        };
+        let sql = format!(
+            "DELETE FROM {table} WHERE (day, {key}) IN (SELECT day, {key} FROM {table} WHERE day < $1 ORDER BY day LIMIT $2)"
+        );
+        let done = sqlx::query(&sql).bind(day).bind(i64::from(limit)).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 }

@@ -49,7 +49,7 @@ use crate::i18n::Preferences;
 use crate::metrics::Metrics;
 use crate::rooms::{self, Delivery, RoomName};
 pub use access::{AccountRow, InviteRow, InvitedSignup, RoomRules};
-pub use activity::{DM_BUCKET, MessagesOnDay, PeopleOnDay, RoomMessages};
+pub use activity::{ActivityRows, DM_BUCKET, MessagesOnDay, PeopleOnDay, RoomMessages};
 pub use attachments::StoredAttachment;
 pub use backup::{BackupError, BackupReport, PG_DUMP, backup};
 pub use bots::{BotListing, BotRecord, HookListing, HookRecord};

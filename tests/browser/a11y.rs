@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::webdriver::{ENTER, Session};
-use crate::{LIVE, Rig, SLOW, log_in, open_room, register, rig, wait_connected};
+use crate::{LIVE, Rig, SLOW, api_admin, log_in, open_room, register, rig, wait_connected};
 
 /// Where `npm install --prefix target/axe axe-core@4` puts axe, from the
 /// crate's directory.
@@ -172,11 +172,7 @@ async fn every_page_passes_axe_on_a_desktop_and_a_phone_in_light_dark_and_forced
 
     // An admin, and people who talked: a reply, a reaction, a locked room,
     // an invite, a ban and a reset link (so the admin tables have rows).
-    let mut boss = rig.api();
-    let registered = boss.post_form("/register", &[("username", "boss"), ("password", PASSWORD)]).await;
-    assert_eq!(registered.status, 303);
-    let mut db = crate::helpers::connect_db(rig.app.dir()).await;
-    sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'boss'").execute(&mut db).await.unwrap();
+    let mut boss = api_admin(&rig, "boss").await;
     let mut bob = rig.app.member("bob").await;
     let mut carol = rig.app.member("carol").await;
     let _mallory = rig.app.member("mallory").await;

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::webdriver::{ENTER, Session};
-use crate::{SLOW, log_in, rig};
+use crate::{SLOW, api_admin, log_in, rig};
 
 const PASSWORD: &str = "correct horse battery";
 const TAB: &str = "\u{E004}";
@@ -36,11 +36,7 @@ async fn keys(browser: &Session, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_creates_an_invite_by_keyboard_and_a_new_person_registers_through_its_link() {
     let Some(rig) = rig().await else { return };
-    let mut api = rig.api();
-    let registered = api.post_form("/register", &[("username", "boss"), ("password", PASSWORD)]).await;
-    assert_eq!(registered.status, 303);
-    let mut db = crate::helpers::connect_db(rig.app.dir()).await;
-    sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'boss'").execute(&mut db).await.unwrap();
+    let mut api = api_admin(&rig, "boss").await;
     assert_eq!(api.post_json("/rooms/staff/members-only", &json!({ "enabled": true })).await.status, 200);
     assert_eq!(api.post_json("/admin/registration", &json!({ "mode": "invite" })).await.status, 200);
 

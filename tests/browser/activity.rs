@@ -7,9 +7,7 @@
 use serde_json::json;
 
 use crate::webdriver::{ENTER, Session};
-use crate::{SLOW, log_in, open_room, register, rig};
-
-const PASSWORD: &str = "correct horse battery";
+use crate::{SLOW, api_admin, log_in, open_room, register, rig};
 
 /// The cells of the table in section `id`'s disclosure, row by row.
 async fn table(browser: &Session, id: &str) -> Vec<Vec<String>> {
@@ -27,11 +25,7 @@ async fn table(browser: &Session, id: &str) -> Vec<Vec<String>> {
 async fn an_admin_reads_the_charts_and_their_numbers_and_a_member_is_refused() {
     let Some(rig) = rig().await else { return };
     // A history: a member three times in #general, a guest twice in #random.
-    let mut boss = rig.api();
-    let registered = boss.post_form("/register", &[("username", "boss"), ("password", PASSWORD)]).await;
-    assert_eq!(registered.status, 303);
-    let mut db = crate::helpers::connect_db(rig.app.dir()).await;
-    sqlx::query("UPDATE users SET role = 'admin' WHERE name = 'boss'").execute(&mut db).await.unwrap();
+    api_admin(&rig, "boss").await;
     let mut alice = rig.app.member("alice").await;
     for text in ["one", "two", "three"] {
         alice.say("general", text).await;

@@ -128,6 +128,15 @@ fn browser_binaries() -> Result<(PathBuf, PathBuf), String> {
     Ok((find("CHROMIUM", "/usr/bin/chromium")?, find("CHROMEDRIVER", "/usr/bin/chromedriver")?))
 }
 
+/// An API client for `name`, registered (password "correct horse
+/// battery") and made an admin in the database.
+pub async fn api_admin(rig: &Rig, name: &str) -> http::Browser {
+    let browser = rig.app.member(name).await;
+    let mut db = helpers::connect_db(rig.app.dir()).await;
+    sqlx::query("UPDATE users SET role = 'admin' WHERE name = $1").bind(name).execute(&mut db).await.unwrap();
+    browser
+}
+
 /// Registers `name` through the real form, leaving the browser on the lobby.
 pub async fn register(rig: &Rig, browser: &Session, name: &str) {
     browser.goto(&rig.url("/register")).await;
