@@ -6,6 +6,9 @@
 //! Counting is an atomic add per event; a delivery is counted once per
 //! message with the number of queues' receivers, not once per subscriber,
 //! and its latency is observed once per message, never per subscriber.
+//! A labelled counter whose labels are known up front is made to exist at
+//! 0 by whoever counts it ([`zero`]), so a dashboard's `rate()` reads 0
+//! rather than "no data" before the first event.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,6 +136,10 @@ impl Metrics {
             registry,
         };
         metrics.register_all();
+        // In process nothing is ever rejected: the zeros say so.
+        for reason in crate::bus::REJECTED {
+            zero(&metrics.bus_rejected, reason);
+        }
         Arc::new(metrics)
     }
 
@@ -167,6 +174,11 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding never fails");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// Makes `counter{label=value}` exist at 0 until its first event.
+pub fn zero(counter: &IntCounterVec, value: &str) {
+    counter.with_label_values(&[value]);
 }
 
 /// Counts one in a gauge for exactly as long as it lives: an open stream, a
