@@ -3,7 +3,8 @@
 //! database, and are safe to run while a server is serving (each is a few
 //! short transactions; `db backup` and `export` only read). Backups and
 //! exports are made in the store (`store::backup`, `Store::export`); this
-//! module only prints their outcome.
+//! module only prints their progress (on stderr, see `progress`) and their
+//! outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
@@ -22,6 +23,7 @@ use crate::auth::{Accounts, NameKey, Password, PasswordHasher, Role, Sessions, U
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
 use crate::moderation::{Moderation, ModerationError, OPERATOR};
+use crate::progress::Progress;
 use crate::rooms;
 use crate::store::{self, BackupError, ExportError, RoleChange, Store, StoreError};
 use crate::stream::Hub;
@@ -70,7 +72,8 @@ pub enum Command {
     Invite(InviteCommand),
     /// Write messages to standard output as JSON lines, one message per
     /// line as history shows it: ordered by room name (byte order), then by
-    /// id within each room. Not a snapshot (see `db backup`).
+    /// id within each room. Not a snapshot (see `db backup`). Progress goes
+    /// to standard error.
     Export {
         /// Only this room; a room that does not exist is an error.
         #[arg(long)]
@@ -127,7 +130,7 @@ pub enum DbCommand {
     /// Copy the live SQLite database to FILE, consistent while the server
     /// keeps serving (PostgreSQL: use pg_dump). Restore: stop the server,
     /// copy FILE to <data_dir>/chat.db (removing any chat.db-wal and
-    /// chat.db-shm there), start it.
+    /// chat.db-shm there), start it. Progress goes to standard error.
     Backup {
         /// Where the copy goes: written beside it first, renamed when whole.
         file: PathBuf,
@@ -169,8 +172,9 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
         Command::Bot(command) => crate::bots::run_bot(command, crate::bots::Bots::new(store), out).await?,
         Command::Hook(command) => crate::bots::run_hook(command, crate::bots::Bots::new(store), out).await?,
         Command::Export { room } => {
-            let written = store.export(room.as_deref(), out).await?;
-            eprintln!("exported {written} messages");
+            let progress = Progress::new("export", "messages", None);
+            store.export(room.as_deref(), out, &progress).await?;
+            progress.finish();
         }
         Command::Room(RoomCommand::List) => {
             for room in store.rooms(u32::MAX).await? {
@@ -265,9 +269,12 @@ async fn operator_ban(
 }
 
 async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write) -> Result<(), CliError> {
-    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force))
+    let progress = Progress::new("backup", "pages", None);
+    let copying = progress.clone();
+    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force, &copying))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    progress.finish();
     writeln!(
         out,
         "wrote {} ({} bytes): {} messages in {} rooms, in {:.2} s",
