@@ -2,9 +2,10 @@
 //! subcommands manage accounts and rooms on the same configuration and
 //! database, and are safe to run while a server is serving (each is a few
 //! short transactions; `db backup` and `export` only read). Backups and
-//! exports are made in the store (`store::backup`, `Store::export`); this
-//! module only prints their progress (on stderr, see `progress`) and their
-//! outcome.
+//! exports are made in the store (`store::backup`, `Store::export`), and
+//! `db sweep` is housekeeping's own pass (`Housekeeping::run_once_telling`);
+//! this module only prints their progress (on stderr, see `progress`) and
+//! their outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
@@ -22,6 +23,7 @@ use crate::access::{AccessError, InviteSpec, Invites, ResetLinks};
 use crate::auth::{Accounts, NameKey, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
+use crate::housekeeping::Housekeeping;
 use crate::moderation::{Moderation, ModerationError, OPERATOR};
 use crate::progress::Progress;
 use crate::rooms;
@@ -138,6 +140,12 @@ pub enum DbCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Run the server's housekeeping pass once, now: delete messages past
+    /// `message_retention_days` (none when it is 0) with their attached
+    /// files, ended session rows, and abandoned upload temporaries, in the
+    /// same small batches; safe while the server runs. Progress goes to
+    /// standard error, what was removed to standard output.
+    Sweep,
 }
 
 #[derive(Debug, Error)]
@@ -168,6 +176,7 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
+        Command::Db(DbCommand::Sweep) => sweep(store, &settings, out).await?,
         Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
         Command::Bot(command) => crate::bots::run_bot(command, crate::bots::Bots::new(store), out).await?,
         Command::Hook(command) => crate::bots::run_hook(command, crate::bots::Bots::new(store), out).await?,
@@ -283,6 +292,32 @@ async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write
         report.messages,
         report.rooms,
         report.took.as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// `chat db sweep`: one housekeeping pass, its progress counting the
+/// messages due for deletion, then a line of what went.
+async fn sweep(store: Store, settings: &config::Settings, out: &mut impl Write) -> Result<(), CliError> {
+    let housekeeping = Housekeeping::by_hand(store, settings)
+        .map_err(|e| CliError::Refused(format!("cannot open {}: {e}", settings.files_dir().display())))?;
+    let progress = Progress::new("sweep", "messages", Some(housekeeping.messages_due().await?));
+    let swept = housekeeping
+        .run_once_telling(&|kind, removed| {
+            if kind == "messages" {
+                progress.add(removed);
+            }
+        })
+        .await?;
+    progress.finish();
+    let messages = match housekeeping.retention_days() {
+        0 => "no messages (message_retention_days is 0: they are kept for ever)".to_owned(),
+        days => format!("{} messages older than {days} days", swept.messages),
+    };
+    writeln!(
+        out,
+        "removed {messages}, {} ended sessions, {} abandoned upload files",
+        swept.sessions, swept.upload_temps
     )?;
     Ok(())
 }
