@@ -2,8 +2,10 @@
 //! subcommands manage accounts and rooms on the same configuration and
 //! database, and are safe to run while a server is serving (each is a few
 //! short transactions; `db backup` and `export` only read). Backups and
-//! exports are made in the store (`store::backup`, `Store::export`); this
-//! module only prints their outcome.
+//! exports are made in the store (`store::backup`, `Store::export`), and
+//! `db sweep` is housekeeping's own pass (`Housekeeping::run_once_telling`);
+//! this module only prints their progress (on stderr, see `progress`) and
+//! their outcome.
 //!
 //! Passwords are read from standard input (a prompt without echo on a
 //! terminal, one line otherwise), never from the arguments, which other
@@ -21,7 +23,9 @@ use crate::access::{AccessError, InviteSpec, Invites, ResetLinks};
 use crate::auth::{Accounts, NameKey, Password, PasswordHasher, Role, Sessions, UserName};
 use crate::clock::Clock;
 use crate::config::{self, ConfigError};
+use crate::housekeeping::Housekeeping;
 use crate::moderation::{Moderation, ModerationError, OPERATOR};
+use crate::progress::Progress;
 use crate::rooms;
 use crate::store::{self, BackupError, ExportError, RoleChange, Store, StoreError};
 use crate::stream::Hub;
@@ -70,7 +74,8 @@ pub enum Command {
     Invite(InviteCommand),
     /// Write messages to standard output as JSON lines, one message per
     /// line as history shows it: ordered by room name (byte order), then by
-    /// id within each room. Not a snapshot (see `db backup`).
+    /// id within each room. Not a snapshot (see `db backup`). Progress goes
+    /// to standard error.
     Export {
         /// Only this room; a room that does not exist is an error.
         #[arg(long)]
@@ -127,7 +132,7 @@ pub enum DbCommand {
     /// Copy the live SQLite database to FILE, consistent while the server
     /// keeps serving (PostgreSQL: use pg_dump). Restore: stop the server,
     /// copy FILE to <data_dir>/chat.db (removing any chat.db-wal and
-    /// chat.db-shm there), start it.
+    /// chat.db-shm there), start it. Progress goes to standard error.
     Backup {
         /// Where the copy goes: written beside it first, renamed when whole.
         file: PathBuf,
@@ -135,6 +140,12 @@ pub enum DbCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Run the server's housekeeping pass once, now: delete messages past
+    /// `message_retention_days` (none when it is 0) with their attached
+    /// files, ended session rows, and abandoned upload temporaries, in the
+    /// same small batches; safe while the server runs. Progress goes to
+    /// standard error, what was removed to standard output.
+    Sweep,
 }
 
 #[derive(Debug, Error)]
@@ -165,12 +176,14 @@ pub async fn run(command: Command, figment: Figment, out: &mut impl Write) -> Re
     match command {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Db(DbCommand::Migrate) => writeln!(out, "migrations applied")?,
+        Command::Db(DbCommand::Sweep) => sweep(store, &settings, out).await?,
         Command::Db(DbCommand::Backup { .. }) => unreachable!("backups are made without a store"),
         Command::Bot(command) => crate::bots::run_bot(command, crate::bots::Bots::new(store), out).await?,
         Command::Hook(command) => crate::bots::run_hook(command, crate::bots::Bots::new(store), out).await?,
         Command::Export { room } => {
-            let written = store.export(room.as_deref(), out).await?;
-            eprintln!("exported {written} messages");
+            let progress = Progress::new("export", "messages", None);
+            store.export(room.as_deref(), out, &progress).await?;
+            progress.finish();
         }
         Command::Room(RoomCommand::List) => {
             for room in store.rooms(u32::MAX).await? {
@@ -265,9 +278,12 @@ async fn operator_ban(
 }
 
 async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write) -> Result<(), CliError> {
-    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force))
+    let progress = Progress::new("backup", "pages", None);
+    let copying = progress.clone();
+    let report = tokio::task::spawn_blocking(move || store::backup(&url, &file, force, &copying))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    progress.finish();
     writeln!(
         out,
         "wrote {} ({} bytes): {} messages in {} rooms, in {:.2} s",
@@ -276,6 +292,32 @@ async fn backup_to(url: String, file: PathBuf, force: bool, out: &mut impl Write
         report.messages,
         report.rooms,
         report.took.as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// `chat db sweep`: one housekeeping pass, its progress counting the
+/// messages due for deletion, then a line of what went.
+async fn sweep(store: Store, settings: &config::Settings, out: &mut impl Write) -> Result<(), CliError> {
+    let housekeeping = Housekeeping::by_hand(store, settings)
+        .map_err(|e| CliError::Refused(format!("cannot open {}: {e}", settings.files_dir().display())))?;
+    let progress = Progress::new("sweep", "messages", Some(housekeeping.messages_due().await?));
+    let swept = housekeeping
+        .run_once_telling(&|kind, removed| {
+            if kind == "messages" {
+                progress.add(removed);
+            }
+        })
+        .await?;
+    progress.finish();
+    let messages = match housekeeping.retention_days() {
+        0 => "no messages (message_retention_days is 0: they are kept for ever)".to_owned(),
+        days => format!("{} messages older than {days} days", swept.messages),
+    };
+    writeln!(
+        out,
+        "removed {messages}, {} ended sessions, {} abandoned upload files",
+        swept.sessions, swept.upload_temps
     )?;
     Ok(())
 }

@@ -7,9 +7,10 @@
 //!
 //! [`Housekeeping::run_once`] is one pass, which tests call directly with
 //! a manual clock; [`Housekeeping::start`] runs it every
-//! `housekeeping_secs` as one of the server's [`Tasks`]. It decides what is
-//! over and when; the store does the deleting and the services forget
-//! their own entries.
+//! `housekeeping_secs` as one of the server's [`Tasks`], and `chat db
+//! sweep` runs the same pass once by hand ([`Housekeeping::by_hand`],
+//! [`Housekeeping::run_once_telling`]). It decides what is over and when;
+//! the store does the deleting and the services forget their own entries.
 //!
 //! Rows go in batches of [`BATCH`], each one statement through the store's
 //! pool (its own short transaction), with a pause between: with SQLite the
@@ -35,6 +36,7 @@ use moka::sync::Cache;
 
 use crate::auth::Sessions;
 use crate::clock::Clock;
+use crate::config::Settings;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
@@ -112,10 +114,52 @@ impl Housekeeping {
         Self { files: Some(files), ..self }
     }
 
+    /// A housekeeper of its own over `store`, as `settings` say, for a pass
+    /// run by hand while the server may be serving: its in-memory entries
+    /// are this process's (none), so only rows and files are swept. The
+    /// store is given the files directory, so that a message's attached
+    /// files go with it.
+    pub fn by_hand(store: Store, settings: &Settings) -> std::io::Result<Self> {
+        let (clock, metrics) = (Clock::system(), Metrics::new());
+        let files = FileDir::open(&settings.files_dir())?;
+        let store = store.with_files(files.clone());
+        let sessions = Sessions::new(store.clone(), clock.clone(), settings.session_policy());
+        let moderation = Moderation::new(store.clone(), clock.clone(), sessions.clone());
+        let limits = Limits::new(&settings.limits, clock.clone(), metrics.clone());
+        Ok(Self::new(store, clock, sessions, moderation, limits, metrics)
+            .keeping_messages_for(settings.message_retention_days)
+            .sweeping_uploads(files))
+    }
+
+    /// Days messages are kept; 0 keeps them for ever.
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
+    }
+
+    /// Messages stamped before this go (`None`: retention is off).
+    fn retention_cut_off_ms(&self) -> Option<i64> {
+        (self.retention_days > 0).then(|| self.clock.now_ms() - i64::from(self.retention_days) * DAY_MS)
+    }
+
+    /// How many messages a pass now would delete for age: what a pass run
+    /// by hand shows its progress against.
+    pub async fn messages_due(&self) -> Result<u64, StoreError> {
+        match self.retention_cut_off_ms() {
+            Some(before_ms) => self.store.count_messages_before(before_ms).await,
+            None => Ok(0),
+        }
+    }
+
     /// One pass. The in-memory entries go first (that never fails), then
     /// the rows; a store error ends the pass, and the next one goes on
     /// from where this one stopped.
     pub async fn run_once(&self) -> Result<Swept, StoreError> {
+        self.run_once_telling(&|_, _| {}).await
+    }
+
+    /// [`Housekeeping::run_once`], telling `removed` the kind and number of
+    /// rows each batch deleted as it is done (a pass run by hand shows it).
+    pub async fn run_once_telling(&self, removed: &(dyn Fn(&str, u64) + Sync)) -> Result<Swept, StoreError> {
         let mut swept = Swept::default();
         (swept.policies, swept.kicks) = self.moderation.purge_expired();
         swept.login_windows = self.limits.login.purge_expired();
@@ -128,7 +172,7 @@ impl Housekeeping {
         self.count("post_buckets", swept.post_buckets);
         swept.cached_sessions = self.sessions.purge_expired().await?;
         self.count("cached_sessions", swept.cached_sessions);
-        swept.sessions = self.batches("sessions", || self.sessions.delete_ended_rows(BATCH)).await?;
+        swept.sessions = self.batches("sessions", removed, || self.sessions.delete_ended_rows(BATCH)).await?;
         if let Some(files) = self.files.clone() {
             // A directory listing: file system work, for the blocking pool.
             match tokio::task::spawn_blocking(move || files.sweep_temp(ABANDONED_UPLOAD)).await {
@@ -138,9 +182,9 @@ impl Housekeeping {
             }
             self.count("upload_temps", swept.upload_temps);
         }
-        if self.retention_days > 0 {
-            let before_ms = self.clock.now_ms() - i64::from(self.retention_days) * DAY_MS;
-            swept.messages = self.batches("messages", || self.store.delete_messages_before(before_ms, BATCH)).await?;
+        if let Some(before_ms) = self.retention_cut_off_ms() {
+            let delete = || self.store.delete_messages_before(before_ms, BATCH);
+            swept.messages = self.batches("messages", removed, delete).await?;
         }
         swept.activity = self.sweep_activity().await?;
         Ok(swept)
@@ -165,8 +209,13 @@ impl Housekeeping {
     }
 
     /// Runs `batch` until it deletes fewer than a full batch, pausing
-    /// between batches; counts each as it is done.
-    async fn batches<F, Fut>(&self, kind: &str, mut batch: F) -> Result<u64, StoreError>
+    /// between batches; counts each as it is done, and tells `removed`.
+    async fn batches<F, Fut>(
+        &self,
+        kind: &str,
+        removed: &(dyn Fn(&str, u64) + Sync),
+        mut batch: F,
+    ) -> Result<u64, StoreError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<u64, StoreError>>,
@@ -175,6 +224,7 @@ impl Housekeeping {
         loop {
             let deleted = batch().await?;
             self.count(kind, deleted);
+            removed(kind, deleted);
             total += deleted;
             if deleted < u64::from(BATCH) {
                 return Ok(total);

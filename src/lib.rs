@@ -20,6 +20,7 @@
 //!   abuse limits;
 //! - `web`: routes, guards and the HTTP encodings; `cli`: the command line;
 //!   `process`: `chat serve` as a process (limits, startup errors);
+//!   `progress`: long command-line work's bar or lines on stderr;
 //! - `assets`: the templates and static files built into the binary;
 //! - `clock`, `logging`, `metrics`: time, log lines, Prometheus;
 //! - `access`: registration modes, invites, reset links, the admin page.
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod presence;
 pub mod process;
+pub mod progress;
 pub mod rooms;
 pub mod search;
 pub mod signals;

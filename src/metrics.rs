@@ -4,7 +4,11 @@
 //! One [`Metrics`] per app, in managed state and handed to the parts that
 //! count (no global registry, so parallel test apps never share counters).
 //! Counting is an atomic add per event; a delivery is counted once per
-//! message with the number of queues' receivers, not once per subscriber.
+//! message with the number of queues' receivers, not once per subscriber,
+//! and its latency is observed once per message, never per subscriber.
+//! A labelled counter whose labels are known up front is made to exist at
+//! 0 by whoever counts it ([`zero`]), so a dashboard's `rate()` reads 0
+//! rather than "no data" before the first event.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +30,12 @@ pub struct Metrics {
     pub messages_posted: IntCounter,
     /// Messages put on subscribers' queues (one per receiving subscriber).
     pub deliveries: IntCounter,
+    /// Seconds from a new message's server time (its `at`, taken when its
+    /// batch began to commit) to its room queue here, by `path`: `local`
+    /// (this instance's writer), `bus` (another instance, over Redis) or
+    /// `store` (a gap filled from the store). Observed by the hub once per
+    /// message per instance, and only where the room has subscribers.
+    pub delivery_seconds: HistogramVec,
     /// Messages replayed to a (re)connecting subscriber, per replay.
     pub replay_size: Histogram,
     /// Times a subscriber fell behind its queue and was caught up from the store.
@@ -70,6 +80,12 @@ impl Metrics {
             messages_posted: IntCounter::new("messages_posted_total", "Messages stored").expect("valid metric"),
             deliveries: IntCounter::new("deliveries_total", "Messages put on subscribers' queues")
                 .expect("valid metric"),
+            delivery_seconds: HistogramVec::new(
+                HistogramOpts::new("delivery_seconds", "From a message's server time to its room queue")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                &["path"],
+            )
+            .expect("valid metric"),
             replay_size: Histogram::with_opts(
                 HistogramOpts::new("replay_messages", "Messages replayed per stream (re)connection")
                     .buckets(vec![0.0, 1.0, 10.0, 50.0, 100.0, 500.0, 1000.0]),
@@ -121,15 +137,20 @@ impl Metrics {
             registry,
         };
         metrics.register_all();
+        // In process nothing is ever rejected: the zeros say so.
+        for reason in crate::bus::REJECTED {
+            zero(&metrics.bus_rejected, reason);
+        }
         Arc::new(metrics)
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
             Box::new(self.streams_open.clone()),
             Box::new(self.rooms_active.clone()),
             Box::new(self.messages_posted.clone()),
             Box::new(self.deliveries.clone()),
+            Box::new(self.delivery_seconds.clone()),
             Box::new(self.replay_size.clone()),
             Box::new(self.lagged_catch_ups.clone()),
             Box::new(self.replay_reads.clone()),
@@ -154,6 +175,11 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding never fails");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// Makes `counter{label=value}` exist at 0 until its first event.
+pub fn zero(counter: &IntCounterVec, value: &str) {
+    counter.with_label_values(&[value]);
 }
 
 /// Counts one in a gauge for exactly as long as it lives: an open stream, a

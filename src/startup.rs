@@ -83,7 +83,7 @@ impl Services {
     pub async fn start(settings: &Settings, clock: Clock, metrics: Arc<Metrics>) -> Result<Self, StartError> {
         let pages = Pages::load(settings.template_dir.as_deref())?;
         let tasks = Arc::new(Tasks::new());
-        let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone());
+        let hub = Hub::with_metrics(settings.room_queue_capacity, metrics.clone(), clock.clone());
         let connection = bus::connect(settings, &hub, clock.clone())?;
         let files_dir = settings.files_dir();
         let files = FileDir::open(&files_dir).map_err(|source| StartError::Files { path: files_dir, source })?;

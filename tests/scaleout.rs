@@ -353,8 +353,15 @@ async fn forged_publishes_on_the_bus_change_nothing_and_real_posts_still_flow() 
     assert_eq!(poll.status, 200, "not shut out of the room (a kick answers 204)");
     let metrics = b.browser().get("/metrics").await.body;
     for reason in ["unsigned", "bad_signature"] {
-        assert!(metrics.contains(&format!(r#"chat_bus_rejected_total{{reason="{reason}"}}"#)), "{reason}: {metrics}");
+        // Every reason's series exists from the start, at 0: these counted.
+        let series = format!(r#"chat_bus_rejected_total{{reason="{reason}"}} "#);
+        let count = metrics.lines().find_map(|line| line.strip_prefix(&series)?.parse::<f64>().ok());
+        assert!(count.is_some_and(|count| count > 0.0), "{reason}: {metrics}");
     }
+    // Posted on a, delivered on b: b timed them as arrived on the bus.
+    let bus = r#"chat_delivery_seconds_count{path="bus"} "#;
+    let timed = metrics.lines().find_map(|line| line.strip_prefix(bus)?.parse::<u64>().ok());
+    assert!(timed.is_some_and(|n| n >= 1), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

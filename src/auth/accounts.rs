@@ -55,6 +55,9 @@ impl Accounts {
 
     /// Counts login outcomes into `metrics`.
     pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        for outcome in ["success", "failure"] {
+            crate::metrics::zero(&metrics.logins, outcome);
+        }
         Self { metrics: Some(metrics), ..self }
     }
 

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::rooms::{Delivery, RoomName};
 use crate::store::{Publish, Store, StoreError};
-use crate::stream::{Gate, Hub};
+use crate::stream::{Gate, Hub, Via};
 use crate::tasks::Tasks;
 
 /// How often the fan-out compares the store with what it has delivered, to
@@ -137,9 +137,9 @@ impl FanoutTask {
 
     /// Delivers one message, first filling any gap before it.
     async fn offer(&mut self, delivery: Arc<Delivery>) -> Result<(), StoreError> {
-        if let Gate::Gap { after } = self.hub.deliver(&delivery) {
+        if let Gate::Gap { after } = self.hub.deliver(&delivery, Via::Local) {
             self.fill(&delivery.message.room, after).await?;
-            let _ = self.hub.deliver(&delivery);
+            let _ = self.hub.deliver(&delivery, Via::Local);
         }
         Ok(())
     }
@@ -148,15 +148,16 @@ impl FanoutTask {
     /// module's docs); counts the ones dropped.
     async fn offer_heard(&mut self, delivery: Arc<Delivery>) -> Result<(), StoreError> {
         let room = &delivery.message.room;
-        let in_range = match self.hub.deliver_unless_first(&delivery) {
+        let in_range = match self.hub.deliver_unless_first(&delivery, Via::Bus) {
             Gate::Delivered | Gate::NoSubscribers | Gate::Duplicate => true,
             // The room's queue is new: its first id sets the cursor.
             Gate::Fresh => {
-                delivery.seq() <= self.store.last_id(room).await? && self.hub.deliver(&delivery) == Gate::Delivered
+                delivery.seq() <= self.store.last_id(room).await?
+                    && self.hub.deliver(&delivery, Via::Bus) == Gate::Delivered
             }
             Gate::Gap { after } => {
                 self.fill(room, after).await?;
-                !matches!(self.hub.deliver(&delivery), Gate::Gap { .. })
+                !matches!(self.hub.deliver(&delivery, Via::Bus), Gate::Gap { .. })
             }
         };
         if !in_range {
@@ -173,7 +174,7 @@ impl FanoutTask {
             let complete = missed.len() < FILL_BATCH as usize;
             for delivery in missed {
                 after = delivery.seq();
-                let _ = self.hub.deliver(&delivery);
+                let _ = self.hub.deliver(&delivery, Via::Store);
             }
             if complete {
                 return Ok(());

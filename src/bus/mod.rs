@@ -45,6 +45,10 @@ const OUTBOX: usize = 10_000;
 /// Moderation announcements waiting to go out, or to be applied here.
 const CONTROLS: usize = 1024;
 
+/// Every reason `bus_rejected_total` counts (seal's, the Redis reader's and
+/// the fan-out's), each of which starts at 0.
+pub const REJECTED: [&str; 5] = ["unsigned", "bad_signature", "malformed", "stale", "out_of_range"];
+
 /// The ends of the bus the moderation and signals services hold.
 pub struct Peers {
     /// This instance's announcements, to publish.
@@ -166,6 +170,18 @@ impl Bus {
         match self {
             Bus::InProcess => true,
             Bus::Redis(health) => health.is_up(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_a_seal_gives_starts_at_zero() {
+        for refusal in [Unsealed::Unsigned, Unsealed::BadTag] {
+            assert!(REJECTED.contains(&refusal.reason()), "{refusal:?}");
         }
     }
 }

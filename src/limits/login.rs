@@ -61,6 +61,8 @@ impl LoginThrottle {
 
     /// Counts refusals into `metrics`.
     pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        crate::metrics::zero(&metrics.rate_limited, "login");
+        crate::metrics::zero(&metrics.logins, "throttled");
         Self { metrics: Some(metrics), ..self }
     }
 

@@ -100,6 +100,7 @@ impl PostLimiter {
 
     /// Counts refusals into `metrics`.
     pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        crate::metrics::zero(&metrics.rate_limited, "post");
         Self { metrics: Some(metrics), ..self }
     }
 

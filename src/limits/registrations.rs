@@ -31,6 +31,7 @@ impl RegistrationLimit {
 
     /// Counts refusals into `metrics`.
     pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        crate::metrics::zero(&metrics.rate_limited, "register");
         Self { metrics: Some(metrics), ..self }
     }
 

@@ -38,6 +38,7 @@ impl StreamCaps {
 
     /// Counts refusals into `metrics`.
     pub fn counting(self, metrics: Arc<Metrics>) -> Self {
+        crate::metrics::zero(&metrics.rate_limited, "streams");
         Self { metrics: Some(metrics), ..self }
     }
 

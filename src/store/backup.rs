@@ -1,13 +1,16 @@
 //! `chat db backup`: a consistent copy of a live SQLite database, made with
 //! SQLite's online backup API while the server keeps committing posts.
 //!
-//! The whole database is copied in one backup step, so one read transaction
-//! covers the copy: it is the database as of the moment the step began
-//! (every message acknowledged before then is in it), and in WAL mode the
-//! server's writer is never blocked by it. An incremental backup would let
-//! go of its snapshot between steps, and SQLite restarts such a backup
-//! whenever another connection writes, which on a busy server may be never
-//! finishing.
+//! One read transaction, opened on the source before the first step and
+//! held until the last, covers the copy: it is the database as of the
+//! moment that transaction began (every message acknowledged before then
+//! is in it), and in WAL mode the server's writer is never blocked by it.
+//! The copy goes [`PAGES_PER_STEP`] pages a step, so its progress can be
+//! shown; because the transaction is the connection's own, not one each
+//! step opens and closes, no step lets go of the snapshot, and a commit by
+//! the server between two steps neither shows in the copy nor restarts it
+//! (SQLite restarts a backup whose source changes between steps, which on
+//! a busy server may be never finishing).
 //!
 //! The copy is written to a temporary file beside the target and renamed
 //! into place only once it is complete and synced, so the given name never
@@ -26,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use thiserror::Error;
 
 use super::engine::{self, Engine};
+use crate::progress::Progress;
 
 /// What PostgreSQL users run instead, named in the refusal.
 pub const PG_DUMP: &str = "pg_dump --format=custom --file=chat.dump \"$DATABASE_URL\"";
@@ -34,6 +38,10 @@ pub const PG_DUMP: &str = "pg_dump --format=custom --file=chat.dump \"$DATABASE_
 /// in WAL mode answers busy only while a checkpoint resets the log).
 const STEP_ATTEMPTS: u32 = 50;
 const STEP_PAUSE: Duration = Duration::from_millis(100);
+
+/// Pages copied per step (4 MiB at SQLite's default page size): progress
+/// is told after each.
+const PAGES_PER_STEP: i32 = 1024;
 
 #[derive(Debug, Error)]
 pub enum BackupError {
@@ -66,9 +74,15 @@ pub struct BackupReport {
 }
 
 /// Copies the SQLite database at `database_url` to `target`, refusing to
-/// replace an existing file unless `force`. Blocking: run it on a thread of
-/// its own (the command line has nothing else to do meanwhile).
-pub fn backup(database_url: &str, target: &Path, force: bool) -> Result<BackupReport, BackupError> {
+/// replace an existing file unless `force`, telling `progress` the pages
+/// copied of the total. Blocking: run it on a thread of its own (the
+/// command line has nothing else to do meanwhile).
+pub fn backup(
+    database_url: &str,
+    target: &Path,
+    force: bool,
+    progress: &Progress,
+) -> Result<BackupReport, BackupError> {
     if Engine::of(database_url)? == Engine::Postgres {
         return Err(BackupError::Postgres);
     }
@@ -90,7 +104,7 @@ pub fn backup(database_url: &str, target: &Path, force: bool) -> Result<BackupRe
     }
     let started = Instant::now();
     let partial = partial_name(target);
-    let copied = copy(source, &partial).and_then(|counts| {
+    let copied = copy(source, &partial, progress).and_then(|counts| {
         let io = |source| BackupError::Io { path: target.to_owned(), source };
         fs::File::open(&partial).and_then(|file| file.sync_all()).map_err(io)?;
         fs::rename(&partial, target).map_err(io)?;
@@ -115,20 +129,27 @@ pub fn backup(database_url: &str, target: &Path, force: bool) -> Result<BackupRe
 }
 
 /// The copy itself, into `partial`; answers the messages and rooms it holds.
-fn copy(source: &Path, partial: &Path) -> Result<(i64, i64), BackupError> {
+fn copy(source: &Path, partial: &Path, progress: &Progress) -> Result<(i64, i64), BackupError> {
     // Read-write without create: a missing file is an error, not a new
     // empty database; read-only would fail on a WAL file whose -shm is gone.
     let from =
         Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     from.busy_timeout(Duration::from_secs(10))?;
+    // The snapshot every step reads (see the module's docs): a read
+    // transaction starts at its first read, not at BEGIN.
+    from.execute_batch("BEGIN")?;
+    from.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
     let _ = fs::remove_file(partial);
     let mut to = Connection::open(partial)?;
     {
         let backup = Backup::new(&from, &mut to)?;
         let mut attempts = 0;
-        // -1: every page in one step, under one read transaction.
         loop {
-            match backup.step(-1)? {
+            let step = backup.step(PAGES_PER_STEP)?;
+            let pages = backup.progress();
+            progress.set_total(pages.pagecount.max(0) as u64);
+            progress.set((pages.pagecount - pages.remaining).max(0) as u64);
+            match step {
                 StepResult::Done => break,
                 StepResult::More => {}
                 StepResult::Busy | StepResult::Locked => {
@@ -142,6 +163,7 @@ fn copy(source: &Path, partial: &Path) -> Result<(i64, i64), BackupError> {
             }
         }
     }
+    from.execute_batch("COMMIT")?;
     // Counted in the copy: what was written, not what the source holds now.
     let messages = to.query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
     let rooms = to.query_row("SELECT count(*) FROM rooms", [], |row| row.get(0))?;
@@ -177,6 +199,10 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn quiet() -> Progress {
+        Progress::lines("backup", "pages", None)
+    }
+
     fn database(dir: &Path) -> String {
         let path = dir.join("chat.db");
         let connection = Connection::open(&path).unwrap();
@@ -197,7 +223,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = database(dir.path());
         let target = dir.path().join("copy.db");
-        let report = backup(&url, &target, false).unwrap();
+        let report = backup(&url, &target, false, &quiet()).unwrap();
         assert_eq!((report.messages, report.rooms), (2, 1));
         assert_eq!(report.bytes, fs::metadata(&target).unwrap().len());
         let copy = Connection::open(&target).unwrap();
@@ -212,9 +238,9 @@ mod tests {
         let url = database(dir.path());
         let target = dir.path().join("copy.db");
         fs::write(&target, "keep me").unwrap();
-        assert!(matches!(backup(&url, &target, false), Err(BackupError::TargetExists(_))));
+        assert!(matches!(backup(&url, &target, false, &quiet()), Err(BackupError::TargetExists(_))));
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep me");
-        backup(&url, &target, true).unwrap();
+        backup(&url, &target, true, &quiet()).unwrap();
         assert_ne!(fs::read(&target).unwrap(), b"keep me");
     }
 
@@ -223,12 +249,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = database(dir.path());
         let live = dir.path().join("chat.db");
-        assert!(matches!(backup(&url, &live, true), Err(BackupError::SameFile(_))));
+        assert!(matches!(backup(&url, &live, true, &quiet()), Err(BackupError::SameFile(_))));
     }
 
     #[test]
     fn a_postgres_url_is_refused_with_the_pg_dump_line() {
-        let error = backup("postgres://localhost/chat", Path::new("x.db"), false).unwrap_err();
+        let error = backup("postgres://localhost/chat", Path::new("x.db"), false, &quiet()).unwrap_err();
         assert!(error.to_string().contains("pg_dump --format=custom"), "{error}");
     }
 
@@ -236,7 +262,7 @@ mod tests {
     fn a_target_in_a_missing_directory_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let url = database(dir.path());
-        let error = backup(&url, &dir.path().join("nowhere/copy.db"), false).unwrap_err();
+        let error = backup(&url, &dir.path().join("nowhere/copy.db"), false, &quiet()).unwrap_err();
         assert!(error.to_string().contains("nowhere/copy.db: no such directory"), "{error}");
     }
 
@@ -244,7 +270,7 @@ mod tests {
     fn a_missing_database_is_not_created() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("none.db").display());
-        assert!(matches!(backup(&url, &dir.path().join("copy.db"), false), Err(BackupError::NoDatabase(_))));
+        assert!(matches!(backup(&url, &dir.path().join("copy.db"), false, &quiet()), Err(BackupError::NoDatabase(_))));
         assert!(!dir.path().join("none.db").exists());
     }
 }

@@ -9,13 +9,15 @@
 //! bounded however large the database; only the room names are held at
 //! once. The export is not one snapshot: a message posted while it runs
 //! may or may not be in it. For a point-in-time copy, back up first and
-//! export the backup.
+//! export the backup. Progress is told a page at a time, against a count
+//! taken first (so a message posted meanwhile may make it end past 100%).
 
 use std::io::{self, Write};
 
 use thiserror::Error;
 
 use super::{Store, StoreError};
+use crate::progress::Progress;
 use crate::rooms::RoomName;
 
 /// Messages read per query.
@@ -33,9 +35,15 @@ pub enum ExportError {
 
 impl Store {
     /// Writes the messages of `room` (or of every room) to `out`, one JSON
-    /// object per line, and answers how many were written. A reader that
-    /// hangs up (`chat export | head`) ends the export quietly.
-    pub async fn export(&self, room: Option<&str>, out: &mut impl Write) -> Result<u64, ExportError> {
+    /// object per line, and answers how many were written, telling
+    /// `progress` as it goes. A reader that hangs up (`chat export | head`)
+    /// ends the export quietly.
+    pub async fn export(
+        &self,
+        room: Option<&str>,
+        out: &mut impl Write,
+        progress: &Progress,
+    ) -> Result<u64, ExportError> {
         let rooms = match room {
             Some(name) => match RoomName::parse(name) {
                 Ok(room) if self.room_exists(&room).await? => vec![room],
@@ -43,6 +51,7 @@ impl Store {
             },
             None => self.room_names().await?,
         };
+        progress.set_total(self.count_messages(room.is_some().then(|| &rooms[0])).await?);
         let mut out = io::BufWriter::new(out);
         let mut written = 0;
         let result = async {
@@ -55,6 +64,7 @@ impl Store {
                         out.write_all(b"\n")?;
                         written += 1;
                     }
+                    progress.add(page.len() as u64);
                     match page.last() {
                         Some(last) if page.len() == PAGE as usize => after = last.id,
                         _ => break,
@@ -79,6 +89,20 @@ impl Store {
         let mut rooms: Vec<RoomName> = names.iter().filter_map(|name| RoomName::parse(name).ok()).collect();
         rooms.sort();
         Ok(rooms)
+    }
+
+    /// The messages of `room`, or of every room.
+    async fn count_messages(&self, room: Option<&RoomName>) -> Result<u64, StoreError> {
+        let count: i64 = match room {
+            Some(room) => {
+                sqlx::query_scalar("SELECT count(*) FROM messages WHERE room = $1")
+                    .bind(room.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            None => sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&self.pool).await?,
+        };
+        Ok(count.max(0) as u64)
     }
 
     async fn room_exists(&self, room: &RoomName) -> Result<bool, StoreError> {

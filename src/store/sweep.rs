@@ -53,6 +53,16 @@ impl Store {
         Ok(messages)
     }
 
+    /// How many messages are stamped before `before_ms` (through the same
+    /// index the deletes use).
+    pub async fn count_messages_before(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE at_ms < $1")
+            .bind(before_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count.max(0) as u64)
+    }
+
     /// Writes the activity a session cache saw but had not written yet,
     /// as (session id, last seen) pairs, in one transaction; a row is only
     /// ever moved forward (another instance may have written a later time).

@@ -2,15 +2,21 @@
 //! deliveries in id order, once each. The hub also carries what every feed
 //! of the app shares besides the queues: the metrics and the replay reads
 //! in flight ([`SharedReads`]).
+//!
+//! The gate is also where a new message's delivery latency is observed
+//! (`delivery_seconds`): once per message here, as it goes on its queue,
+//! whatever the number of subscribers; never in a subscriber's task.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use prometheus::Histogram;
 use tokio::sync::broadcast;
 
 use super::shared_reads::SharedReads;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::rooms::{Delivery, RoomName};
+use crate::rooms::{Delivery, Kind, RoomName};
 use crate::store::Publish;
 
 /// The set of live room queues. Cloning shares the same set.
@@ -28,6 +34,35 @@ struct HubInner {
     /// Messages a room's queue holds for its slowest subscriber before that
     /// subscriber lags (and is then caught up from the store).
     capacity: usize,
+    /// What a message's latency is measured against (its `at` came from the
+    /// same clock, on this instance or another).
+    clock: Clock,
+    /// `delivery_seconds` by [`Via`], looked up once rather than per message.
+    latency: [Histogram; 3],
+}
+
+/// How a message reached the hub: the `path` label of `delivery_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// This instance's writer (straight, or through its own fan-out).
+    Local,
+    /// Another instance, heard on the Redis bus.
+    Bus,
+    /// Read from the store to fill a gap (a lost bus notice, a resync, the
+    /// fan-out's sweep).
+    Store,
+}
+
+impl Via {
+    const ALL: [Via; 3] = [Via::Local, Via::Bus, Via::Store];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Via::Local => "local",
+            Via::Bus => "bus",
+            Via::Store => "store",
+        }
+    }
 }
 
 /// One active room: its queue and the last id put on it.
@@ -58,13 +93,16 @@ pub enum Gate {
 
 impl Hub {
     pub fn new(capacity: usize) -> Self {
-        Self::with_metrics(capacity, Metrics::new())
+        Self::with_metrics(capacity, Metrics::new(), Clock::system())
     }
 
-    /// A hub that counts deliveries, lags and replays into `metrics`.
-    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> Self {
+    /// A hub that counts deliveries, lags and replays into `metrics`, and
+    /// times deliveries by `clock`.
+    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>, clock: Clock) -> Self {
         let replays = SharedReads::new(metrics.clone());
-        let inner = HubInner { rooms: Mutex::new(HashMap::new()), metrics, replays, capacity: capacity.max(1) };
+        let latency = Via::ALL.map(|via| metrics.delivery_seconds.with_label_values(&[via.label()]));
+        let rooms = Mutex::new(HashMap::new());
+        let inner = HubInner { rooms, metrics, replays, capacity: capacity.max(1), clock, latency };
         Self { inner: Arc::new(inner) }
     }
 
@@ -109,18 +147,18 @@ impl Hub {
         self.inner.rooms().get(room).and_then(|queue| queue.last)
     }
 
-    /// Puts a committed message on its room's queue if it is the next one
-    /// that room's queue is owed: one map lookup, whatever the number of
-    /// rooms.
-    pub fn deliver(&self, delivery: &Arc<Delivery>) -> Gate {
-        self.offer(delivery, true)
+    /// Puts a committed message, come `via` there, on its room's queue if
+    /// it is the next one that room's queue is owed: one map lookup,
+    /// whatever the number of rooms.
+    pub fn deliver(&self, delivery: &Arc<Delivery>, via: Via) -> Gate {
+        self.offer_at(delivery, via, true, false)
     }
 
     /// [`Hub::deliver`], except that a message that would be the first on
     /// its room's queue is left for the caller to vouch for ([`Gate::Fresh`]):
     /// a message heard on the bus whose id the store may not have.
-    pub fn deliver_unless_first(&self, delivery: &Arc<Delivery>) -> Gate {
-        self.offer(delivery, false)
+    pub fn deliver_unless_first(&self, delivery: &Arc<Delivery>, via: Via) -> Gate {
+        self.offer_at(delivery, via, false, false)
     }
 
     /// In-process delivery: [`Hub::deliver`], except that a gap does not
@@ -130,17 +168,26 @@ impl Hub {
     /// take a number), so each subscriber fills it from there, and the
     /// change itself is then dropped as a duplicate when it arrives.
     pub fn deliver_over_gap(&self, delivery: &Arc<Delivery>) -> Gate {
-        match self.deliver(delivery) {
-            Gate::Gap { .. } => self.offer_at(delivery, true, true),
+        match self.deliver(delivery, Via::Local) {
+            Gate::Gap { .. } => self.offer_at(delivery, Via::Local, true, true),
             gate => gate,
         }
     }
 
-    fn offer(&self, delivery: &Arc<Delivery>, first_ok: bool) -> Gate {
-        self.offer_at(delivery, first_ok, false)
+    fn offer_at(&self, delivery: &Arc<Delivery>, via: Via, first_ok: bool, over_gap: bool) -> Gate {
+        let gate = self.gate(delivery, first_ok, over_gap);
+        // Outside the lock: a clock read and a histogram's atomic adds, for
+        // new messages only (a change's `at` is its message's, not its own).
+        if gate == Gate::Delivered && delivery.kind == Kind::Message {
+            let age_ms = self.inner.clock.now_ms() - crate::rooms::to_millis(delivery.message.at);
+            // Another instance's clock may be a little ahead of ours.
+            self.inner.latency[via as usize].observe(age_ms.max(0) as f64 / 1000.0);
+        }
+        gate
     }
 
-    fn offer_at(&self, delivery: &Arc<Delivery>, first_ok: bool, over_gap: bool) -> Gate {
+    /// The gate itself, under the rooms' lock.
+    fn gate(&self, delivery: &Arc<Delivery>, first_ok: bool, over_gap: bool) -> Gate {
         let mut rooms = self.inner.rooms();
         let Some(queue) = rooms.get_mut(&delivery.message.room) else {
             return Gate::NoSubscribers;
@@ -243,12 +290,12 @@ mod tests {
     async fn the_gate_drops_duplicates_and_reports_gaps() {
         let hub = Hub::new(16);
         let room = RoomName::parse("g").unwrap();
-        assert_eq!(hub.deliver(&delivery(&room, 1)), Gate::NoSubscribers);
+        assert_eq!(hub.deliver(&delivery(&room, 1), Via::Local), Gate::NoSubscribers);
         let mut subscriber = hub.subscribe(&room);
-        assert_eq!(hub.deliver(&delivery(&room, 5)), Gate::Delivered, "the first delivery sets the cursor");
-        assert_eq!(hub.deliver(&delivery(&room, 5)), Gate::Duplicate);
-        assert_eq!(hub.deliver(&delivery(&room, 8)), Gate::Gap { after: 5 });
-        assert_eq!(hub.deliver(&delivery(&room, 6)), Gate::Delivered);
+        assert_eq!(hub.deliver(&delivery(&room, 5), Via::Local), Gate::Delivered, "the first delivery sets the cursor");
+        assert_eq!(hub.deliver(&delivery(&room, 5), Via::Local), Gate::Duplicate);
+        assert_eq!(hub.deliver(&delivery(&room, 8), Via::Local), Gate::Gap { after: 5 });
+        assert_eq!(hub.deliver(&delivery(&room, 6), Via::Local), Gate::Delivered);
         assert_eq!(subscriber.recv().await.unwrap().seq(), 5);
         assert_eq!(subscriber.recv().await.unwrap().seq(), 6);
         assert_eq!(hub.cursors(), vec![(room.clone(), Some(6))]);
@@ -266,10 +313,14 @@ mod tests {
         let hub = Hub::new(16);
         let room = RoomName::parse("f").unwrap();
         let _subscriber = hub.subscribe(&room);
-        assert_eq!(hub.deliver_unless_first(&delivery(&room, i64::MAX)), Gate::Fresh);
+        assert_eq!(hub.deliver_unless_first(&delivery(&room, i64::MAX), Via::Bus), Gate::Fresh);
         assert_eq!(hub.cursors(), vec![(room.clone(), None)], "the cursor is not set");
-        assert_eq!(hub.deliver(&delivery(&room, 3)), Gate::Delivered);
-        assert_eq!(hub.deliver_unless_first(&delivery(&room, 4)), Gate::Delivered, "only the first is held back");
+        assert_eq!(hub.deliver(&delivery(&room, 3), Via::Local), Gate::Delivered);
+        assert_eq!(
+            hub.deliver_unless_first(&delivery(&room, 4), Via::Bus),
+            Gate::Delivered,
+            "only the first is held back"
+        );
     }
 
     #[tokio::test]
@@ -283,5 +334,33 @@ mod tests {
         hub.publish(&delivery(&b, 7));
         assert_eq!(on_a.recv().await.unwrap().seq(), 1);
         assert_eq!(on_b.recv().await.unwrap().seq(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_new_messages_latency_is_observed_once_whatever_the_subscribers() {
+        let clock = Clock::manual();
+        let hub = Hub::with_metrics(16, Metrics::new(), clock.clone());
+        let room = RoomName::parse("t").unwrap();
+        let latency = |via: Via| hub.metrics().delivery_seconds.with_label_values(&[via.label()]);
+        assert_eq!(hub.deliver(&delivery(&room, 1), Via::Local), Gate::NoSubscribers);
+        let (_one, _two, _three) = (hub.subscribe(&room), hub.subscribe(&room), hub.subscribe(&room));
+        let sent = Message::committed(
+            2,
+            room.clone(),
+            &Author { name: "a".into(), display: "a".into(), guest: false, user_id: None, bot: false },
+            &MessageText::parse("hi").unwrap(),
+            "",
+            None,
+            clock.now(),
+        );
+        clock.advance(std::time::Duration::from_millis(250));
+        assert_eq!(hub.deliver(&Delivery::new(sent.clone()), Via::Bus), Gate::Delivered);
+        assert_eq!(hub.deliver(&Delivery::new(sent.clone()), Via::Bus), Gate::Duplicate);
+        assert_eq!(latency(Via::Bus).get_sample_count(), 1, "once for three subscribers, not for the duplicate");
+        assert_eq!(latency(Via::Bus).get_sample_sum(), 0.25);
+        assert_eq!(latency(Via::Local).get_sample_count(), 0, "nobody subscribed to the first");
+        let edit = Delivery::change(Kind::Edit, 3, sent);
+        assert_eq!(hub.deliver(&edit, Via::Store), Gate::Delivered);
+        assert_eq!(latency(Via::Store).get_sample_count(), 0, "a change is not a new message");
     }
 }

@@ -18,5 +18,5 @@ mod shared_reads;
 
 pub use cursor::{Cursor, CursorError, MAX_ROOMS as MAX_CURSOR_ROOMS};
 pub use feed::{Feed, FeedItem, LATEST, REPLAY_CAP, REPLAY_PAGE, Start};
-pub use hub::{Gate, Hub, RoomSubscription};
+pub use hub::{Gate, Hub, RoomSubscription, Via};
 pub use merge::{LiveItem, RoomsFeed};

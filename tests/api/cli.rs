@@ -4,14 +4,21 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::helpers::{connect_db, postgres_base_url, seed_messages};
 use crate::http::Browser;
 
 pub fn chat(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
+    chat_with(data_dir, args, stdin, &[])
+}
+
+/// [`chat`] with more settings in its environment (`ROCKET_...`).
+pub fn chat_with(data_dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ROCKET_DATA_DIR", data_dir)
         .env("ROCKET_DATABASE_URL", crate::helpers::database_url(data_dir))
         .env("ROCKET_LOG_LEVEL", "off")
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -123,4 +130,71 @@ async fn an_operator_bans_and_unbans_on_the_command_line_so_a_banned_admin_can_a
     let demoted = chat(dir.path(), &["user", "set-role", "boss", "member"], "");
     assert!(!demoted.status.success(), "the last admin stays an admin");
     assert!(stderr(&demoted).contains("last admin"), "{}", stderr(&demoted));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_backup_show_progress_on_stderr_and_exports_stdout_stays_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(chat(dir.path(), &["db", "migrate"], "").status.success());
+    seed_messages(dir.path(), &["a", "b"], 1200, now_ms()).await;
+
+    let exported = chat(dir.path(), &["export"], "");
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let lines: Vec<serde_json::Value> = stdout(&exported)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 2400, "every message, and nothing else, on stdout");
+    // Not a terminal: plain lines, the last one with the count.
+    let progress = stderr(&exported);
+    assert!(progress.lines().any(|l| l.starts_with("export: done, 2400 messages in ")), "{progress}");
+    let one_room = stderr(&chat(dir.path(), &["export", "--room", "b"], ""));
+    assert!(one_room.contains("export: done, 1200 messages"), "{one_room}");
+
+    if postgres_base_url().is_some() {
+        return; // PostgreSQL is backed up with pg_dump.
+    }
+    let target = dir.path().join("copy.db");
+    let backup = chat(dir.path(), &["db", "backup", target.to_str().unwrap()], "");
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    let done = stderr(&backup).lines().find_map(|l| l.strip_prefix("backup: done, ").map(str::to_owned));
+    let pages: u64 = done.as_deref().and_then(|d| d.split(' ').next()?.parse().ok()).unwrap_or_else(|| {
+        panic!("a last progress line with the pages copied: {}", stderr(&backup));
+    });
+    let bytes = std::fs::metadata(&target).unwrap().len();
+    assert!(pages > 1 && pages * 512 <= bytes, "{pages} pages for {bytes} bytes");
+    assert!(stdout(&backup).contains("2400 messages in 2 rooms"), "{}", stdout(&backup));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_sweep_deletes_what_retention_says_now_and_says_what_went() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(chat(dir.path(), &["db", "migrate"], "").status.success());
+    let day_ms = 24 * 60 * 60 * 1000;
+    seed_messages(dir.path(), &["old"], 1200, now_ms() - 3 * day_ms).await;
+    seed_messages(dir.path(), &["recent"], 30, now_ms() - day_ms).await;
+
+    let kept_for_ever = chat(dir.path(), &["db", "sweep"], "");
+    assert!(kept_for_ever.status.success(), "{}", stderr(&kept_for_ever));
+    assert!(stdout(&kept_for_ever).starts_with("removed no messages (message_retention_days is 0"));
+
+    let retention = [("ROCKET_MESSAGE_RETENTION_DAYS", "2")];
+    let swept = chat_with(dir.path(), &["db", "sweep"], "", &retention);
+    assert!(swept.status.success(), "{}", stderr(&swept));
+    assert_eq!(stdout(&swept), "removed 1200 messages older than 2 days, 0 ended sessions, 0 abandoned upload files\n");
+    assert!(stderr(&swept).lines().any(|l| l.starts_with("sweep: done, 1200 messages in ")), "{}", stderr(&swept));
+    let mut db = connect_db(dir.path()).await;
+    let left: Vec<(String, i64)> =
+        sqlx::query_as("SELECT room, count(*) FROM messages GROUP BY room").fetch_all(&mut db).await.unwrap();
+    assert_eq!(left, [("recent".to_owned(), 30)], "the day-old messages stay");
+    let last_id: i64 =
+        sqlx::query_scalar("SELECT last_id FROM rooms WHERE name = 'old'").fetch_one(&mut db).await.unwrap();
+    assert_eq!(last_id, 1200, "the room keeps its counter");
+
+    let again = chat_with(dir.path(), &["db", "sweep"], "", &retention);
+    assert!(stdout(&again).starts_with("removed 0 messages older than 2 days"), "{}", stdout(&again));
 }

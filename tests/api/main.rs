@@ -13,6 +13,7 @@ mod bounded;
 mod changes;
 mod cli;
 mod conversations;
+mod dashboard;
 mod described;
 mod devices;
 mod feed;

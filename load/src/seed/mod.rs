@@ -17,8 +17,10 @@
 //! Which message goes where is `layout`'s; the engines' writers are
 //! `sqlite` and `postgres`. A database that already holds messages or rooms
 //! is refused: a seed is a history from scratch, so its ids and its search
-//! order are those the server would have given. Progress goes to stderr
-//! every two seconds; the report is the usual summary and JSON line.
+//! order are those the server would have given. Progress goes to stderr,
+//! as the server's own long commands show theirs (`chat::progress`: a bar
+//! on a terminal, a line every two seconds otherwise); the report is the
+//! usual summary and JSON line.
 
 pub mod layout;
 mod postgres;
@@ -26,7 +28,7 @@ mod sqlite;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::mpsc;
@@ -37,9 +39,6 @@ use layout::{Chunk, Layout, room_name};
 
 /// Messages written per transaction.
 const CHUNK: u64 = 50_000;
-
-/// Seconds between progress lines.
-const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// `seed`: where to write, and how big a history.
 #[derive(Debug, Clone, clap::Args)]
@@ -203,57 +202,5 @@ impl Chunks {
     /// The next chunk (for a writer on the runtime), `None` after the last.
     pub async fn next(&mut self) -> Option<Chunk> {
         self.0.recv().await
-    }
-}
-
-/// Progress lines on stderr: messages written, rate, time left.
-pub(crate) struct Progress {
-    total: u64,
-    started: Instant,
-    shown: Instant,
-}
-
-impl Progress {
-    pub fn new(total: u64) -> Self {
-        let now = Instant::now();
-        Self { total, started: now, shown: now }
-    }
-
-    /// `done` messages are written (and committed).
-    pub fn written(&mut self, done: u64) {
-        if self.shown.elapsed() < PROGRESS_EVERY && done < self.total {
-            return;
-        }
-        self.shown = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64();
-        let rate = done as f64 / seconds.max(1e-9);
-        let left = (self.total - done) as f64 / rate.max(1e-9);
-        eprintln!(
-            "seed: {done} / {} messages ({:.1}%), {rate:.0}/s, {} so far, about {} left",
-            self.total,
-            100.0 * done as f64 / self.total as f64,
-            clock(seconds),
-            clock(left)
-        );
-    }
-}
-
-/// `1h02m`, `3m07s` or `12s`.
-fn clock(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s:02}s"),
-        (h, m, _) => format!("{h}h{m:02}m"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_read_as_a_clock() {
-        assert_eq!(super::clock(12.4), "12s");
-        assert_eq!(super::clock(187.0), "3m07s");
-        assert_eq!(super::clock(3720.0), "1h02m");
     }
 }

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use sqlx::{Connection, Executor, PgConnection};
 
 use super::layout::{Layout, room_name};
-use super::{Chunks, Progress, Size};
+use super::{Chunks, Size};
 
 /// A guest's message that replies to nothing and has no attachment, with
 /// the columns the message writer fills (`search_seq` takes its default).
@@ -54,7 +54,7 @@ pub(super) async fn seed(url: &str, layout: &Layout) -> Result<Size> {
     let before: i64 = sqlx::query_scalar(SIZE).fetch_one(&mut connection).await?;
     let rooms: Vec<String> = (0..layout.rooms).map(room_name).collect();
     let mut chunks = Chunks::start(layout);
-    let mut progress = Progress::new(layout.messages);
+    let progress = chat::progress::Progress::new("seed", "messages", Some(layout.messages));
     while let Some(chunk) = chunks.next().await {
         let rows = &chunk.rows;
         let mut tx = connection.begin().await?;
@@ -75,8 +75,9 @@ pub(super) async fn seed(url: &str, layout: &Layout) -> Result<Size> {
             .execute(&mut *tx)
             .await?;
         tx.commit().await.with_context(|| format!("committing messages from {}", chunk.first))?;
-        progress.written(chunk.first + rows.len() as u64);
+        progress.set(chunk.first + rows.len() as u64);
     }
+    progress.finish();
     connection.execute("ANALYZE messages").await?;
     connection.execute("ANALYZE rooms").await?;
     let after: i64 = sqlx::query_scalar(SIZE).fetch_one(&mut connection).await?;

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::layout::{Layout, room_name};
-use super::{Chunks, Progress, Size};
+use super::{Chunks, Size};
 
 /// The columns the message writer fills (`store::messages::INSERT_COLUMNS`),
 /// for a guest's message that replies to nothing and has no attachment.
@@ -48,7 +48,7 @@ pub(super) fn seed(path: &Path, layout: &Layout) -> Result<Size> {
     }
     let rooms: Vec<String> = (0..layout.rooms).map(room_name).collect();
     let mut chunks = Chunks::start(layout);
-    let mut progress = Progress::new(layout.messages);
+    let progress = chat::progress::Progress::new("seed", "messages", Some(layout.messages));
     while let Some(chunk) = chunks.blocking_next() {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
@@ -62,8 +62,9 @@ pub(super) fn seed(path: &Path, layout: &Layout) -> Result<Size> {
             }
         }
         tx.commit().with_context(|| format!("committing messages from {}", chunk.first))?;
-        progress.written(chunk.first + chunk.rows.len() as u64);
+        progress.set(chunk.first + chunk.rows.len() as u64);
     }
+    progress.finish();
     // Everything into the file itself, and the WAL emptied, before sizing.
     connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     drop(connection);
