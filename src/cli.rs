@@ -316,8 +316,8 @@ async fn sweep(store: Store, settings: &config::Settings, out: &mut impl Write) 
     };
     writeln!(
         out,
-        "removed {messages}, {} ended sessions, {} abandoned upload files",
-        swept.sessions, swept.upload_temps
+        "removed {messages}, {} ended sessions, {} abandoned upload files, {} rows of the activity rollup",
+        swept.sessions, swept.upload_temps, swept.activity
     )?;
     Ok(())
 }

@@ -186,26 +186,25 @@ impl Housekeeping {
             let delete = || self.store.delete_messages_before(before_ms, BATCH);
             swept.messages = self.batches("messages", removed, delete).await?;
         }
-        swept.activity = self.sweep_activity().await?;
+        swept.activity = self.sweep_activity(removed).await?;
         Ok(swept)
     }
 
     /// Trims the activity rollup: its counts after a year and a bit; who
     /// wrote (guests by name) as soon as the messages that named them go.
-    async fn sweep_activity(&self) -> Result<u64, StoreError> {
+    async fn sweep_activity(&self, removed: &(dyn Fn(&str, u64) + Sync)) -> Result<u64, StoreError> {
         let today = self.clock.now_ms().div_euclid(DAY_MS);
         let counts_from = today - ACTIVITY_DAYS_KEPT;
         let people_from = match self.retention_days {
             0 => counts_from,
             days => counts_from.max(today - i64::from(days)),
         };
-        let store = &self.store;
-        let rooms = self.batches("activity", || store.delete_activity_before(ActivityRows::Rooms, counts_from, BATCH));
-        let rooms = rooms.await?;
-        let people =
-            self.batches("activity", || store.delete_activity_before(ActivityRows::People, people_from, BATCH));
-        let people = people.await?;
-        Ok(rooms + people)
+        let mut total = 0;
+        for (rows, before) in [(ActivityRows::Rooms, counts_from), (ActivityRows::People, people_from)] {
+            let delete = || self.store.delete_activity_before(rows, before, BATCH);
+            total += self.batches("activity", removed, delete).await?;
+        }
+        Ok(total)
     }
 
     /// Runs `batch` until it deletes fewer than a full batch, pausing

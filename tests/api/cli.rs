@@ -185,7 +185,11 @@ async fn db_sweep_deletes_what_retention_says_now_and_says_what_went() {
     let retention = [("ROCKET_MESSAGE_RETENTION_DAYS", "2")];
     let swept = chat_with(dir.path(), &["db", "sweep"], "", &retention);
     assert!(swept.status.success(), "{}", stderr(&swept));
-    assert_eq!(stdout(&swept), "removed 1200 messages older than 2 days, 0 ended sessions, 0 abandoned upload files\n");
+    assert_eq!(
+        stdout(&swept),
+        "removed 1200 messages older than 2 days, 0 ended sessions, 0 abandoned upload files, \
+         1 rows of the activity rollup\n",
+    );
     assert!(stderr(&swept).lines().any(|l| l.starts_with("sweep: done, 1200 messages in ")), "{}", stderr(&swept));
     let mut db = connect_db(dir.path()).await;
     let left: Vec<(String, i64)> =
