@@ -12,15 +12,20 @@
 //! client saturated. Message texts carry their send time and identity
 //! ([`probe`]) to measure latency, losses and duplicates.
 //!
+//! With `--out DIR` a run also writes its summary, its delivery latency
+//! distribution and a per-second series ([`series`]) as files ([`out`]).
+//!
 //! One command is not a scenario: `seed` ([`seed`]) writes a large history
 //! straight into the server's database (before the server starts), for the
 //! `history` scenario to read.
 
 pub mod http;
+pub mod out;
 pub mod probe;
 pub mod report;
 pub mod scenario;
 pub mod seed;
+pub mod series;
 pub mod sys;
 pub mod target;
 pub mod transport;

@@ -1,6 +1,7 @@
 //! The `chat-load` binary: parses the command line, raises the open-file
-//! limit, runs one scenario (or `seed`) on a multi-threaded runtime and
-//! prints its report. Everything else is in the library.
+//! limit, runs one scenario (or `seed`) on a multi-threaded runtime, prints
+//! its report and, with `--out`, writes it to files. Everything else is in
+//! the library.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,11 +34,18 @@ Examples:
   chat-load seed --sqlite-data-dir /tmp/hist    # then start the server on it:
   chat-load --url http://127.0.0.1:8200 history --rounds 200
 
+  chat-load --url http://127.0.0.1:8200 --out runs/chat fanout -s 1000 -r 50 -d 30
+  chat-load --url http://127.0.0.1:8300 --target bare --out runs/bare fanout -s 1000 -r 50 -d 30
+
 Several instances (one database and bus): --also-url for each further
 instance; several load processes: --source 127.0.0.N each, one shared
 --run, `idle --expect K --ready-file F` on all but the one that posts.
 
 Each run prints a short summary, then one JSON line with every figure.
+With --out DIR it also writes them to DIR/summary.txt and summary.json,
+the delivery latency by percentile to latency.csv (percentile,latency_ms,
+count) and one row per second to series.csv (second,deliveries,posts,
+p50_ms,p99_ms).
 After a --transport poll run the server may hold the abandoned long polls
 for up to 30 s: wait that long before the next run.";
 
@@ -82,6 +90,10 @@ struct Cli {
     /// Tokio worker threads (default: one per core).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Also write the run's summary, latency distribution (latency.csv) and
+    /// per-second series (series.csv) into this directory.
+    #[arg(long, global = true)]
+    out: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,6 +137,10 @@ fn common(cli: &Cli) -> anyhow::Result<Common> {
     }
     common.timeout = seconds("--timeout", cli.timeout).map_err(anyhow::Error::msg)?;
     common.deadline = cli.deadline.map(|d| seconds("--deadline", d)).transpose().map_err(anyhow::Error::msg)?;
+    common.record_series = cli.out.is_some();
+    if let Some(dir) = &cli.out {
+        chat_load::out::prepare(dir)?;
+    }
     Ok(common)
 }
 
@@ -162,7 +178,18 @@ fn main() -> ExitCode {
     match result {
         Ok(report) => {
             print!("{}", report.render());
-            ExitCode::SUCCESS
+            let Some(dir) = &cli.out else { return ExitCode::SUCCESS };
+            match chat_load::out::write(dir, &report) {
+                Ok(files) => {
+                    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                    eprintln!("chat-load: wrote {}", names.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("chat-load: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("chat-load: {e:#}");

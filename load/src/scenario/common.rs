@@ -1,7 +1,8 @@
 //! What every scenario of a run shares: the target (and further instances
-//! of the same service), the room, the run id, and the bounds on connecting
-//! and waiting. Set once from the command line; scenarios read it and must
-//! not change it (`rooms` makes a copy per pass, with a room of its own).
+//! of the same service), the room, the run id, the bounds on connecting and
+//! waiting, and whether to keep a per-second series. Set once from the
+//! command line; scenarios read it and must not change it (`rooms` makes a
+//! copy per pass, with a room of its own).
 
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct Common {
     /// The hard overall deadline; by default the scenario's nominal length
     /// plus two minutes.
     pub deadline: Option<Duration>,
+    /// Whether to keep the per-second series (`--out`): two more atomic
+    /// adds per delivery, so only when asked.
+    pub record_series: bool,
 }
 
 impl Common {
@@ -49,6 +53,7 @@ impl Common {
             timeout: Duration::from_secs(30),
             server_pid: None,
             deadline: None,
+            record_series: false,
         }
     }
 }
