@@ -15,12 +15,14 @@
 //! With `--out DIR` a run also writes its summary, its delivery latency
 //! distribution and a per-second series ([`series`]) as files ([`out`]).
 //!
-//! One command is not a scenario: `seed` ([`seed`]) writes a large history
+//! Two commands are not scenarios: `seed` ([`seed`]) writes a large history
 //! straight into the server's database (before the server starts), for the
-//! `history` scenario to read.
+//! `history` scenario to read; `plot` ([`plot`]) turns `--out` directories
+//! into SVG charts.
 
 pub mod http;
 pub mod out;
+pub mod plot;
 pub mod probe;
 pub mod report;
 pub mod scenario;

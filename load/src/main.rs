@@ -1,13 +1,14 @@
 //! The `chat-load` binary: parses the command line, raises the open-file
 //! limit, runs one scenario (or `seed`) on a multi-threaded runtime, prints
-//! its report and, with `--out`, writes it to files. Everything else is in
-//! the library.
+//! its report and, with `--out`, writes it to files; or plots such files
+//! (`plot`, no runtime needed). Everything else is in the library.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
+use chat_load::plot::PlotArgs;
 use chat_load::{Common, Kind, Scenario, SeedArgs, Target};
 
 const AFTER_HELP: &str = "\
@@ -36,6 +37,7 @@ Examples:
 
   chat-load --url http://127.0.0.1:8200 --out runs/chat fanout -s 1000 -r 50 -d 30
   chat-load --url http://127.0.0.1:8300 --target bare --out runs/bare fanout -s 1000 -r 50 -d 30
+  chat-load plot runs/chat runs/bare --to runs    # latency.svg, deliveries.svg
 
 Several instances (one database and bus): --also-url for each further
 instance; several load processes: --source 127.0.0.N each, one shared
@@ -91,7 +93,7 @@ struct Cli {
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// Also write the run's summary, latency distribution (latency.csv) and
-    /// per-second series (series.csv) into this directory.
+    /// per-second series (series.csv) into this directory, for `plot`.
     #[arg(long, global = true)]
     out: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -106,6 +108,9 @@ enum Command {
     /// default) straight into a database, before the server starts on it:
     /// the server's schema, texts of the search corpus; for `history`.
     Seed(SeedArgs),
+    /// Draw run directories written with --out (ours, then the floor's) as
+    /// SVG charts: latency by percentile, and deliveries per second.
+    Plot(PlotArgs),
 }
 
 fn seconds(what: &str, value: f64) -> Result<Duration, String> {
@@ -144,8 +149,27 @@ fn common(cli: &Cli) -> anyhow::Result<Common> {
     Ok(common)
 }
 
+/// `plot`: no server and no runtime.
+fn plot(args: &PlotArgs) -> ExitCode {
+    match chat_load::plot::run(args) {
+        Ok(files) => {
+            for file in files {
+                println!("{}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chat-load plot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Plot(args) = &cli.command {
+        return plot(args);
+    }
     let common = match common(&cli) {
         Ok(common) => common,
         Err(e) => {
@@ -171,6 +195,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Scenario(scenario) => chat_load::run(&common, scenario).await,
             Command::Seed(args) => chat_load::seed::run(args).await,
+            Command::Plot(_) => unreachable!("plotted above, without a runtime"),
         }
     });
     // Anything still running (it should not be) is dropped, not awaited.

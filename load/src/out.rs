@@ -1,8 +1,9 @@
 //! What `--out DIR` writes beside the printed report, so a run can be
-//! plotted and kept: `summary.txt` (the output as printed), `summary.json`
-//! (its JSON line), `latency.csv` (the delivery latency's percentile
-//! distribution) and `series.csv` (one row per second). It owns these file
-//! names and column headers; it must not measure anything itself.
+//! plotted (`chat-load plot`, [`crate::plot`]) and kept: `summary.txt` (the
+//! output as printed), `summary.json` (its JSON line), `latency.csv` (the
+//! delivery latency's percentile distribution) and `series.csv` (one row per
+//! second). It owns these file names and column headers, which the plotter
+//! reads back; it must not measure anything itself.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
