@@ -37,7 +37,8 @@ const COLOURS: [&str; 6] = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 460.0;
 const LEFT: f64 = 84.0;
-const RIGHT: f64 = 740.0;
+// Room on the right for half the last x label ("99.99999%").
+const RIGHT: f64 = 716.0;
 const TOP: f64 = 70.0;
 const BOTTOM: f64 = 390.0;
 
