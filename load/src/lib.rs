@@ -12,15 +12,22 @@
 //! client saturated. Message texts carry their send time and identity
 //! ([`probe`]) to measure latency, losses and duplicates.
 //!
-//! One command is not a scenario: `seed` ([`seed`]) writes a large history
+//! With `--out DIR` a run also writes its summary, its delivery latency
+//! distribution and a per-second series ([`series`]) as files ([`out`]).
+//!
+//! Two commands are not scenarios: `seed` ([`seed`]) writes a large history
 //! straight into the server's database (before the server starts), for the
-//! `history` scenario to read.
+//! `history` scenario to read; `plot` ([`plot`]) turns `--out` directories
+//! into SVG charts.
 
 pub mod http;
+pub mod out;
+pub mod plot;
 pub mod probe;
 pub mod report;
 pub mod scenario;
 pub mod seed;
+pub mod series;
 pub mod sys;
 pub mod target;
 pub mod transport;

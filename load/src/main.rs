@@ -1,12 +1,14 @@
 //! The `chat-load` binary: parses the command line, raises the open-file
-//! limit, runs one scenario (or `seed`) on a multi-threaded runtime and
-//! prints its report. Everything else is in the library.
+//! limit, runs one scenario (or `seed`) on a multi-threaded runtime, prints
+//! its report and, with `--out`, writes it to files; or plots such files
+//! (`plot`, no runtime needed). Everything else is in the library.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
+use chat_load::plot::PlotArgs;
 use chat_load::{Common, Kind, Scenario, SeedArgs, Target};
 
 const AFTER_HELP: &str = "\
@@ -33,11 +35,19 @@ Examples:
   chat-load seed --sqlite-data-dir /tmp/hist    # then start the server on it:
   chat-load --url http://127.0.0.1:8200 history --rounds 200
 
+  chat-load --url http://127.0.0.1:8200 --out runs/chat fanout -s 1000 -r 50 -d 30
+  chat-load --url http://127.0.0.1:8300 --target bare --out runs/bare fanout -s 1000 -r 50 -d 30
+  chat-load plot runs/chat runs/bare --to runs    # latency.svg, deliveries.svg
+
 Several instances (one database and bus): --also-url for each further
 instance; several load processes: --source 127.0.0.N each, one shared
 --run, `idle --expect K --ready-file F` on all but the one that posts.
 
 Each run prints a short summary, then one JSON line with every figure.
+With --out DIR it also writes them to DIR/summary.txt and summary.json,
+the delivery latency by percentile to latency.csv (percentile,latency_ms,
+count) and one row per second to series.csv (second,deliveries,posts,
+p50_ms,p99_ms).
 After a --transport poll run the server may hold the abandoned long polls
 for up to 30 s: wait that long before the next run.";
 
@@ -82,6 +92,10 @@ struct Cli {
     /// Tokio worker threads (default: one per core).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Also write the run's summary, latency distribution (latency.csv) and
+    /// per-second series (series.csv) into this directory, for `plot`.
+    #[arg(long, global = true)]
+    out: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +108,9 @@ enum Command {
     /// default) straight into a database, before the server starts on it:
     /// the server's schema, texts of the search corpus; for `history`.
     Seed(SeedArgs),
+    /// Draw run directories written with --out (ours, then the floor's) as
+    /// SVG charts: latency by percentile, and deliveries per second.
+    Plot(PlotArgs),
 }
 
 fn seconds(what: &str, value: f64) -> Result<Duration, String> {
@@ -125,11 +142,34 @@ fn common(cli: &Cli) -> anyhow::Result<Common> {
     }
     common.timeout = seconds("--timeout", cli.timeout).map_err(anyhow::Error::msg)?;
     common.deadline = cli.deadline.map(|d| seconds("--deadline", d)).transpose().map_err(anyhow::Error::msg)?;
+    common.record_series = cli.out.is_some();
+    if let Some(dir) = &cli.out {
+        chat_load::out::prepare(dir)?;
+    }
     Ok(common)
+}
+
+/// `plot`: no server and no runtime.
+fn plot(args: &PlotArgs) -> ExitCode {
+    match chat_load::plot::run(args) {
+        Ok(files) => {
+            for file in files {
+                println!("{}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chat-load plot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Plot(args) = &cli.command {
+        return plot(args);
+    }
     let common = match common(&cli) {
         Ok(common) => common,
         Err(e) => {
@@ -155,6 +195,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Scenario(scenario) => chat_load::run(&common, scenario).await,
             Command::Seed(args) => chat_load::seed::run(args).await,
+            Command::Plot(_) => unreachable!("plotted above, without a runtime"),
         }
     });
     // Anything still running (it should not be) is dropped, not awaited.
@@ -162,7 +203,18 @@ fn main() -> ExitCode {
     match result {
         Ok(report) => {
             print!("{}", report.render());
-            ExitCode::SUCCESS
+            let Some(dir) = &cli.out else { return ExitCode::SUCCESS };
+            match chat_load::out::write(dir, &report) {
+                Ok(files) => {
+                    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                    eprintln!("chat-load: wrote {}", names.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("chat-load: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("chat-load: {e:#}");

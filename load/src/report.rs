@@ -1,11 +1,14 @@
 //! A scenario's result: a short human summary, then exactly one JSON line
 //! (one flat object holding every figure) for machines. Also the latency
 //! histograms (microseconds, `hdrhistogram`) and how they are reported:
-//! `<name>_p50_ms`, `_p90_ms`, `_p99_ms`, `_max_ms` and `_count`.
+//! `<name>_p50_ms`, `_p90_ms`, `_p99_ms`, `_max_ms` and `_count`. A report
+//! may also carry what `--out` writes beside it ([`crate::out`]): the whole
+//! delivery latency histogram and the per-second series.
 
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value};
 
+use crate::series::Table;
 use crate::sys::UsageReport;
 
 /// A latency histogram in microseconds, from 1 µs to 10 minutes at three
@@ -44,13 +47,18 @@ pub fn p99_ms(histogram: &Latency) -> Option<f64> {
 pub struct Report {
     pub summary: Vec<String>,
     pub figures: Map<String, Value>,
+    /// Post-to-delivery latency over the whole run, for `latency.csv`
+    /// (scenarios that time deliveries).
+    pub distribution: Option<Latency>,
+    /// The per-second series, for `series.csv` (recorded only with `--out`).
+    pub series: Option<Table>,
 }
 
 impl Report {
     pub fn new(scenario: &str) -> Self {
         let mut figures = Map::new();
         figures.insert("scenario".into(), scenario.into());
-        Self { summary: Vec::new(), figures }
+        Self { summary: Vec::new(), figures, distribution: None, series: None }
     }
 
     pub fn line(&mut self, text: impl Into<String>) {

@@ -1,6 +1,7 @@
 //! The `fanout` and `maxpost` scenarios (both thin plans over the fan-out
 //! engine) and how a fan-out's outcome is written into a report, which
-//! `login-storm` reuses.
+//! `login-storm`, `upload-storm`, `soak` and `rooms` reuse (with what
+//! `--out` writes: the whole delivery distribution and the series).
 
 use std::time::Duration;
 
@@ -151,4 +152,9 @@ pub(super) fn describe(report: &mut Report, plan: &Plan, o: &Outcome) {
     report.set_f("drain_s", o.drain_s);
     report.set_latency("delivery", &o.delivery);
     report.set_latency("post", &o.post);
+    report.distribution = Some(o.delivery.clone());
+    if let Some(series) = &o.series {
+        report.set("series_outside", series.outside);
+        report.series = Some(series.clone());
+    }
 }

@@ -4,7 +4,7 @@
 //! stragglers. It owns the delivery accounting: per subscriber the
 //! (poster, seq) pairs received, reconciled at the end against the posts
 //! the server acknowledged, and the post-to-delivery and POST latency
-//! histograms.
+//! histograms; with `--out`, the per-second series as well.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use super::Common;
 use super::poster::{self, Posted};
 use crate::probe::{Bits, Seen, now_ns};
 use crate::report::{Latency, latency, record_us};
+use crate::series::{Series, Table};
 use crate::transport::{Subscription, Transport};
 
 /// What one fan-out run does.
@@ -123,6 +124,8 @@ pub struct Outcome {
     pub delivery_in_window: Latency,
     pub delivery_out_window: Latency,
     pub post: Latency,
+    /// Per second of the run, when `common.record_series` asked for it.
+    pub series: Option<Table>,
 }
 
 struct Shared {
@@ -130,6 +133,7 @@ struct Shared {
     unique: AtomicU64,
     last_delivery_ns: AtomicU64,
     window: Option<Arc<Window>>,
+    series: Option<Arc<Series>>,
 }
 
 /// What one subscriber saw.
@@ -151,8 +155,16 @@ pub async fn run(
     window: Option<Arc<Window>>,
     posting: Option<oneshot::Sender<()>>,
 ) -> Result<Outcome> {
-    let shared =
-        Arc::new(Shared { run: common.run, unique: AtomicU64::new(0), last_delivery_ns: AtomicU64::new(0), window });
+    // Deliveries end by the end of the drain; a few seconds spare.
+    let series =
+        common.record_series.then(|| Arc::new(Series::new(plan.duration + plan.drain + Duration::from_secs(5))));
+    let shared = Arc::new(Shared {
+        run: common.run,
+        unique: AtomicU64::new(0),
+        last_delivery_ns: AtomicU64::new(0),
+        window,
+        series: series.clone(),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::channel(plan.subscribers.max(1));
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
@@ -205,13 +217,16 @@ pub async fn run(
 
     let start = Instant::now();
     let started_ns = now_ns();
+    if let Some(series) = &series {
+        series.start(started_ns);
+    }
     if let Some(posting) = posting {
         let _ = posting.send(());
     }
     let mut posters = JoinSet::new();
     for p in 0..plan.posters {
-        let (common, plan) = (common.clone(), plan.clone());
-        posters.spawn(async move { (p, poster::run(&common, &plan, p, start).await) });
+        let (common, plan, series) = (common.clone(), plan.clone(), series.clone());
+        posters.spawn(async move { (p, poster::run(&common, &plan, p, start, series.as_deref()).await) });
     }
     let mut totals = Posted::default();
     let mut accepted: Vec<Bits> = vec![Bits::default(); plan.posters];
@@ -274,6 +289,7 @@ pub async fn run(
         delivery_in_window: latency(),
         delivery_out_window: latency(),
         post: totals.post,
+        series: None,
     };
     let collect_deadline = Instant::now() + common.timeout;
     while let Ok(Some(done)) = tokio::time::timeout_at(collect_deadline, subscribers.join_next()).await {
@@ -298,6 +314,7 @@ pub async fn run(
     }
     let last = shared.last_delivery_ns.load(Relaxed);
     outcome.delivery_span_s = if last > started_ns { (last - started_ns) as f64 / 1e9 } else { 0.0 };
+    outcome.series = series.map(|series| series.finish());
     Ok(outcome)
 }
 
@@ -329,6 +346,9 @@ async fn subscribe(mut subscription: Subscription, shared: &Shared, mut stop: wa
             shared.last_delivery_ns.fetch_max(now, Relaxed);
             let micros = now.saturating_sub(probe.sent_ns) / 1000;
             record_us(&mut sub.delivery, micros);
+            if let Some(series) = &shared.series {
+                series.delivery(now, micros);
+            }
             if let Some(window) = &shared.window {
                 let part = if window.contains(probe.sent_ns) { &mut sub.in_window } else { &mut sub.out_window };
                 record_us(part, micros);

@@ -9,7 +9,9 @@
 //! subscription; with `--expect` another process (sharing `--run`) posts
 //! them, so one message can be timed across several processes and
 //! instances. Deliveries are kept as a few numbers per subscription, not a
-//! histogram each: there may be tens of thousands.
+//! histogram each: there may be tens of thousands. With `--out`, they are
+//! also counted per second from the first post (or, with `--expect`, from
+//! the end of opening).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -25,6 +27,7 @@ use super::poster;
 use super::{Common, IdleArgs};
 use crate::probe::{Seen, now_ns};
 use crate::report::{Report, brief, latency, record_us};
+use crate::series::Series;
 use crate::sys::memory;
 use crate::transport::{Subscription, Transport};
 
@@ -66,10 +69,11 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     let opening = Instant::now();
     let unique = Arc::new(AtomicU64::new(0));
     let run = common.run;
+    let series = common.record_series.then(|| Arc::new(Series::new(Duration::from_secs_f64(args.hold))));
     let mut streams = JoinSet::new();
     for i in 0..args.streams {
         let (common, permits, ready, transport) = (common.clone(), permits.clone(), ready_tx.clone(), args.transport);
-        let (mut stop, unique) = (stop_rx.clone(), unique.clone());
+        let (mut stop, unique, series) = (stop_rx.clone(), unique.clone(), series.clone());
         streams.spawn(async move {
             let permit = permits.acquire_owned().await;
             let opened =
@@ -93,7 +97,12 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
                     held.events += 1;
                     let Some(probe) = probe.filter(|p| p.run == run) else { return };
                     if held.seen.record(probe.poster, probe.seq) {
-                        held.delivery_us.push(now_ns().saturating_sub(probe.sent_ns) / 1000);
+                        let now = now_ns();
+                        let us = now.saturating_sub(probe.sent_ns) / 1000;
+                        held.delivery_us.push(us);
+                        if let Some(series) = &series {
+                            series.delivery(now, us);
+                        }
                         unique.fetch_add(1, Relaxed);
                     }
                 });
@@ -140,9 +149,12 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
         std::fs::write(path, format!("{opened}\n")).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let hold_end = Instant::now() + Duration::from_secs_f64(args.hold);
+    if let Some(series) = &series {
+        series.start(now_ns());
+    }
     // The messages every subscription is owed: (poster 0, seq) pairs.
     let owed: Vec<(u32, u64)> = if args.post > 0 {
-        let posted = poster::run(common, &post_plan(args.post), 0, Instant::now()).await;
+        let posted = poster::run(common, &post_plan(args.post), 0, Instant::now(), series.as_deref()).await;
         if let Some(e) = &posted.first_error {
             bail!("posting failed: {e}");
         }
@@ -232,5 +244,11 @@ pub(super) async fn run(common: &Common, args: &IdleArgs) -> Result<Report> {
     report.set("events_received", events);
     report.set("heartbeats", heartbeats);
     report.set("client_rss_kib", client.map(|m| m.rss_kib));
+    report.distribution = Some(delivery);
+    if let Some(series) = series {
+        let table = series.finish();
+        report.set("series_outside", table.outside);
+        report.series = Some(table);
+    }
     Ok(report)
 }

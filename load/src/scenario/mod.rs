@@ -4,6 +4,7 @@
 //! the hard overall deadline, the checks that keep every loop bounded, and
 //! the wall and CPU figures added to every report.
 
+mod common;
 pub mod corpus;
 mod delivery;
 pub mod fanout;
@@ -22,74 +23,14 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::probe::run_id;
 use crate::report::Report;
 use crate::sys::Usage;
-use crate::target::{Kind, Target};
+use crate::target::Kind;
 use crate::transport::Transport;
 
+pub use common::Common;
 pub use history::HistoryArgs;
 pub use login::csrf_token;
-
-/// Settings every scenario uses.
-#[derive(Debug, Clone)]
-pub struct Common {
-    pub target: Target,
-    /// Further instances of the same service (sharing its database and
-    /// bus): subscribers and posters are dealt over `target` and these in
-    /// turn, so one run spans every instance.
-    pub also: Vec<Target>,
-    /// The room every stream and post of the run uses.
-    pub room: String,
-    /// Tags this run's messages, so replays of other runs are not counted.
-    pub run: u32,
-    /// How many sockets may be connecting at once.
-    pub connect_concurrency: usize,
-    /// Whether `connect_concurrency` was asked for: `resume-storm` then
-    /// reconnects that many at once instead of all its streams.
-    pub connect_concurrency_given: bool,
-    /// The bound on any one connect or request.
-    pub timeout: Duration,
-    /// The server's process id, for its CPU and memory figures.
-    pub server_pid: Option<u32>,
-    /// The hard overall deadline; by default the scenario's nominal length
-    /// plus two minutes.
-    pub deadline: Option<Duration>,
-}
-
-impl Common {
-    /// Defaults: a fresh room `load-<run>`, 256 concurrent connects, 30 s
-    /// timeouts.
-    pub fn new(target: Target) -> Self {
-        let run = run_id();
-        Self {
-            target,
-            also: Vec::new(),
-            room: format!("load-{run:08x}"),
-            run,
-            connect_concurrency: 256,
-            connect_concurrency_given: false,
-            timeout: Duration::from_secs(30),
-            server_pid: None,
-            deadline: None,
-        }
-    }
-}
-
-impl Common {
-    /// The instance the `i`th subscriber (or poster) uses.
-    pub fn target_for(&self, i: usize) -> &Target {
-        match i % (self.also.len() + 1) {
-            0 => &self.target,
-            k => &self.also[k - 1],
-        }
-    }
-
-    /// How many instances the run spans.
-    pub fn instances(&self) -> usize {
-        self.also.len() + 1
-    }
-}
 
 /// `fanout`: S subscribers, P posters at a total rate R for D seconds.
 #[derive(Debug, Clone, clap::Args)]

@@ -5,7 +5,8 @@
 //! rate (only a full pool does, and such posts are counted as late).
 //! Without a rate a poster is closed-loop: one connection, each post sent
 //! when the previous one is answered. Posting stops at the end of the
-//! duration, whatever is left of the schedule.
+//! duration, whatever is left of the schedule. Each post sent is counted
+//! in the run's per-second series, if it keeps one.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,6 +21,7 @@ use super::fanout::{Plan, room_name, room_of};
 use crate::http::Conn;
 use crate::probe::{Bits, Probe, now_ns};
 use crate::report::{Latency, latency, record_us};
+use crate::series::Series;
 
 /// What one poster (or all of them, merged) did.
 #[derive(Debug)]
@@ -108,7 +110,12 @@ async fn send(conn: &mut Conn, path: &str, probe: Probe) -> (Result<u16, String>
 }
 
 /// Runs poster `p` from `start` for `plan.duration`.
-pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Posted {
+pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant, series: Option<&Series>) -> Posted {
+    let count = |probe: &Probe| {
+        if let Some(series) = series {
+            series.post(probe.sent_ns);
+        }
+    };
     let paths: Vec<String> =
         (0..plan.rooms.max(1)).map(|r| format!("/rooms/{}/messages", room_name(common, plan, r))).collect();
     let path_of = |n: u64| &paths[if plan.rooms > 1 { room_of(plan, p, n) } else { 0 }];
@@ -123,6 +130,7 @@ pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Post
             let probe = Probe { sent_ns: now_ns(), poster: p as u32, seq: n, run: common.run };
             let sent = Instant::now();
             posted.attempted += 1;
+            count(&probe);
             let (result, body) = send(&mut conn, path_of(n), probe).await;
             posted.tally(n, result, sent.elapsed(), || body);
         }
@@ -154,6 +162,7 @@ pub async fn run(common: &Common, plan: &Plan, p: usize, start: Instant) -> Post
         let (path, pool) = (path_of(n).clone(), pool.clone());
         let probe = Probe { sent_ns: now_ns(), poster: p as u32, seq: n, run: common.run };
         posted.attempted += 1;
+        count(&probe);
         inflight.spawn(async move {
             let (result, body) = send(&mut conn, &path, probe).await;
             let took = now.elapsed();

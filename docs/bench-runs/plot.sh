@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Draws run directories written by `chat-load --out` as SVG charts (latency.svg, deliveries.svg): plot.sh OURS [FLOOR] [--to DIR] [--label NAME]...
+exec cargo run --quiet --release --manifest-path "$(dirname "$0")/../../Cargo.toml" -p chat-load -- plot "$@"
