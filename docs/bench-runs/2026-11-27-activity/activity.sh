@@ -22,7 +22,7 @@ if [ ! -e "$DIR/chat.db" ]; then
 fi
 
 # start: the server on the seeded directory; sets PID, prints the time it
-# took to answer.
+# took to answer (so call it directly, not in $(...)).
 start() {
     local t0
     t0=$(date +%s%N)
@@ -61,8 +61,8 @@ timed() {
         "activity_rooms $(sqlite3 "$DIR/chat.db" 'SELECT count(*) FROM activity_rooms')," \
         "activity_people $(sqlite3 "$DIR/chat.db" 'SELECT count(*) FROM activity_people')"
     ROCKET_DATA_DIR="$DIR" "$CHAT" user add boss <<<"$PASSWORD" >/dev/null 2>&1
-    ROCKET_DATA_DIR="$DIR" "$CHAT" user role boss admin >/dev/null 2>&1
-    echo "start: $(start)"
+    ROCKET_DATA_DIR="$DIR" "$CHAT" user set-role boss admin >/dev/null 2>&1
+    echo -n "start: "; start
     log_in
     timed "JSON, 30 days" "?days=30" "application/json"
     timed "JSON, a year" "?days=365" "application/json"
@@ -78,7 +78,7 @@ timed() {
     # next start applies it again, filling the rollup from 10M messages.
     sqlite3 "$DIR/chat.db" "DROP TRIGGER messages_count_activity; DROP TABLE activity_rooms; \
         DROP TABLE activity_people; DELETE FROM _sqlx_migrations WHERE version = 17;"
-    echo "start with the migration to apply: $(start)"
+    echo -n "start with the migration to apply: "; start
     log_in
     curl -s -b "$JAR" "$BASE/admin/activity?days=365" >"$OUT/report-by-backfill.json"
     # The open streams may differ (none in either); the rest must not.
@@ -88,7 +88,7 @@ timed() {
         echo "DIFFERENT: the rebuilt rollup answers otherwise than the triggers' (see the two report-*.json)"
     fi
     stop "$PID"
-    echo "start after it: $(start)"
+    echo -n "start after it: "; start
     stop "$PID"
 } >"$OUT/activity-backfill.txt" 2>&1
 rm -f "$JAR"

@@ -163,11 +163,12 @@ pub fn render(chart: &Chart) -> String {
     svg
 }
 
-/// The legend, in the plot's top left corner.
+/// The legend, in the plot's bottom right corner: where both charts'
+/// lines seldom go (latency rises to the right; a steady rate runs high).
 fn legend(svg: &mut String, lines: &[Line]) {
     let longest = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0) as f64;
-    let (x, y) = (LEFT + 12.0, TOP + 10.0);
     let (w, h) = (44.0 + longest * 7.0, 8.0 + 18.0 * lines.len() as f64);
+    let (x, y) = (RIGHT - 12.0 - w.round(), BOTTOM - 12.0 - h);
     let _ = writeln!(
         svg,
         r##"<rect x="{x}" y="{y}" width="{w:.0}" height="{h}" fill="#ffffff" fill-opacity="0.9" stroke="#bbbbbb"/>"##
