@@ -46,16 +46,10 @@ const BOTTOM: f64 = 390.0;
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters are not allowed in XML 1.0 at all.
-            c if c.is_control() && !matches!(c, '\n' | '\t') => out.push(' '),
-            c => out.push(c),
-        }
+        // Control characters are not allowed in XML 1.0 at all; the rest as
+        // the server escapes page text.
+        let c = if c.is_control() && !matches!(c, '\n' | '\t') { ' ' } else { c };
+        chat::search::snippet::escape_into(&mut out, c);
     }
     out
 }
