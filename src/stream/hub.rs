@@ -262,11 +262,12 @@ impl HubInner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::rooms::{Author, Message, MessageText, from_millis};
 
-    fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
+    /// Message `id` of `room`, by alice (also `shared_reads`' tests').
+    pub(in crate::stream) fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
         let alice = Author { name: "alice".into(), display: "alice".into(), guest: false, user_id: None, bot: false };
         let text = MessageText::parse(&format!("m{id}")).unwrap();
         Delivery::new(Message::committed(id, room.clone(), &alice, &text, "", None, from_millis(0)))

@@ -163,13 +163,8 @@ mod tests {
     use rocket::futures::future::join_all;
 
     use super::*;
-    use crate::rooms::{Author, Message, MessageText, from_millis};
-
-    fn delivery(room: &RoomName, id: i64) -> Arc<Delivery> {
-        let alice = Author { name: "alice".into(), display: "alice".into(), guest: false, user_id: None, bot: false };
-        let text = MessageText::parse(&format!("m{id}")).unwrap();
-        Delivery::new(Message::committed(id, room.clone(), &alice, &text, "", None, from_millis(0)))
-    }
+    use crate::rooms::{Author, MessageText};
+    use crate::stream::hub::tests::delivery;
 
     fn key(after: i64) -> PageKey {
         PageKey { room: RoomName::parse("storm").unwrap(), after, before: after + 4, limit: 100 }

@@ -3,21 +3,46 @@
 
 use super::*;
 
+/// Runs the `chat-load` binary with `args` (off the runtime's threads),
+/// requires success, and answers its standard output.
+async fn run_binary(args: Vec<&str>) -> String {
+    let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_chat-load")).args(&args).output().expect("the binary runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_deals_over_instances_from_its_own_source_address() {
     let server = spawn_chat().await;
     let url = format!("http://{}", server.addr);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_chat-load"))
-            .args(["--url", &url, "--also-url", &url, "--source", "127.0.0.3", "--run", "0000abcd"])
-            .args(["--deadline", "50", "fanout", "-s", "4", "-p", "2", "-r", "10", "-d", "1"])
-            .output()
-            .expect("the binary runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = run_binary(vec![
+        "--url",
+        &url,
+        "--also-url",
+        &url,
+        "--source",
+        "127.0.0.3",
+        "--run",
+        "0000abcd",
+        "--deadline",
+        "50",
+        "fanout",
+        "-s",
+        "4",
+        "-p",
+        "2",
+        "-r",
+        "10",
+        "-d",
+        "1",
+    ])
+    .await;
     let json: Value = serde_json::from_str(stdout.lines().last().unwrap()).expect("the last line is JSON");
     assert_all_delivered(&json, 4);
     assert_eq!(json["run"], "0000abcd", "{json}");
@@ -28,16 +53,9 @@ async fn the_binary_deals_over_instances_from_its_own_source_address() {
 async fn the_binary_prints_a_summary_then_one_json_line() {
     let server = spawn_chat().await;
     let url = format!("http://{}", server.addr);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_chat-load"))
-            .args(["--url", &url, "--deadline", "50", "fanout", "-s", "2", "-p", "1", "-r", "10", "-d", "1"])
-            .output()
-            .expect("the binary runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let stdout =
+        run_binary(vec!["--url", &url, "--deadline", "50", "fanout", "-s", "2", "-p", "1", "-r", "10", "-d", "1"])
+            .await;
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines.len() >= 3, "{stdout}");
     assert!(lines[..lines.len() - 1].iter().all(|l| serde_json::from_str::<Value>(l).is_err()), "{stdout}");
